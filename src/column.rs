@@ -1,0 +1,790 @@
+//! The columnar store: one [`Column`] per field, appended batch by batch.
+//!
+//! Numbers and times are kept in their own width (`i64`, `u64`, `f64`) with a validity
+//! bitmap; strings are interned into one [`Dict`] per column and stored as `u32` codes,
+//! with code 0 meaning null, so that grouping runs on dense integer arrays. Booleans are
+//! stored as one byte each: 0 false, 1 true, 2 null. Types the engine does not analyze
+//! are kept as [`ColumnData::Other`], with a note saying why.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, DictionaryArray, PrimitiveArray};
+use arrow_buffer::NullBuffer;
+use arrow_schema::{DataType, Field, TimeUnit as ArrowTimeUnit};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::util::FxHasher;
+use std::hash::Hasher;
+
+/// How a column is used in analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Timestamps and dates: the x axis of heatmaps and series.
+    Time,
+    /// Integers and floats: calculations, heatmap values, distributions.
+    Number,
+    /// Strings: filters and breakdowns.
+    String,
+    /// Booleans: filters and breakdowns.
+    Bool,
+    /// Kept out of analysis; the column's note says why.
+    Other,
+}
+
+/// The unit of a time column's raw `i64` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeUnit {
+    /// Days since the epoch (Arrow `date32`).
+    Day,
+    /// Seconds since the epoch.
+    Second,
+    /// Milliseconds since the epoch.
+    Millisecond,
+    /// Microseconds since the epoch.
+    Microsecond,
+    /// Nanoseconds since the epoch.
+    Nanosecond,
+}
+
+impl TimeUnit {
+    /// Seconds represented by one unit.
+    pub fn seconds_per_unit(self) -> f64 {
+        match self {
+            TimeUnit::Day => 86_400.0,
+            TimeUnit::Second => 1.0,
+            TimeUnit::Millisecond => 1e-3,
+            TimeUnit::Microsecond => 1e-6,
+            TimeUnit::Nanosecond => 1e-9,
+        }
+    }
+
+    /// The raw value for `seconds` since the epoch, rounded down, saturating.
+    pub fn from_seconds(self, seconds: f64) -> i64 {
+        let v = (seconds / self.seconds_per_unit()).floor();
+        if v.is_nan() {
+            0
+        } else {
+            v as i64 // `as` saturates
+        }
+    }
+}
+
+impl From<ArrowTimeUnit> for TimeUnit {
+    fn from(u: ArrowTimeUnit) -> Self {
+        match u {
+            ArrowTimeUnit::Second => TimeUnit::Second,
+            ArrowTimeUnit::Millisecond => TimeUnit::Millisecond,
+            ArrowTimeUnit::Microsecond => TimeUnit::Microsecond,
+            ArrowTimeUnit::Nanosecond => TimeUnit::Nanosecond,
+        }
+    }
+}
+
+/// A validity bitmap, materialized only once the first null arrives.
+#[derive(Debug, Default, Clone)]
+pub struct Validity {
+    /// Bit `i` set means row `i` is valid. `None` means every row is valid.
+    words: Option<Vec<u64>>,
+    len: usize,
+    nulls: usize,
+}
+
+impl Validity {
+    /// Whether row `i` holds a value.
+    #[inline]
+    pub fn is_valid(&self, i: usize) -> bool {
+        match &self.words {
+            None => i < self.len,
+            Some(w) => w.get(i / 64).is_some_and(|x| x >> (i % 64) & 1 == 1),
+        }
+    }
+    /// The bitmap words (bit set = valid), or `None` when there are no nulls.
+    pub fn words(&self) -> Option<&[u64]> {
+        self.words.as_deref()
+    }
+    /// Number of null rows.
+    pub fn null_count(&self) -> usize {
+        self.nulls
+    }
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    /// Whether no rows are tracked.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn materialize(&mut self) {
+        if self.words.is_none() {
+            let mut w = vec![u64::MAX; self.len.div_ceil(64)];
+            if self.len % 64 != 0 {
+                if let Some(last) = w.last_mut() {
+                    *last = (1u64 << (self.len % 64)) - 1;
+                }
+            }
+            self.words = Some(w);
+        }
+    }
+
+    fn push_bit(&mut self, valid: bool) {
+        if let Some(w) = &mut self.words {
+            let i = self.len;
+            if i / 64 >= w.len() {
+                w.push(0);
+            }
+            if valid {
+                w[i / 64] |= 1 << (i % 64);
+            }
+        }
+        if !valid {
+            self.nulls += 1;
+        }
+        self.len += 1;
+    }
+
+    /// Appends `len` rows whose nulls are given by Arrow's null buffer.
+    fn append(&mut self, nulls: Option<&NullBuffer>, len: usize) {
+        match nulls {
+            Some(n) if n.null_count() > 0 => {
+                self.materialize();
+                for valid in n.iter().take(len) {
+                    self.push_bit(valid);
+                }
+            }
+            _ => {
+                if self.words.is_some() {
+                    for _ in 0..len {
+                        self.push_bit(true);
+                    }
+                } else {
+                    self.len += len;
+                }
+            }
+        }
+    }
+
+    fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        if let Some(w) = &mut self.words {
+            w.truncate(len.div_ceil(64));
+            if len % 64 != 0 {
+                if let Some(last) = w.last_mut() {
+                    *last &= (1u64 << (len % 64)) - 1;
+                }
+            }
+            let valid: usize = w.iter().map(|x| x.count_ones() as usize).sum();
+            self.nulls = len - valid;
+        }
+        self.len = len;
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.words.as_ref().map_or(0, |w| w.capacity() * 8)
+    }
+}
+
+/// An interned set of strings. Code 0 is null; code `c >= 1` is a distinct string.
+#[derive(Debug, Clone)]
+pub struct Dict {
+    bytes: Vec<u8>,
+    /// `offsets[c]..offsets[c + 1]` is the string of code `c`; code 0 is empty.
+    offsets: Vec<u32>,
+    /// Open-addressing table of codes (0 = empty slot); length is a power of two.
+    table: Vec<u32>,
+    hashes: Vec<u32>,
+}
+
+impl Default for Dict {
+    fn default() -> Self {
+        Dict { bytes: Vec::new(), offsets: vec![0, 0], table: vec![0; 16], hashes: vec![0] }
+    }
+}
+
+#[inline]
+fn hash_str(s: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(s);
+    h.finish()
+}
+
+impl Dict {
+    /// Number of codes, including the null code 0.
+    pub fn code_count(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// Number of distinct non-null strings.
+    pub fn len(&self) -> usize {
+        self.code_count() - 1
+    }
+
+    /// Whether there are no strings.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The string of `code`, or `None` for null (code 0) and unknown codes.
+    pub fn get(&self, code: u32) -> Option<&str> {
+        if code == 0 {
+            return None;
+        }
+        let c = code as usize;
+        let (start, end) = (*self.offsets.get(c)? as usize, *self.offsets.get(c + 1)? as usize);
+        // Only whole `&str`s are ever inserted, so these ranges are valid UTF-8.
+        std::str::from_utf8(self.bytes.get(start..end)?).ok()
+    }
+
+    /// The code of `s`, if it has been interned.
+    pub fn lookup(&self, s: &str) -> Option<u32> {
+        let h = hash_str(s.as_bytes());
+        let mask = self.table.len() - 1;
+        let mut slot = h as usize & mask;
+        loop {
+            let code = self.table[slot];
+            if code == 0 {
+                return None;
+            }
+            if self.hashes[code as usize] == h as u32 && self.bytes_of(code) == s.as_bytes() {
+                return Some(code);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    #[inline]
+    fn bytes_of(&self, code: u32) -> &[u8] {
+        let c = code as usize;
+        &self.bytes[self.offsets[c] as usize..self.offsets[c + 1] as usize]
+    }
+
+    /// Interns `s` and returns its code.
+    pub fn intern(&mut self, s: &str) -> Result<u32> {
+        let b = s.as_bytes();
+        let h = hash_str(b);
+        let mask = self.table.len() - 1;
+        let mut slot = h as usize & mask;
+        loop {
+            let code = self.table[slot];
+            if code == 0 {
+                break;
+            }
+            if self.hashes[code as usize] == h as u32 && self.bytes_of(code) == b {
+                return Ok(code);
+            }
+            slot = (slot + 1) & mask;
+        }
+        let end = self.bytes.len() + b.len();
+        let (Ok(end32), Ok(code)) = (u32::try_from(end), u32::try_from(self.code_count())) else {
+            return Err(Error::State("string dictionary exceeds 4 GiB".into()));
+        };
+        self.bytes.extend_from_slice(b);
+        self.offsets.push(end32);
+        self.hashes.push(h as u32);
+        self.table[slot] = code;
+        if self.code_count() * 2 > self.table.len() {
+            self.grow();
+        }
+        Ok(code)
+    }
+
+    fn grow(&mut self) {
+        let n = self.table.len() * 2;
+        let mut table = vec![0u32; n];
+        let mask = n - 1;
+        for code in 1..self.code_count() as u32 {
+            let mut slot = hash_str(self.bytes_of(code)) as usize & mask;
+            while table[slot] != 0 {
+                slot = (slot + 1) & mask;
+            }
+            table[slot] = code;
+        }
+        self.table = table;
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + self.offsets.capacity() * 4 + self.table.capacity() * 4 + self.hashes.capacity() * 4
+    }
+}
+
+/// The values of a column.
+#[derive(Debug, Clone)]
+pub enum ColumnData {
+    /// Timestamps or dates as raw values in `unit`.
+    Time {
+        /// Raw values.
+        values: Vec<i64>,
+        /// Their unit.
+        unit: TimeUnit,
+        /// The Arrow time zone, if any (values are always UTC instants).
+        tz: Option<String>,
+    },
+    /// Signed integers (and unsigned ones up to 32 bits, durations, times of day).
+    Int(Vec<i64>),
+    /// 64-bit unsigned integers.
+    UInt(Vec<u64>),
+    /// Floating-point numbers.
+    Float(Vec<f64>),
+    /// Booleans: 0 false, 1 true, 2 null.
+    Bool(Vec<u8>),
+    /// Interned strings: `codes[i]` indexes `dict`; 0 is null.
+    Str {
+        /// One code per row.
+        codes: Vec<u32>,
+        /// The column's strings.
+        dict: Dict,
+    },
+    /// Not analyzed; see [`Column::note`].
+    Other,
+}
+
+/// A cached mapping from one Arrow dictionary's indices to this column's codes.
+#[derive(Debug, Clone, Default)]
+struct DictCache {
+    key: Vec<(usize, usize)>,
+    remap: Vec<u32>,
+}
+
+/// One column of the store.
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// The field name.
+    pub name: String,
+    /// The Arrow type as written in the stream's schema, e.g. `Timestamp(ms, "UTC")`.
+    pub arrow_type: String,
+    /// How the column is used.
+    pub role: Role,
+    /// Why the column is kept out of analysis, for [`Role::Other`].
+    pub note: Option<String>,
+    /// The values.
+    pub data: ColumnData,
+    /// Which rows are non-null (numbers and times; strings and booleans encode null in-line).
+    pub validity: Validity,
+    /// The field's Arrow type, to check later streams against.
+    pub(crate) data_type: DataType,
+    dict_cache: DictCache,
+}
+
+fn describe(dt: &DataType) -> String {
+    format!("{dt}")
+}
+
+/// Decides how a field is stored. Never fails: unsupported types become [`Role::Other`].
+fn plan(dt: &DataType) -> (Role, ColumnData, Option<String>) {
+    use DataType::*;
+    match dt {
+        Timestamp(u, tz) => (
+            Role::Time,
+            ColumnData::Time { values: Vec::new(), unit: (*u).into(), tz: tz.as_ref().map(|t| t.to_string()) },
+            None,
+        ),
+        Date32 => (Role::Time, ColumnData::Time { values: Vec::new(), unit: TimeUnit::Day, tz: None }, None),
+        Date64 => (Role::Time, ColumnData::Time { values: Vec::new(), unit: TimeUnit::Millisecond, tz: None }, None),
+        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | Duration(_) | Time32(_) | Time64(_) => {
+            (Role::Number, ColumnData::Int(Vec::new()), None)
+        }
+        UInt64 => (Role::Number, ColumnData::UInt(Vec::new()), None),
+        Float16 | Float32 | Float64 => (Role::Number, ColumnData::Float(Vec::new()), None),
+        Boolean => (Role::Bool, ColumnData::Bool(Vec::new()), None),
+        Utf8 | LargeUtf8 | Utf8View => {
+            (Role::String, ColumnData::Str { codes: Vec::new(), dict: Dict::default() }, None)
+        }
+        Dictionary(_, v) => match v.as_ref() {
+            Dictionary(..) => other(dt),
+            inner => {
+                let (role, data, note) = plan(inner);
+                match role {
+                    Role::Other => (role, data, note.map(|n| format!("dictionary of {n}"))),
+                    _ => (role, data, None),
+                }
+            }
+        },
+        Null => (Role::Other, ColumnData::Other, Some("null type: every value is null".into())),
+        _ => other(dt),
+    }
+}
+
+fn other(dt: &DataType) -> (Role, ColumnData, Option<String>) {
+    (
+        Role::Other,
+        ColumnData::Other,
+        Some(format!(
+            "type {} is kept out of analysis (only timestamps, dates, numbers, booleans and strings are analyzed)",
+            describe(dt)
+        )),
+    )
+}
+
+fn mismatch(column: &str, expected: &DataType, got: &DataType) -> Error {
+    Error::SchemaMismatch { column: column.to_string(), message: format!("expected {expected}, got {got}") }
+}
+
+fn prim<'a, T: ArrowPrimitiveType>(name: &str, a: &'a dyn Array) -> Result<&'a PrimitiveArray<T>> {
+    a.as_primitive_opt::<T>()
+        .ok_or_else(|| Error::UnsupportedType { column: name.to_string(), arrow_type: describe(a.data_type()) })
+}
+
+fn ext_i64<T: ArrowPrimitiveType>(
+    out: &mut Vec<i64>,
+    name: &str,
+    a: &dyn Array,
+    f: impl Fn(T::Native) -> i64,
+) -> Result<()> {
+    let p = prim::<T>(name, a)?;
+    out.extend(p.values().iter().map(|v| f(*v)));
+    Ok(())
+}
+
+impl Column {
+    /// A new, empty column for `field`.
+    pub fn new(field: &Field) -> Column {
+        let (role, data, note) = plan(field.data_type());
+        Column {
+            name: field.name().clone(),
+            arrow_type: describe(field.data_type()),
+            role,
+            note,
+            data,
+            validity: Validity::default(),
+            data_type: field.data_type().clone(),
+            dict_cache: DictCache::default(),
+        }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.validity.len()
+    }
+
+    /// Whether the column has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether row `i` is null.
+    pub fn is_null(&self, i: usize) -> bool {
+        match &self.data {
+            ColumnData::Str { codes, .. } => codes.get(i).is_none_or(|c| *c == 0),
+            ColumnData::Bool(v) => v.get(i).is_none_or(|b| *b == 2),
+            ColumnData::Other => true,
+            _ => !self.validity.is_valid(i),
+        }
+    }
+
+    /// Approximate heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        let data = match &self.data {
+            ColumnData::Time { values, .. } | ColumnData::Int(values) => values.capacity() * 8,
+            ColumnData::UInt(v) => v.capacity() * 8,
+            ColumnData::Float(v) => v.capacity() * 8,
+            ColumnData::Bool(v) => v.capacity(),
+            ColumnData::Str { codes, dict } => codes.capacity() * 4 + dict.heap_bytes(),
+            ColumnData::Other => 0,
+        };
+        data + self.validity.heap_bytes()
+    }
+
+    /// Drops rows past `len` (used to undo a half-appended batch).
+    pub(crate) fn truncate(&mut self, len: usize) {
+        match &mut self.data {
+            ColumnData::Time { values, .. } | ColumnData::Int(values) => values.truncate(len),
+            ColumnData::UInt(v) => v.truncate(len),
+            ColumnData::Float(v) => v.truncate(len),
+            ColumnData::Bool(v) => v.truncate(len),
+            ColumnData::Str { codes, .. } => codes.truncate(len),
+            ColumnData::Other => {}
+        }
+        self.validity.truncate(len);
+    }
+
+    /// Appends one Arrow array (a batch's column) to this column.
+    ///
+    /// On error the column may hold part of the array; the caller truncates it back.
+    pub fn append(&mut self, array: &ArrayRef) -> Result<()> {
+        let len = array.len();
+        if let DataType::Dictionary(_, _) = array.data_type() {
+            return self.append_dictionary(array);
+        }
+        self.append_plain(array.as_ref())?;
+        // Strings and booleans keep nulls in-line but still track the row count.
+        if matches!(self.data, ColumnData::Str { .. } | ColumnData::Bool(_) | ColumnData::Other) {
+            self.validity.append(None, len);
+        } else {
+            self.validity.append(array.logical_nulls().as_ref(), len);
+        }
+        Ok(())
+    }
+
+    fn append_plain(&mut self, a: &dyn Array) -> Result<()> {
+        use DataType as D;
+        let name = self.name.clone();
+        let name = name.as_str();
+        let dt = a.data_type().clone();
+        match (&mut self.data, &dt) {
+            (ColumnData::Time { values, .. }, D::Timestamp(u, _)) => match u {
+                ArrowTimeUnit::Second => ext_i64::<TimestampSecondType>(values, name, a, |v| v),
+                ArrowTimeUnit::Millisecond => ext_i64::<TimestampMillisecondType>(values, name, a, |v| v),
+                ArrowTimeUnit::Microsecond => ext_i64::<TimestampMicrosecondType>(values, name, a, |v| v),
+                ArrowTimeUnit::Nanosecond => ext_i64::<TimestampNanosecondType>(values, name, a, |v| v),
+            },
+            (ColumnData::Time { values, .. }, D::Date32) => ext_i64::<Date32Type>(values, name, a, |v| v as i64),
+            (ColumnData::Time { values, .. }, D::Date64) => ext_i64::<Date64Type>(values, name, a, |v| v),
+            (ColumnData::Int(v), D::Int8) => ext_i64::<Int8Type>(v, name, a, |x| x as i64),
+            (ColumnData::Int(v), D::Int16) => ext_i64::<Int16Type>(v, name, a, |x| x as i64),
+            (ColumnData::Int(v), D::Int32) => ext_i64::<Int32Type>(v, name, a, |x| x as i64),
+            (ColumnData::Int(v), D::Int64) => ext_i64::<Int64Type>(v, name, a, |x| x),
+            (ColumnData::Int(v), D::UInt8) => ext_i64::<UInt8Type>(v, name, a, |x| x as i64),
+            (ColumnData::Int(v), D::UInt16) => ext_i64::<UInt16Type>(v, name, a, |x| x as i64),
+            (ColumnData::Int(v), D::UInt32) => ext_i64::<UInt32Type>(v, name, a, |x| x as i64),
+            (ColumnData::Int(v), D::Duration(u)) => match u {
+                ArrowTimeUnit::Second => ext_i64::<DurationSecondType>(v, name, a, |x| x),
+                ArrowTimeUnit::Millisecond => ext_i64::<DurationMillisecondType>(v, name, a, |x| x),
+                ArrowTimeUnit::Microsecond => ext_i64::<DurationMicrosecondType>(v, name, a, |x| x),
+                ArrowTimeUnit::Nanosecond => ext_i64::<DurationNanosecondType>(v, name, a, |x| x),
+            },
+            (ColumnData::Int(v), D::Time32(ArrowTimeUnit::Second)) => {
+                ext_i64::<Time32SecondType>(v, name, a, |x| x as i64)
+            }
+            (ColumnData::Int(v), D::Time32(_)) => ext_i64::<Time32MillisecondType>(v, name, a, |x| x as i64),
+            (ColumnData::Int(v), D::Time64(ArrowTimeUnit::Microsecond)) => {
+                ext_i64::<Time64MicrosecondType>(v, name, a, |x| x)
+            }
+            (ColumnData::Int(v), D::Time64(_)) => ext_i64::<Time64NanosecondType>(v, name, a, |x| x),
+            (ColumnData::UInt(v), D::UInt64) => {
+                v.extend_from_slice(prim::<UInt64Type>(name, a)?.values());
+                Ok(())
+            }
+            (ColumnData::Float(v), D::Float16) => {
+                v.extend(prim::<Float16Type>(name, a)?.values().iter().map(|x| x.to_f64()));
+                Ok(())
+            }
+            (ColumnData::Float(v), D::Float32) => {
+                v.extend(prim::<Float32Type>(name, a)?.values().iter().map(|x| *x as f64));
+                Ok(())
+            }
+            (ColumnData::Float(v), D::Float64) => {
+                v.extend_from_slice(prim::<Float64Type>(name, a)?.values());
+                Ok(())
+            }
+            (ColumnData::Bool(v), D::Boolean) => {
+                let b = a.as_boolean_opt().ok_or_else(|| mismatch(name, &self.data_type, &dt))?;
+                v.extend(b.iter().map(|x| match x {
+                    Some(true) => 1,
+                    Some(false) => 0,
+                    None => 2,
+                }));
+                Ok(())
+            }
+            (ColumnData::Str { codes, dict }, D::Utf8) => {
+                let s = a.as_string_opt::<i32>().ok_or_else(|| mismatch(name, &self.data_type, &dt))?;
+                intern_all(codes, dict, s.iter())
+            }
+            (ColumnData::Str { codes, dict }, D::LargeUtf8) => {
+                let s = a.as_string_opt::<i64>().ok_or_else(|| mismatch(name, &self.data_type, &dt))?;
+                intern_all(codes, dict, s.iter())
+            }
+            (ColumnData::Str { codes, dict }, D::Utf8View) => {
+                let s = a.as_string_view_opt().ok_or_else(|| mismatch(name, &self.data_type, &dt))?;
+                intern_all(codes, dict, s.iter())
+            }
+            (ColumnData::Other, _) => Ok(()),
+            _ => Err(mismatch(name, &self.data_type, &dt)),
+        }
+    }
+
+    fn append_dictionary(&mut self, array: &ArrayRef) -> Result<()> {
+        let DataType::Dictionary(k, _) = array.data_type() else {
+            return Err(mismatch(&self.name, &self.data_type, array.data_type()));
+        };
+        macro_rules! keyed {
+            ($t:ty) => {{
+                let d = array
+                    .as_any()
+                    .downcast_ref::<DictionaryArray<$t>>()
+                    .ok_or_else(|| mismatch(&self.name, &self.data_type, array.data_type()))?;
+                self.append_keys(d.keys(), d.values())
+            }};
+        }
+        match k.as_ref() {
+            DataType::Int8 => keyed!(Int8Type),
+            DataType::Int16 => keyed!(Int16Type),
+            DataType::Int32 => keyed!(Int32Type),
+            DataType::Int64 => keyed!(Int64Type),
+            DataType::UInt8 => keyed!(UInt8Type),
+            DataType::UInt16 => keyed!(UInt16Type),
+            DataType::UInt32 => keyed!(UInt32Type),
+            DataType::UInt64 => keyed!(UInt64Type),
+            other => Err(Error::UnsupportedType {
+                column: self.name.clone(),
+                arrow_type: format!("dictionary index type {other}"),
+            }),
+        }
+    }
+
+    fn append_keys<K: ArrowPrimitiveType>(&mut self, keys: &PrimitiveArray<K>, values: &ArrayRef) -> Result<()>
+    where
+        K::Native: arrow_buffer::ArrowNativeType,
+    {
+        use arrow_buffer::ArrowNativeType;
+        let len = keys.len();
+        if matches!(self.data, ColumnData::Str { .. }) {
+            self.refresh_dict_cache(values)?;
+            let ColumnData::Str { codes, .. } = &mut self.data else {
+                return Ok(());
+            };
+            let remap = &self.dict_cache.remap;
+            let kv = keys.values();
+            codes.reserve(len);
+            match keys.nulls().filter(|n| n.null_count() > 0) {
+                None => {
+                    for (row, k) in kv.iter().enumerate() {
+                        let code = k
+                            .to_usize()
+                            .and_then(|k| remap.get(k))
+                            .ok_or_else(|| key_error(&self.name, row, k.to_i64()))?;
+                        codes.push(*code);
+                    }
+                }
+                Some(n) => {
+                    for (row, (k, valid)) in kv.iter().zip(n.iter()).enumerate() {
+                        if !valid {
+                            codes.push(0);
+                            continue;
+                        }
+                        let code = k
+                            .to_usize()
+                            .and_then(|k| remap.get(k))
+                            .ok_or_else(|| key_error(&self.name, row, k.to_i64()))?;
+                        codes.push(*code);
+                    }
+                }
+            }
+            self.validity.append(None, len);
+            return Ok(());
+        }
+        // Dictionary of numbers, booleans or times: materialize, then append as plain.
+        for (row, k) in keys.iter().enumerate() {
+            if let Some(k) = k {
+                if k.to_usize().is_none_or(|k| k >= values.len()) {
+                    return Err(key_error(&self.name, row, k.to_i64()));
+                }
+            }
+        }
+        let plain = arrow_select::take::take(values.as_ref(), keys, None)
+            .map_err(|e| Error::Ingest { offset: 0, message: format!("column \"{}\": {e}", self.name) })?;
+        self.append(&plain)
+    }
+
+    /// Interns the values of an Arrow dictionary, reusing the mapping when the batch
+    /// carries the same dictionary as the previous one.
+    fn refresh_dict_cache(&mut self, values: &ArrayRef) -> Result<()> {
+        let data = values.to_data();
+        let mut key = vec![(data.len(), data.offset())];
+        key.extend(data.buffers().iter().map(|b| (b.as_ptr() as usize, b.len())));
+        if let Some(n) = data.nulls() {
+            key.push((n.buffer().as_ptr() as usize, n.null_count()));
+        }
+        if key == self.dict_cache.key && !key.is_empty() {
+            return Ok(());
+        }
+        let ColumnData::Str { dict, .. } = &mut self.data else { return Ok(()) };
+        let mut remap = Vec::with_capacity(values.len());
+        macro_rules! map_all {
+            ($it:expr) => {
+                for v in $it {
+                    remap.push(match v {
+                        Some(s) => dict.intern(s)?,
+                        None => 0,
+                    });
+                }
+            };
+        }
+        match values.data_type() {
+            DataType::Utf8 => map_all!(values.as_string_opt::<i32>().into_iter().flat_map(|s| s.iter())),
+            DataType::LargeUtf8 => map_all!(values.as_string_opt::<i64>().into_iter().flat_map(|s| s.iter())),
+            DataType::Utf8View => map_all!(values.as_string_view_opt().into_iter().flat_map(|s| s.iter())),
+            other => {
+                return Err(Error::UnsupportedType {
+                    column: self.name.clone(),
+                    arrow_type: format!("dictionary of {other}"),
+                })
+            }
+        }
+        self.dict_cache = DictCache { key, remap };
+        Ok(())
+    }
+}
+
+fn key_error(column: &str, row: usize, key: Option<i64>) -> Error {
+    Error::Ingest {
+        offset: 0,
+        message: format!(
+            "column \"{column}\": dictionary index {} at row {row} of the batch is out of range",
+            key.map_or("?".to_string(), |k| k.to_string())
+        ),
+    }
+}
+
+fn intern_all<'a>(codes: &mut Vec<u32>, dict: &mut Dict, it: impl Iterator<Item = Option<&'a str>>) -> Result<()> {
+    let (lo, _) = it.size_hint();
+    codes.reserve(lo);
+    // Consecutive equal values are common (sorted or bursty data): skip the hash then.
+    let mut last: Option<(&str, u32)> = None;
+    for v in it {
+        let code = match v {
+            None => 0,
+            Some(s) => match last {
+                Some((p, c)) if p == s => c,
+                _ => {
+                    let c = dict.intern(s)?;
+                    last = Some((s, c));
+                    c
+                }
+            },
+        };
+        codes.push(code);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dict_interns_and_looks_up() {
+        let mut d = Dict::default();
+        let mut codes = Vec::new();
+        for i in 0..10_000 {
+            codes.push(d.intern(&format!("v{}", i % 3000)).unwrap());
+        }
+        assert_eq!(d.len(), 3000);
+        assert_eq!(d.get(codes[5]).unwrap(), "v5");
+        assert_eq!(d.lookup("v2999"), Some(codes[2999]));
+        assert_eq!(d.lookup("nope"), None);
+        assert_eq!(d.get(0), None);
+        assert_eq!(d.get(999_999), None);
+        assert_eq!(d.intern("").unwrap(), 3001);
+        assert_eq!(d.get(3001), Some(""));
+    }
+
+    #[test]
+    fn validity_materializes_and_truncates() {
+        let mut v = Validity::default();
+        v.append(None, 70);
+        let nulls = NullBuffer::from(vec![true, false, true]);
+        v.append(Some(&nulls), 3);
+        assert_eq!(v.len(), 73);
+        assert_eq!(v.null_count(), 1);
+        assert!(v.is_valid(69) && v.is_valid(70) && !v.is_valid(71) && v.is_valid(72));
+        assert!(!v.is_valid(73));
+        v.truncate(71);
+        assert_eq!(v.null_count(), 0);
+        assert_eq!(v.len(), 71);
+    }
+}

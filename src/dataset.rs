@@ -1,0 +1,301 @@
+//! [`Dataset`]: the columnar store fed by the push decoder.
+
+use std::collections::BTreeMap;
+
+use arrow_array::RecordBatch;
+use arrow_schema::{Schema, SchemaRef};
+use serde::Serialize;
+
+use crate::column::{Column, ColumnData, Role, TimeUnit};
+use crate::error::{Error, Result};
+use crate::ingest::{Decoder, Event, Limits};
+
+/// Default memory budget: 2 GiB on wasm32 (whose memory is 4 GiB at most), 16 GiB natively.
+pub const DEFAULT_BUDGET_BYTES: u64 = if cfg!(target_pointer_width = "32") { 2 << 30 } else { 16 << 30 };
+
+/// One column as described by [`Dataset::schema`].
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FieldInfo {
+    /// Column name.
+    pub name: String,
+    /// Arrow type as written in the stream.
+    #[serde(rename = "type")]
+    pub arrow_type: String,
+    /// How the column is analyzed.
+    pub role: Role,
+    /// For time columns: the unit of the raw values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<TimeUnit>,
+    /// Why the column is kept out of analysis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Number of null values loaded.
+    pub nulls: usize,
+    /// For string columns: the number of distinct values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distinct: Option<usize>,
+}
+
+/// What one [`Dataset::push`] did.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct PushSummary {
+    /// Rows appended by this push.
+    pub rows: usize,
+    /// Record batches completed by this push.
+    pub batches: usize,
+}
+
+/// A dataset: rows appended from one or more Arrow IPC streams.
+///
+/// `push` takes the bytes of a stream in chunks cut anywhere; each completed record
+/// batch is appended to the columns at once. An error leaves every batch completed
+/// before it loaded and queryable; the failed stream refuses further bytes until
+/// `finish()` (which reports the failure once more) or `reset_stream()`.
+#[derive(Debug)]
+pub struct Dataset {
+    columns: Vec<Column>,
+    rows: usize,
+    batches: usize,
+    decoder: Decoder,
+    /// For the stream being read: the column index of each of its fields.
+    field_map: Vec<usize>,
+    metadata: BTreeMap<String, String>,
+    failed: Option<Error>,
+    budget: u64,
+}
+
+impl Default for Dataset {
+    fn default() -> Self {
+        Dataset::new()
+    }
+}
+
+impl Dataset {
+    /// An empty dataset with the default memory budget.
+    pub fn new() -> Dataset {
+        Dataset::with_budget(DEFAULT_BUDGET_BYTES)
+    }
+
+    /// An empty dataset that refuses data beyond `budget` bytes of memory.
+    pub fn with_budget(budget: u64) -> Dataset {
+        let limits = Limits { max_body_bytes: budget.min(Limits::default().max_body_bytes), ..Limits::default() };
+        Dataset {
+            columns: Vec::new(),
+            rows: 0,
+            batches: 0,
+            decoder: Decoder::new(limits),
+            field_map: Vec::new(),
+            metadata: BTreeMap::new(),
+            failed: None,
+            budget,
+        }
+    }
+
+    /// Feeds the next bytes of the stream.
+    ///
+    /// # Errors
+    /// [`Error::Ingest`] names the byte offset of the message that failed; a failed
+    /// stream refuses further bytes with [`Error::State`] until [`Dataset::finish`].
+    pub fn push(&mut self, chunk: &[u8]) -> Result<PushSummary> {
+        if let Some(e) = &self.failed {
+            return Err(Error::State(format!(
+                "the stream already failed ({e}); call finish() before pushing a new stream; {} rows loaded before the failure remain",
+                self.rows
+            )));
+        }
+        let mut summary = PushSummary::default();
+        let mut decoder = std::mem::take(&mut self.decoder);
+        let result = decoder.push(chunk, &mut |event, offset| match event {
+            Event::Schema(schema) => self.on_schema(&schema),
+            Event::Batch(batch) => {
+                let n = self.on_batch(&batch, offset)?;
+                summary.rows += n;
+                summary.batches += 1;
+                Ok(())
+            }
+        });
+        self.decoder = decoder;
+        if let Err(e) = &result {
+            self.failed = Some(e.clone());
+        }
+        result.map(|_| summary)
+    }
+
+    /// Ends the current stream. Fails if it ended inside a message, or if it failed
+    /// earlier; either way the dataset is then ready for a new stream, and every row
+    /// loaded so far stays.
+    pub fn finish(&mut self) -> Result<()> {
+        let end = self.decoder.finish();
+        match self.failed.take() {
+            Some(e) => Err(e),
+            None => end,
+        }
+    }
+
+    /// Drops a partial or failed stream without reporting it.
+    pub fn reset_stream(&mut self) {
+        self.decoder.reset();
+        self.failed = None;
+    }
+
+    /// Number of rows loaded.
+    pub fn row_count(&self) -> usize {
+        self.rows
+    }
+
+    /// Bytes of the current stream consumed so far.
+    pub fn stream_position(&self) -> u64 {
+        self.decoder.position()
+    }
+
+    /// Number of record batches loaded.
+    pub fn batch_count(&self) -> usize {
+        self.batches
+    }
+
+    /// The columns, in schema order.
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// The column called `name`.
+    pub fn column(&self, name: &str) -> Result<&Column> {
+        self.columns.iter().find(|c| c.name == name).ok_or_else(|| Error::UnknownColumn { column: name.to_string() })
+    }
+
+    /// Schema-level key/value metadata of the first stream.
+    pub fn metadata(&self) -> &BTreeMap<String, String> {
+        &self.metadata
+    }
+
+    /// The memory budget in bytes.
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+
+    /// Approximate heap bytes held by the columns.
+    pub fn heap_bytes(&self) -> usize {
+        self.columns.iter().map(Column::heap_bytes).sum()
+    }
+
+    /// The columns as users see them.
+    pub fn schema(&self) -> Vec<FieldInfo> {
+        self.columns
+            .iter()
+            .map(|c| FieldInfo {
+                name: c.name.clone(),
+                arrow_type: c.arrow_type.clone(),
+                role: c.role,
+                unit: match &c.data {
+                    ColumnData::Time { unit, .. } => Some(*unit),
+                    _ => None,
+                },
+                note: c.note.clone(),
+                nulls: match &c.data {
+                    ColumnData::Str { codes, .. } => codes.iter().filter(|x| **x == 0).count(),
+                    ColumnData::Bool(v) => v.iter().filter(|x| **x == 2).count(),
+                    ColumnData::Other => c.len(),
+                    _ => c.validity.null_count(),
+                },
+                distinct: match &c.data {
+                    ColumnData::Str { dict, .. } => Some(dict.len()),
+                    _ => None,
+                },
+            })
+            .collect()
+    }
+
+    /// The default time column: one named `timestamp`, `time`, `@timestamp` or `_time`,
+    /// else the first time column.
+    pub fn time_column(&self) -> Option<&Column> {
+        const NAMES: [&str; 4] = ["timestamp", "time", "@timestamp", "_time"];
+        NAMES
+            .iter()
+            .find_map(|n| self.columns.iter().find(|c| c.role == Role::Time && c.name == *n))
+            .or_else(|| self.columns.iter().find(|c| c.role == Role::Time))
+    }
+
+    fn on_schema(&mut self, schema: &SchemaRef) -> Result<()> {
+        if self.columns.is_empty() && self.rows == 0 {
+            self.columns = schema.fields().iter().map(|f| Column::new(f)).collect();
+            self.field_map = (0..self.columns.len()).collect();
+            self.metadata = schema.metadata().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            return Ok(());
+        }
+        self.field_map = self.map_fields(schema)?;
+        Ok(())
+    }
+
+    /// Matches a later stream's fields to the loaded columns, by name and storage.
+    fn map_fields(&self, schema: &Schema) -> Result<Vec<usize>> {
+        let mut map = Vec::with_capacity(schema.fields().len());
+        for f in schema.fields() {
+            let (i, c) = self.columns.iter().enumerate().find(|(_, c)| c.name == *f.name()).ok_or_else(|| {
+                Error::SchemaMismatch { column: f.name().clone(), message: "not in the loaded data".into() }
+            })?;
+            let fresh = Column::new(f);
+            let same = fresh.role == c.role
+                && std::mem::discriminant(&fresh.data) == std::mem::discriminant(&c.data)
+                && match (&fresh.data, &c.data) {
+                    (ColumnData::Time { unit: a, .. }, ColumnData::Time { unit: b, .. }) => a == b,
+                    _ => true,
+                };
+            if !same {
+                return Err(Error::SchemaMismatch {
+                    column: c.name.clone(),
+                    message: format!("loaded as {}, the new stream has {}", c.arrow_type, f.data_type()),
+                });
+            }
+            map.push(i);
+        }
+        if let Some(missing) = self.columns.iter().enumerate().find(|(i, _)| !map.contains(i)) {
+            return Err(Error::SchemaMismatch {
+                column: missing.1.name.clone(),
+                message: "missing from the new stream".into(),
+            });
+        }
+        Ok(map)
+    }
+
+    fn bytes_per_row(&self) -> u64 {
+        self.columns
+            .iter()
+            .map(|c| match c.data {
+                ColumnData::Str { .. } => 4,
+                ColumnData::Bool(_) => 1,
+                ColumnData::Other => 0,
+                _ => 8,
+            })
+            .sum::<u64>()
+            + 1
+    }
+
+    fn on_batch(&mut self, batch: &RecordBatch, offset: u64) -> Result<usize> {
+        let n = batch.num_rows();
+        let needed = (self.heap_bytes() as u64)
+            .saturating_add((n as u64).saturating_mul(self.bytes_per_row()))
+            .saturating_add(batch.get_array_memory_size() as u64);
+        if needed > self.budget {
+            return Err(Error::Budget { offset, needed, budget: self.budget });
+        }
+        if batch.num_columns() != self.field_map.len() {
+            return Err(Error::Ingest { offset, message: "record batch column count differs from the schema".into() });
+        }
+        for (j, array) in batch.columns().iter().enumerate() {
+            let Some(col) = self.field_map.get(j).and_then(|i| self.columns.get_mut(*i)) else {
+                continue;
+            };
+            if let Err(e) = col.append(array) {
+                let rows = self.rows;
+                self.columns.iter_mut().for_each(|c| c.truncate(rows));
+                return Err(match e {
+                    Error::Ingest { message, .. } => Error::Ingest { offset, message },
+                    other => other,
+                });
+            }
+        }
+        self.rows += n;
+        self.batches += 1;
+        Ok(n)
+    }
+}

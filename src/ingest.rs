@@ -1,0 +1,311 @@
+//! The push decoder: bytes of an Arrow IPC stream in, cut anywhere; schemas and record
+//! batches out, each tagged with the byte offset of the message it came from.
+//!
+//! Framing is done here rather than inside arrow-ipc's `StreamDecoder`, for two reasons:
+//! every error can name the byte offset of the message that caused it, and a message's
+//! declared lengths are checked against the limits *before* any memory is reserved for
+//! it, so a hostile header cannot make the engine allocate gigabytes. Each complete
+//! message is then decoded with arrow-ipc's `read_record_batch` and `read_dictionary`,
+//! which resolve dictionaries (deltas, replacements, one shared by two fields) and
+//! decompress bodies (LZ4_FRAME, ZSTD). (arrow-ipc's own `StreamDecoder` was tried
+//! first: it leaves a message with an empty body undecoded until more bytes arrive,
+//! so a stream's schema would not be seen until its first batch.)
+
+use arrow_array::ArrayRef;
+use arrow_array::RecordBatch;
+use arrow_buffer::{Buffer, MutableBuffer};
+use arrow_ipc::reader::{read_dictionary, read_record_batch};
+use arrow_ipc::MessageHeader;
+use arrow_schema::SchemaRef;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+
+const CONTINUATION: [u8; 4] = [0xff; 4];
+
+/// Limits checked against a message's declared sizes before anything is allocated.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest metadata flatbuffer accepted (schemas with absurd metadata are refused).
+    pub max_metadata_bytes: u32,
+    /// Largest message body accepted.
+    pub max_body_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_metadata_bytes: 16 << 20, max_body_bytes: 1 << 31 }
+    }
+}
+
+/// What a complete message produced.
+#[derive(Debug)]
+pub enum Event {
+    /// The stream's schema (first message of each stream).
+    Schema(SchemaRef),
+    /// A record batch, with dictionaries already resolved.
+    Batch(RecordBatch),
+}
+
+#[derive(Debug)]
+enum Frame {
+    /// Reading the 4-byte continuation marker and/or the 4-byte metadata length.
+    Prefix { buf: [u8; 8], read: usize },
+    /// Reading `len` bytes of metadata.
+    Meta { len: usize },
+    /// Reading `len` bytes of body.
+    Body { len: usize, kind: MessageHeader },
+    /// The end-of-stream marker was read; more bytes start a new stream.
+    Ended,
+}
+
+/// Incremental Arrow IPC stream decoder. See the module docs.
+#[derive(Debug)]
+pub struct Decoder {
+    frame: Frame,
+    /// The current message's bytes so far (prefix, metadata, body).
+    pending: MutableBuffer,
+    prefix_len: usize,
+    meta_len: usize,
+    /// The current stream's schema, once read.
+    schema: Option<SchemaRef>,
+    /// The current stream's dictionaries, by id.
+    dictionaries: HashMap<i64, ArrayRef>,
+    /// Bytes of the stream consumed so far.
+    position: u64,
+    /// Offset of the message being read.
+    message_start: u64,
+    limits: Limits,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder::new(Limits::default())
+    }
+}
+
+fn kind_name(kind: MessageHeader) -> &'static str {
+    match kind {
+        MessageHeader::Schema => "schema",
+        MessageHeader::RecordBatch => "record batch",
+        MessageHeader::DictionaryBatch => "dictionary batch",
+        MessageHeader::Tensor => "tensor",
+        MessageHeader::SparseTensor => "sparse tensor",
+        _ => "unknown",
+    }
+}
+
+impl Decoder {
+    /// A decoder with the given limits.
+    pub fn new(limits: Limits) -> Decoder {
+        Decoder {
+            frame: Frame::Prefix { buf: [0; 8], read: 0 },
+            pending: MutableBuffer::new(0),
+            prefix_len: 0,
+            meta_len: 0,
+            schema: None,
+            dictionaries: HashMap::new(),
+            position: 0,
+            message_start: 0,
+            limits,
+        }
+    }
+
+    /// Replaces the limits (applies from the next message on).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// Bytes consumed so far.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Byte offset of the message being read.
+    pub fn message_start(&self) -> u64 {
+        self.message_start
+    }
+
+    fn err(&self, message: String) -> Error {
+        Error::Ingest { offset: self.message_start, message }
+    }
+
+    /// Consumes `chunk`, calling `on` for each schema and record batch it completes.
+    ///
+    /// After an error the decoder is in an undefined framing state; the caller stops
+    /// feeding it (see [`crate::Dataset`]).
+    pub fn push(&mut self, mut chunk: &[u8], on: &mut dyn FnMut(Event, u64) -> Result<()>) -> Result<()> {
+        while !chunk.is_empty() {
+            match &mut self.frame {
+                Frame::Ended => {
+                    // Another stream follows the end-of-stream marker.
+                    self.schema = None;
+                    self.dictionaries.clear();
+                    self.frame = Frame::Prefix { buf: [0; 8], read: 0 };
+                }
+                Frame::Prefix { buf, read } => {
+                    if *read == 0 {
+                        self.message_start = self.position;
+                    }
+                    // Read up to 4 bytes at a time: the marker, then the length.
+                    let want = if *read < 4 { 4 - *read } else { 8 - *read };
+                    let n = want.min(chunk.len());
+                    buf[*read..*read + n].copy_from_slice(&chunk[..n]);
+                    *read += n;
+                    chunk = &chunk[n..];
+                    self.position += n as u64;
+                    let len_bytes = match *read {
+                        4 if buf[..4] == CONTINUATION => continue,
+                        4 => [buf[0], buf[1], buf[2], buf[3]], // legacy framing: no marker
+                        8 => [buf[4], buf[5], buf[6], buf[7]],
+                        _ => continue,
+                    };
+                    let prefix_len = *read;
+                    let prefix = *buf;
+                    let len = i32::from_le_bytes(len_bytes);
+                    if len == 0 {
+                        self.frame = Frame::Ended;
+                        continue;
+                    }
+                    if len < 0 || len as u32 > self.limits.max_metadata_bytes {
+                        return Err(self.err(format!(
+                            "message metadata length {len} is out of range (limit {} bytes)",
+                            self.limits.max_metadata_bytes
+                        )));
+                    }
+                    self.pending = MutableBuffer::new(0);
+                    self.reserve(prefix_len + len as usize)?;
+                    self.pending.extend_from_slice(&prefix[..prefix_len]);
+                    self.prefix_len = prefix_len;
+                    self.meta_len = len as usize;
+                    self.frame = Frame::Meta { len: len as usize };
+                }
+                Frame::Meta { len } => {
+                    let len = *len;
+                    let have = self.pending.len() - self.prefix_len;
+                    let n = (len - have).min(chunk.len());
+                    self.pending.extend_from_slice(&chunk[..n]);
+                    chunk = &chunk[n..];
+                    self.position += n as u64;
+                    if have + n < len {
+                        continue;
+                    }
+                    let meta = &self.pending.as_slice()[self.prefix_len..];
+                    let message = arrow_ipc::root_as_message(meta)
+                        .map_err(|e| self.err(format!("invalid message metadata: {e}")))?;
+                    let body = message.bodyLength();
+                    let kind = message.header_type();
+                    if body < 0 || body as u64 > self.limits.max_body_bytes {
+                        return Err(self.err(format!(
+                            "{} message declares a body of {body} bytes (limit {} bytes)",
+                            kind_name(kind),
+                            self.limits.max_body_bytes
+                        )));
+                    }
+                    let body = body as usize;
+                    self.reserve(body)?;
+                    self.frame = Frame::Body { len: body, kind };
+                    if body == 0 {
+                        self.complete(kind, on)?;
+                    }
+                }
+                Frame::Body { len, kind } => {
+                    let (len, kind) = (*len, *kind);
+                    let have = self.pending.len() - self.prefix_len - self.meta_len;
+                    let n = (len - have).min(chunk.len());
+                    self.pending.extend_from_slice(&chunk[..n]);
+                    chunk = &chunk[n..];
+                    self.position += n as u64;
+                    if have + n == len {
+                        self.complete(kind, on)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn reserve(&mut self, additional: usize) -> Result<()> {
+        // Reserve what was declared, but never more than 64 MiB ahead of the data.
+        self.pending
+            .try_reserve(additional.min(64 << 20))
+            .map_err(|e| Error::Ingest { offset: self.message_start, message: format!("out of memory: {e}") })
+    }
+
+    fn complete(&mut self, kind: MessageHeader, on: &mut dyn FnMut(Event, u64) -> Result<()>) -> Result<()> {
+        let start = self.message_start;
+        let what = kind_name(kind);
+        let buffer: Buffer = std::mem::replace(&mut self.pending, MutableBuffer::new(0)).into();
+        self.frame = Frame::Prefix { buf: [0; 8], read: 0 };
+        let meta_end = self.prefix_len + self.meta_len;
+        let meta =
+            buffer.get(self.prefix_len..meta_end).ok_or_else(|| self.err(format!("{what} message is truncated")))?;
+        let message =
+            arrow_ipc::root_as_message(meta).map_err(|e| self.err(format!("invalid message metadata: {e}")))?;
+        let body = buffer.slice_with_length(meta_end, buffer.len() - meta_end);
+        let version = message.version();
+        let fail =
+            |e: arrow_schema::ArrowError| Error::Ingest { offset: start, message: format!("{what} message: {e}") };
+        match kind {
+            MessageHeader::Schema => {
+                if self.schema.is_some() {
+                    return Err(self.err("a second schema message in one stream".into()));
+                }
+                let fb =
+                    message.header_as_schema().ok_or_else(|| self.err("schema message without a schema".into()))?;
+                let schema: SchemaRef = Arc::new(arrow_ipc::convert::try_fb_to_schema(fb).map_err(fail)?);
+                self.schema = Some(schema.clone());
+                on(Event::Schema(schema), start)
+            }
+            MessageHeader::RecordBatch => {
+                let schema =
+                    self.schema.clone().ok_or_else(|| self.err(format!("{what} message before the schema")))?;
+                let fb = message
+                    .header_as_record_batch()
+                    .ok_or_else(|| self.err("record batch message without a batch".into()))?;
+                let batch = read_record_batch(&body, fb, schema, &self.dictionaries, None, &version).map_err(fail)?;
+                on(Event::Batch(batch), start)
+            }
+            MessageHeader::DictionaryBatch => {
+                let schema =
+                    self.schema.clone().ok_or_else(|| self.err(format!("{what} message before the schema")))?;
+                let fb = message
+                    .header_as_dictionary_batch()
+                    .ok_or_else(|| self.err("dictionary message without a batch".into()))?;
+                read_dictionary(&body, fb, &schema, &mut self.dictionaries, &version).map_err(fail)
+            }
+            MessageHeader::NONE => Ok(()),
+            other => Err(self.err(format!("{} messages are not supported in a stream", kind_name(other)))),
+        }
+    }
+
+    /// Ends the stream: an error if it stopped inside a message.
+    pub fn finish(&mut self) -> Result<()> {
+        let result = match &self.frame {
+            Frame::Ended | Frame::Prefix { read: 0, .. } => Ok(()),
+            Frame::Prefix { read, .. } => {
+                Err(self
+                    .err(format!("stream ended at byte {} inside a message prefix ({read} of 8 bytes)", self.position)))
+            }
+            Frame::Meta { len } => Err(self.err(format!(
+                "stream ended at byte {} inside a message's metadata ({} of {len} bytes)",
+                self.position,
+                self.pending.len() - self.prefix_len
+            ))),
+            Frame::Body { len, kind } => Err(self.err(format!(
+                "stream ended at byte {} inside a {} message's body ({} of {len} bytes)",
+                self.position,
+                kind_name(*kind),
+                self.pending.len() - self.prefix_len - self.meta_len
+            ))),
+        };
+        self.reset();
+        result
+    }
+
+    /// Forgets any partial message and starts a new stream at offset 0.
+    pub fn reset(&mut self) {
+        *self = Decoder::new(self.limits);
+    }
+}

@@ -1,0 +1,161 @@
+//! The JavaScript face of the engine: a thin `wasm-bindgen` layer over [`crate::Dataset`].
+//!
+//! Every method converts its arguments, calls the core, and converts the result or
+//! turns the core's [`crate::Error`] into a JS `Error` with the same message. No logic
+//! lives here.
+
+use js_sys::{Object, Reflect, Uint32Array, Uint8ClampedArray};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use crate::heatmap::{heatmap, HeatmapSpec};
+use crate::render::{render_heatmap, RenderOptions};
+
+fn js_err(e: crate::Error) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
+    let s = serde_wasm_bindgen::Serializer::json_compatible();
+    v.serialize(&s).map_err(|e| JsError::new(&e.to_string()))
+}
+
+fn from_js<T: serde::de::DeserializeOwned>(v: JsValue, what: &str) -> Result<T, JsError> {
+    serde_wasm_bindgen::from_value(v).map_err(|e| JsError::new(&format!("invalid {what}: {e}")))
+}
+
+fn set(obj: &Object, key: &str, value: &JsValue) -> Result<(), JsError> {
+    Reflect::set(obj, &JsValue::from_str(key), value).map_err(|_| JsError::new("could not build the result object"))?;
+    Ok(())
+}
+
+/// Options of `new Dataset(options)`.
+#[derive(serde::Deserialize, Default)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+struct DatasetOptions {
+    /// Memory budget in bytes.
+    budget_bytes: Option<f64>,
+}
+
+/// A dataset loaded from Arrow IPC streams. See README.md for the contract.
+#[wasm_bindgen(js_name = Dataset)]
+pub struct JsDataset {
+    inner: crate::Dataset,
+}
+
+#[wasm_bindgen(js_class = Dataset)]
+impl JsDataset {
+    /// `new Dataset({ budgetBytes })`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<JsDataset, JsError> {
+        let o: DatasetOptions = if options.is_undefined() || options.is_null() {
+            DatasetOptions::default()
+        } else {
+            from_js(options, "Dataset options")?
+        };
+        let inner = match o.budget_bytes {
+            Some(b) if b.is_finite() && b > 0.0 => crate::Dataset::with_budget(b as u64),
+            Some(b) => {
+                return Err(JsError::new(&format!("invalid Dataset options: budgetBytes must be positive, got {b}")))
+            }
+            None => crate::Dataset::new(),
+        };
+        Ok(JsDataset { inner })
+    }
+
+    /// Feeds the next chunk of the stream; returns `{ rows, batches }` completed by it.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<JsValue, JsError> {
+        let s = self.inner.push(chunk).map_err(js_err)?;
+        to_js(&s)
+    }
+
+    /// Ends the stream; throws if it stopped inside a message or failed earlier.
+    pub fn finish(&mut self) -> Result<(), JsError> {
+        self.inner.finish().map_err(js_err)
+    }
+
+    /// Drops a partial or failed stream so that a new one can be pushed.
+    #[wasm_bindgen(js_name = resetStream)]
+    pub fn reset_stream(&mut self) {
+        self.inner.reset_stream()
+    }
+
+    /// Rows loaded.
+    #[wasm_bindgen(getter, js_name = rowCount)]
+    pub fn row_count(&self) -> f64 {
+        self.inner.row_count() as f64
+    }
+
+    /// Bytes consumed by the current stream so far.
+    #[wasm_bindgen(getter, js_name = bytesConsumed)]
+    pub fn bytes_consumed(&self) -> f64 {
+        self.inner.stream_position() as f64
+    }
+
+    /// Approximate bytes of memory held by the columns.
+    #[wasm_bindgen(getter, js_name = memoryBytes)]
+    pub fn memory_bytes(&self) -> f64 {
+        self.inner.heap_bytes() as f64
+    }
+
+    /// `[{ name, type, role, unit?, note?, nulls, distinct? }]`.
+    pub fn schema(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.schema())
+    }
+
+    /// Schema-level metadata of the stream, as an object.
+    pub fn metadata(&self) -> Result<JsValue, JsError> {
+        to_js(self.inner.metadata())
+    }
+
+    /// Heatmap counts: `{ column, time_edges, value_edges, scale, counts: Uint32Array, low, max_count, total, nulls }`.
+    pub fn heatmap(&self, spec: JsValue) -> Result<JsValue, JsError> {
+        let spec: HeatmapSpec = from_js(spec, "heatmap spec")?;
+        let h = heatmap(&self.inner, &spec).map_err(js_err)?;
+        let out = to_js(&HeatmapHeader::from(&h))?;
+        let obj: Object = out.unchecked_into();
+        set(&obj, "counts", &Uint32Array::from(&h.counts[..]))?;
+        set(&obj, "low", &Uint32Array::from(&h.low[..]))?;
+        Ok(obj.into())
+    }
+
+    /// Computes and draws a heatmap: `{ heatmap, width, height, rgba: Uint8ClampedArray, labels, plot }`.
+    #[wasm_bindgen(js_name = renderHeatmap)]
+    pub fn render_heatmap(&self, spec: JsValue, options: JsValue) -> Result<JsValue, JsError> {
+        let spec: HeatmapSpec = from_js(spec, "heatmap spec")?;
+        let opts: RenderOptions =
+            if options.is_undefined() { RenderOptions::default() } else { from_js(options, "render options")? };
+        let h = heatmap(&self.inner, &spec).map_err(js_err)?;
+        let r = render_heatmap(&h, &opts).map_err(js_err)?;
+        let obj: Object = to_js(&r)?.unchecked_into();
+        set(&obj, "rgba", &Uint8ClampedArray::from(&r.rgba[..]))?;
+        set(&obj, "heatmap", &to_js(&HeatmapHeader::from(&h))?)?;
+        Ok(obj.into())
+    }
+}
+
+/// A heatmap without its counts (sent as typed arrays instead).
+#[derive(Serialize)]
+struct HeatmapHeader<'a> {
+    column: &'a str,
+    time_edges: &'a [f64],
+    value_edges: &'a [f64],
+    scale: crate::heatmap::Scale,
+    max_count: u32,
+    total: u64,
+    nulls: u64,
+}
+
+impl<'a> From<&'a crate::heatmap::Heatmap> for HeatmapHeader<'a> {
+    fn from(h: &'a crate::heatmap::Heatmap) -> Self {
+        HeatmapHeader {
+            column: &h.column,
+            time_edges: &h.time_edges,
+            value_edges: &h.value_edges,
+            scale: h.scale,
+            max_count: h.max_count,
+            total: h.total,
+            nulls: h.nulls,
+        }
+    }
+}
