@@ -210,7 +210,9 @@ impl Default for Dict {
 fn hash_str(s: &[u8]) -> u64 {
     let mut h = FxHasher::default();
     h.write(s);
-    h.finish()
+    // A multiplicative hash mixes upward: its high half depends on every input bit, its
+    // low half does not. Callers use the low 32 bits, so hand them the high half.
+    h.finish() >> 32
 }
 
 impl Dict {
@@ -242,7 +244,7 @@ impl Dict {
 
     /// The code of `s`, if it has been interned.
     pub fn lookup(&self, s: &str) -> Option<u32> {
-        let h = hash_str(s.as_bytes());
+        let h = hash_str(s.as_bytes()) as u32;
         let mask = self.table.len() - 1;
         let mut slot = h as usize & mask;
         loop {
@@ -250,7 +252,7 @@ impl Dict {
             if code == 0 {
                 return None;
             }
-            if self.hashes[code as usize] == h as u32 && self.bytes_of(code) == s.as_bytes() {
+            if self.hashes[code as usize] == h && self.bytes_of(code) == s.as_bytes() {
                 return Some(code);
             }
             slot = (slot + 1) & mask;
@@ -266,7 +268,7 @@ impl Dict {
     /// Interns `s` and returns its code.
     pub fn intern(&mut self, s: &str) -> Result<u32> {
         let b = s.as_bytes();
-        let h = hash_str(b);
+        let h = hash_str(b) as u32;
         let mask = self.table.len() - 1;
         let mut slot = h as usize & mask;
         loop {
@@ -274,7 +276,7 @@ impl Dict {
             if code == 0 {
                 break;
             }
-            if self.hashes[code as usize] == h as u32 && self.bytes_of(code) == b {
+            if self.hashes[code as usize] == h && self.bytes_of(code) == b {
                 return Ok(code);
             }
             slot = (slot + 1) & mask;
@@ -285,7 +287,7 @@ impl Dict {
         };
         self.bytes.extend_from_slice(b);
         self.offsets.push(end32);
-        self.hashes.push(h as u32);
+        self.hashes.push(h);
         self.table[slot] = code;
         if self.code_count() * 2 > self.table.len() {
             self.grow();
@@ -293,12 +295,13 @@ impl Dict {
         Ok(code)
     }
 
+    /// Doubles the table, placing codes by their stored hashes (no string is re-hashed).
     fn grow(&mut self) {
         let n = self.table.len() * 2;
         let mut table = vec![0u32; n];
         let mask = n - 1;
         for code in 1..self.code_count() as u32 {
-            let mut slot = hash_str(self.bytes_of(code)) as usize & mask;
+            let mut slot = self.hashes[code as usize] as usize & mask;
             while table[slot] != 0 {
                 slot = (slot + 1) & mask;
             }
@@ -667,17 +670,44 @@ impl Column {
             self.validity.append(None, len);
             return Ok(());
         }
-        // Dictionary of numbers, booleans or times: materialize, then append as plain.
+        // Dictionary of numbers, booleans or times: convert the values, then gather.
+        let mut dict_values = Column::new(&Field::new("", values.data_type().clone(), true));
+        dict_values.append(values)?;
+        let n = dict_values.len();
+        let mut idx = Vec::with_capacity(len);
         for (row, k) in keys.iter().enumerate() {
-            if let Some(k) = k {
-                if k.to_usize().is_none_or(|k| k >= values.len()) {
-                    return Err(key_error(&self.name, row, k.to_i64()));
-                }
-            }
+            idx.push(match k {
+                None => None,
+                Some(k) => Some(k.to_usize().filter(|k| *k < n).ok_or_else(|| key_error(&self.name, row, k.to_i64()))?),
+            });
         }
-        let plain = arrow_select::take::take(values.as_ref(), keys, None)
-            .map_err(|e| Error::Ingest { offset: 0, message: format!("column \"{}\": {e}", self.name) })?;
-        self.append(&plain)
+        self.gather(&dict_values, &idx)
+    }
+
+    /// Appends `src[i]` for each index (`None` appends a null).
+    fn gather(&mut self, src: &Column, idx: &[Option<usize>]) -> Result<()> {
+        fn pick<T: Copy + Default>(out: &mut Vec<T>, src: &[T], idx: &[Option<usize>]) {
+            out.extend(idx.iter().map(|i| i.and_then(|i| src.get(i).copied()).unwrap_or_default()));
+        }
+        match (&mut self.data, &src.data) {
+            (ColumnData::Time { values: a, .. }, ColumnData::Time { values: b, .. }) => pick(a, b, idx),
+            (ColumnData::Int(a), ColumnData::Int(b)) => pick(a, b, idx),
+            (ColumnData::UInt(a), ColumnData::UInt(b)) => pick(a, b, idx),
+            (ColumnData::Float(a), ColumnData::Float(b)) => pick(a, b, idx),
+            (ColumnData::Bool(a), ColumnData::Bool(b)) => {
+                a.extend(idx.iter().map(|i| i.and_then(|i| b.get(i).copied()).unwrap_or(2)))
+            }
+            (ColumnData::Other, _) => {}
+            _ => return Err(mismatch(&self.name, &self.data_type, &src.data_type)),
+        }
+        if matches!(self.data, ColumnData::Bool(_) | ColumnData::Other) {
+            self.validity.append(None, idx.len());
+        } else {
+            let valid: Vec<bool> = idx.iter().map(|i| i.is_some_and(|i| src.validity.is_valid(i))).collect();
+            let nulls = NullBuffer::from(valid);
+            self.validity.append(Some(&nulls), idx.len());
+        }
+        Ok(())
     }
 
     /// Interns the values of an Arrow dictionary, reusing the mapping when the batch

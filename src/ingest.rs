@@ -5,18 +5,25 @@
 //! every error can name the byte offset of the message that caused it, and a message's
 //! declared lengths are checked against the limits *before* any memory is reserved for
 //! it, so a hostile header cannot make the engine allocate gigabytes. Each complete
-//! message is then decoded with arrow-ipc's `read_record_batch` and `read_dictionary`,
-//! which resolve dictionaries (deltas, replacements, one shared by two fields) and
-//! decompress bodies (LZ4_FRAME, ZSTD). (arrow-ipc's own `StreamDecoder` was tried
+//! message is then decoded with arrow-ipc's `read_record_batch` (and its
+//! `RecordBatchDecoder` for dictionary batches), which resolves dictionaries and
+//! decompresses bodies (LZ4_FRAME, ZSTD). Dictionary batches are handled here, not by
+//! `read_dictionary`: its delta path links arrow-select's generic `concat`, which
+//! alone added about 500 KB to the wasm module; deltas are concatenated here for the
+//! string dictionaries the engine analyzes. (arrow-ipc's own `StreamDecoder` was tried
 //! first: it leaves a message with an empty body undecoded until more bytes arrive,
 //! so a stream's schema would not be seen until its first batch.)
 
+use arrow_array::cast::AsArray;
 use arrow_array::ArrayRef;
 use arrow_array::RecordBatch;
+use arrow_array::{LargeStringArray, StringArray, StringViewArray};
 use arrow_buffer::{Buffer, MutableBuffer};
-use arrow_ipc::reader::{read_dictionary, read_record_batch};
+use arrow_ipc::reader::{read_record_batch, RecordBatchDecoder};
 use arrow_ipc::MessageHeader;
+use arrow_ipc::MetadataVersion;
 use arrow_schema::SchemaRef;
+use arrow_schema::{ArrowError, DataType, Field, Schema};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -273,7 +280,19 @@ impl Decoder {
                 let fb = message
                     .header_as_dictionary_batch()
                     .ok_or_else(|| self.err("dictionary message without a batch".into()))?;
-                read_dictionary(&body, fb, &schema, &mut self.dictionaries, &version).map_err(fail)
+                let id = fb.id();
+                let values = read_dictionary_values(&body, fb, &schema, &self.dictionaries, &version).map_err(fail)?;
+                let values = match (fb.isDelta(), self.dictionaries.get(&id)) {
+                    (false, _) => values,
+                    (true, Some(existing)) => concat_strings(existing, &values).ok_or_else(|| {
+                        self.err(format!("dictionary {id}: deltas are supported for string dictionaries only"))
+                    })?,
+                    (true, None) => {
+                        return Err(self.err(format!("dictionary {id}: delta before the dictionary itself")))
+                    }
+                };
+                self.dictionaries.insert(id, values);
+                Ok(())
             }
             MessageHeader::NONE => Ok(()),
             other => Err(self.err(format!("{} messages are not supported in a stream", kind_name(other)))),
@@ -308,4 +327,44 @@ impl Decoder {
     pub fn reset(&mut self) {
         *self = Decoder::new(self.limits);
     }
+}
+
+/// Decodes a dictionary batch's values (as arrow-ipc's private `get_dictionary_values`).
+fn read_dictionary_values(
+    body: &Buffer,
+    fb: arrow_ipc::DictionaryBatch,
+    schema: &Schema,
+    dictionaries: &HashMap<i64, ArrayRef>,
+    version: &MetadataVersion,
+) -> Result<ArrayRef, ArrowError> {
+    let id = fb.id();
+    #[allow(deprecated)] // the IPC reader itself still maps dictionary ids this way
+    let fields = schema.fields_with_dict_id(id);
+    let value_type = match fields.first().map(|f| f.data_type()) {
+        Some(DataType::Dictionary(_, v)) => v.as_ref().clone(),
+        _ => return Err(ArrowError::InvalidArgumentError(format!("dictionary id {id} not found in schema"))),
+    };
+    let one = Arc::new(Schema::new(vec![Field::new("", value_type, true)]));
+    let data = fb.data().ok_or_else(|| ArrowError::ParseError("dictionary batch is missing its data".into()))?;
+    let batch = RecordBatchDecoder::try_new(body, data, one, dictionaries, version)?.read_record_batch()?;
+    batch.columns().first().cloned().ok_or_else(|| ArrowError::ParseError("dictionary batch has no column".into()))
+}
+
+/// `a` followed by `b`, for string arrays of the same type; `None` for other types.
+fn concat_strings(a: &ArrayRef, b: &ArrayRef) -> Option<ArrayRef> {
+    if a.data_type() != b.data_type() {
+        return None;
+    }
+    Some(match a.data_type() {
+        DataType::Utf8 => {
+            Arc::new(a.as_string::<i32>().iter().chain(b.as_string::<i32>().iter()).collect::<StringArray>())
+        }
+        DataType::LargeUtf8 => {
+            Arc::new(a.as_string::<i64>().iter().chain(b.as_string::<i64>().iter()).collect::<LargeStringArray>())
+        }
+        DataType::Utf8View => {
+            Arc::new(a.as_string_view().iter().chain(b.as_string_view().iter()).collect::<StringViewArray>())
+        }
+        _ => return None,
+    })
 }

@@ -29,7 +29,7 @@ pub mod server;
 mod util;
 
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub mod wasm;
 
 pub use dataset::Dataset;
 pub use error::Error;

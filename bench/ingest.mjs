@@ -1,0 +1,47 @@
+// Ingest throughput of the wasm build in Node: the demo generator's events (1M rows by
+// default), pushed in 64 KiB chunks as fetch would deliver them. Prints the median of
+// several runs (wall and CPU ms) for uncompressed, LZ4 and ZSTD streams.
+//
+//   node bench/ingest.mjs [rows=1000000] [runs=7]
+import { readFileSync, existsSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initSync, Dataset } from '../pkg/sightline.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+initSync({ module: readFileSync(join(root, 'pkg', 'sightline_bg.wasm')) });
+const rows = Number(process.argv[2] ?? 1_000_000);
+const runs = Number(process.argv[3] ?? 7);
+const dir = join(root, 'tests', 'out', 'bench');
+mkdirSync(dir, { recursive: true });
+
+function data(compression) {
+  const path = join(dir, `demo-${rows}-${compression}.arrow`);
+  if (!existsSync(path)) {
+    execFileSync(join(root, 'target', 'release', 'sightline'),
+      ['demo', '--rows', String(rows), '--compression', compression, '--out', path]);
+  }
+  return new Uint8Array(readFileSync(path));
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+console.log(`ingest, ${rows} demo rows, 64 KiB chunks, median of ${runs} runs (Node ${process.version})`);
+console.log('stream        MB      wall ms   cpu ms   MB/s    Mrows/s');
+for (const compression of ['none', 'lz4', 'zstd']) {
+  const bytes = data(compression);
+  const wall = [], cpu = [];
+  for (let r = 0; r < runs; r++) {
+    const c0 = process.cpuUsage(), t0 = performance.now();
+    const ds = new Dataset();
+    for (let at = 0; at < bytes.length; at += 65536) ds.push(bytes.subarray(at, at + 65536));
+    ds.finish();
+    const t = performance.now() - t0, c = process.cpuUsage(c0);
+    if (ds.rowCount !== rows) throw new Error(`loaded ${ds.rowCount} rows, expected ${rows}`);
+    ds.free();
+    wall.push(t);
+    cpu.push((c.user + c.system) / 1000);
+  }
+  const mb = bytes.length / 1e6, w = median(wall);
+  console.log(`${compression.padEnd(12)} ${mb.toFixed(1).padStart(5)} ${w.toFixed(0).padStart(10)} ${median(cpu).toFixed(0).padStart(8)} ${(mb / (w / 1000)).toFixed(0).padStart(6)} ${(rows / 1e6 / (w / 1000)).toFixed(2).padStart(9)}`);
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test: native Rust, wasm under Node and in headless Chromium
+# (wasm-bindgen-test), the built package under Node, and end-to-end in Chromium.
+# Installs what is missing first (scripts/setup.sh) and builds (scripts/build.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf '\033[1m[test]\033[0m %s\n' "$*"; }
+
+bash scripts/setup.sh
+bash scripts/build.sh
+
+say "native: cargo test"
+cargo test
+
+say "wasm under Node: wasm-bindgen-test"
+cargo test --target wasm32-unknown-unknown --test wasm
+
+say "wasm in headless Chromium: wasm-bindgen-test (flags in webdriver.json)"
+WASM_BINDGEN_USE_BROWSER=1 WASM_BINDGEN_TEST_TIMEOUT=120 \
+  cargo test --target wasm32-unknown-unknown --test wasm
+
+say "pkg/ under Node: pyarrow-written streams, arrow-testing streams"
+python3 tests/fixtures/pyarrow_streams.py tests/out/fixtures
+node --test tests/node/
+
+say "end to end in Chromium: playwright-core"
+node --test --test-concurrency=1 tests/e2e/

@@ -1,0 +1,122 @@
+//! The engine compiled to wasm32, run by `wasm-bindgen-test` under Node and in headless
+//! Chromium (`WASM_BINDGEN_USE_BROWSER=1`, flags in webdriver.json). Native tests cover
+//! the logic; these prove it behaves the same inside a wasm instance, through the same
+//! JS-facing layer the component uses.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Error as JsErrorObj, Reflect, Uint32Array, Uint8ClampedArray};
+use sightline::demo::{self, Compression, DemoOptions};
+use sightline::wasm::JsDataset;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::*;
+
+fn stream(rows: usize, batch_rows: usize, c: Compression) -> Vec<u8> {
+    let o = DemoOptions { rows, batch_rows, ..Default::default() };
+    demo::write_ipc(&o, c, Vec::new(), |_| Ok(())).unwrap()
+}
+
+fn get(v: &JsValue, k: &str) -> JsValue {
+    Reflect::get(v, &JsValue::from_str(k)).unwrap()
+}
+
+fn message(e: wasm_bindgen::JsError) -> String {
+    let v: JsValue = e.into();
+    assert!(v.is_instance_of::<JsErrorObj>(), "not a JS Error: {v:?}");
+    v.unchecked_into::<JsErrorObj>().message().into()
+}
+
+#[wasm_bindgen_test]
+fn ingests_odd_chunks_with_every_codec() {
+    for c in [Compression::None, Compression::Lz4, Compression::Zstd] {
+        let bytes = stream(20_000, 4096, c);
+        let mut ds = JsDataset::new(JsValue::UNDEFINED).unwrap();
+        let mut at = 0;
+        let sizes = [1usize, 7, 333, 4093, 65_537];
+        let mut k = 0;
+        while at < bytes.len() {
+            let n = sizes[k % sizes.len()].min(bytes.len() - at);
+            ds.push(&bytes[at..at + n]).unwrap();
+            at += n;
+            k += 1;
+        }
+        ds.finish().unwrap();
+        assert_eq!(ds.row_count(), 20_000.0, "{c:?}");
+        assert_eq!(ds.bytes_consumed(), 0.0, "finish() starts a new stream");
+    }
+}
+
+#[wasm_bindgen_test]
+fn schema_names_roles() {
+    let mut ds = JsDataset::new(JsValue::UNDEFINED).unwrap();
+    ds.push(&stream(100, 100, Compression::None)).unwrap();
+    let schema: js_sys::Array = ds.schema().unwrap().unchecked_into();
+    let roles: Vec<(String, String)> = schema
+        .iter()
+        .map(|f| (get(&f, "name").as_string().unwrap(), get(&f, "role").as_string().unwrap()))
+        .collect();
+    assert!(roles.contains(&("timestamp".into(), "time".into())));
+    assert!(roles.contains(&("duration_ms".into(), "number".into())));
+    assert!(roles.contains(&("customer_id".into(), "string".into())));
+    assert!(roles.contains(&("cache_hit".into(), "bool".into())));
+}
+
+#[wasm_bindgen_test]
+fn corrupt_stream_is_an_error_and_keeps_loaded_batches() {
+    let bytes = stream(10_000, 1000, Compression::None);
+    let mut ds = JsDataset::new(JsValue::UNDEFINED).unwrap();
+    let cut = bytes.len() * 2 / 3;
+    let mut bad = bytes[..cut].to_vec();
+    // Damage the rest: a message prefix claiming an absurd metadata length.
+    bad.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+    let mut loaded = 0.0;
+    let mut failure = None;
+    for chunk in bad.chunks(777) {
+        match ds.push(chunk) {
+            Ok(_) => loaded = ds.row_count(),
+            Err(e) => {
+                failure = Some(message(e));
+                break;
+            }
+        }
+    }
+    let failure = failure.expect("a garbage tail must fail");
+    assert!(failure.contains("at byte"), "{failure}");
+    assert!(loaded > 0.0 && ds.row_count() == loaded, "rows loaded before the fault stay");
+    let again = message(ds.push(&[0, 1, 2]).unwrap_err());
+    assert!(again.contains("already failed"), "{again}");
+    assert!(ds.finish().is_err());
+    // After finish() a new stream may be pushed and appends.
+    ds.push(&stream(500, 500, Compression::None)).unwrap();
+    ds.finish().unwrap();
+    assert_eq!(ds.row_count(), loaded + 500.0);
+}
+
+#[wasm_bindgen_test]
+fn truncated_stream_fails_at_finish() {
+    let bytes = stream(3000, 1000, Compression::Zstd);
+    let mut ds = JsDataset::new(JsValue::UNDEFINED).unwrap();
+    ds.push(&bytes[..bytes.len() - 10]).unwrap();
+    let e = message(ds.finish().unwrap_err());
+    assert!(e.contains("stream ended at byte"), "{e}");
+}
+
+#[wasm_bindgen_test]
+fn heatmap_and_render() {
+    let mut ds = JsDataset::new(JsValue::UNDEFINED).unwrap();
+    ds.push(&stream(5000, 5000, Compression::None)).unwrap();
+    let spec = serde_wasm_bindgen::to_value(&serde_json_like(&[("column", "duration_ms")])).unwrap();
+    let h = ds.heatmap(spec.clone()).unwrap();
+    let counts: Uint32Array = get(&h, "counts").unchecked_into();
+    assert_eq!(counts.length(), 120 * 40);
+    assert_eq!(counts.to_vec().iter().map(|c| *c as u64).sum::<u64>(), 5000);
+    let r = ds.render_heatmap(spec, JsValue::UNDEFINED).unwrap();
+    let rgba: Uint8ClampedArray = get(&r, "rgba").unchecked_into();
+    assert_eq!(rgba.length() as f64, get(&r, "width").as_f64().unwrap() * get(&r, "height").as_f64().unwrap() * 4.0);
+    let bad = serde_wasm_bindgen::to_value(&serde_json_like(&[("column", "endpoint")])).unwrap();
+    let e = message(ds.heatmap(bad).unwrap_err());
+    assert!(e.contains("\"endpoint\""), "{e}");
+}
+
+fn serde_json_like(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
