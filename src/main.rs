@@ -1,102 +1,116 @@
 //! The `sightline` command: `serve` (the bundled server) and `demo` (write demo data).
+//! Native only: on wasm32 (where `cargo test --target wasm32-unknown-unknown` also
+//! builds this binary) it is an empty program.
 
-use std::io::Write;
-use std::process::ExitCode;
+#[cfg(target_arch = "wasm32")]
+fn main() {}
 
-use sightline::demo::{self, Compression, DemoOptions};
-use sightline::server::{Config, Server};
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
 
-const USAGE: &str = "usage:
+#[cfg(not(target_arch = "wasm32"))]
+mod cli {
+
+    use std::io::Write;
+    use std::process::ExitCode;
+
+    use sightline::demo::{self, Compression, DemoOptions};
+    use sightline::server::{Config, Server};
+
+    const USAGE: &str = "usage:
   sightline serve [--host 127.0.0.1] [--port 8080] [--root .] [--rows 1000000] [--seed 42]
       Serves the component and demo page (/), and demo data as Arrow IPC (/api/demo?rows=&seed=&compression=).
   sightline demo [--rows 100000] [--seed 42] [--compression none|lz4|zstd] [--batch-rows 65536] [--out FILE]
       Writes demo events as an Arrow IPC stream to FILE (default: standard output).";
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
-            eprintln!("sightline: {msg}\n\n{USAGE}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn flag<T: std::str::FromStr>(args: &[String], name: &str) -> Result<Option<T>, String> {
-    match args.iter().position(|a| a == name) {
-        None => Ok(None),
-        Some(i) => {
-            let v = args.get(i + 1).ok_or(format!("{name} needs a value"))?;
-            v.parse().map(Some).map_err(|_| format!("{name}: cannot parse {v:?}"))
-        }
-    }
-}
-
-fn check_flags(args: &[String], known: &[&str]) -> Result<(), String> {
-    let mut i = 0;
-    while i < args.len() {
-        if !known.contains(&args[i].as_str()) {
-            return Err(format!("unknown argument {:?}", args[i]));
-        }
-        i += 2;
-    }
-    Ok(())
-}
-
-fn run(args: &[String]) -> Result<(), String> {
-    let (cmd, rest) = args.split_first().ok_or("missing command")?;
-    match cmd.as_str() {
-        "serve" => {
-            check_flags(rest, &["--host", "--port", "--root", "--rows", "--seed"])?;
-            let d = Config::default();
-            let config = Config {
-                host: flag(rest, "--host")?.unwrap_or(d.host),
-                port: flag(rest, "--port")?.unwrap_or(d.port),
-                root: flag(rest, "--root")?.unwrap_or(d.root),
-                rows: flag(rest, "--rows")?.unwrap_or(d.rows),
-                seed: flag(rest, "--seed")?.unwrap_or(d.seed),
-            };
-            if !config.root.join("www/index.html").is_file() {
-                return Err(format!(
-                    "{} has no www/index.html: pass --root <sightline checkout>",
-                    config.root.display()
-                ));
+    pub fn main() -> ExitCode {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        match run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(msg) => {
+                eprintln!("sightline: {msg}\n\n{USAGE}");
+                ExitCode::from(2)
             }
-            let server = Server::bind(config).map_err(|e| format!("cannot bind: {e}"))?;
-            let addr = server.local_addr().map_err(|e| e.to_string())?;
-            println!("Sightline demo: http://{addr}/");
-            let _ = std::io::stdout().flush();
-            server.run();
-            Ok(())
         }
-        "demo" => {
-            check_flags(rest, &["--rows", "--seed", "--compression", "--batch-rows", "--out"])?;
-            let d = DemoOptions::default();
-            let opts = DemoOptions {
-                rows: flag(rest, "--rows")?.unwrap_or(d.rows),
-                seed: flag(rest, "--seed")?.unwrap_or(d.seed),
-                batch_rows: flag(rest, "--batch-rows")?.unwrap_or(d.batch_rows),
-                ..d
-            };
-            let compression: Compression = flag::<String>(rest, "--compression")?
-                .unwrap_or_default()
-                .parse()
-                .map_err(|e: sightline::Error| e.to_string())?;
-            let out: Box<dyn Write> = match flag::<String>(rest, "--out")? {
-                Some(p) if p != "-" => Box::new(std::fs::File::create(&p).map_err(|e| format!("{p}: {e}"))?),
-                _ => Box::new(std::io::stdout().lock()),
-            };
-            let out = std::io::BufWriter::new(out);
-            demo::write_ipc(&opts, compression, out, |_| Ok(()))
-                .map_err(|e| e.to_string())?
-                .flush()
-                .map_err(|e| e.to_string())
+    }
+
+    fn flag<T: std::str::FromStr>(args: &[String], name: &str) -> Result<Option<T>, String> {
+        match args.iter().position(|a| a == name) {
+            None => Ok(None),
+            Some(i) => {
+                let v = args.get(i + 1).ok_or(format!("{name} needs a value"))?;
+                v.parse().map(Some).map_err(|_| format!("{name}: cannot parse {v:?}"))
+            }
         }
-        "help" | "--help" | "-h" => {
-            println!("{USAGE}");
-            Ok(())
+    }
+
+    fn check_flags(args: &[String], known: &[&str]) -> Result<(), String> {
+        let mut i = 0;
+        while i < args.len() {
+            if !known.contains(&args[i].as_str()) {
+                return Err(format!("unknown argument {:?}", args[i]));
+            }
+            i += 2;
         }
-        other => Err(format!("unknown command {other:?}")),
+        Ok(())
+    }
+
+    fn run(args: &[String]) -> Result<(), String> {
+        let (cmd, rest) = args.split_first().ok_or("missing command")?;
+        match cmd.as_str() {
+            "serve" => {
+                check_flags(rest, &["--host", "--port", "--root", "--rows", "--seed"])?;
+                let d = Config::default();
+                let config = Config {
+                    host: flag(rest, "--host")?.unwrap_or(d.host),
+                    port: flag(rest, "--port")?.unwrap_or(d.port),
+                    root: flag(rest, "--root")?.unwrap_or(d.root),
+                    rows: flag(rest, "--rows")?.unwrap_or(d.rows),
+                    seed: flag(rest, "--seed")?.unwrap_or(d.seed),
+                };
+                if !config.root.join("www/index.html").is_file() {
+                    return Err(format!(
+                        "{} has no www/index.html: pass --root <sightline checkout>",
+                        config.root.display()
+                    ));
+                }
+                let server = Server::bind(config).map_err(|e| format!("cannot bind: {e}"))?;
+                let addr = server.local_addr().map_err(|e| e.to_string())?;
+                println!("Sightline demo: http://{addr}/");
+                let _ = std::io::stdout().flush();
+                server.run();
+                Ok(())
+            }
+            "demo" => {
+                check_flags(rest, &["--rows", "--seed", "--compression", "--batch-rows", "--out"])?;
+                let d = DemoOptions::default();
+                let opts = DemoOptions {
+                    rows: flag(rest, "--rows")?.unwrap_or(d.rows),
+                    seed: flag(rest, "--seed")?.unwrap_or(d.seed),
+                    batch_rows: flag(rest, "--batch-rows")?.unwrap_or(d.batch_rows),
+                    ..d
+                };
+                let compression: Compression = flag::<String>(rest, "--compression")?
+                    .unwrap_or_default()
+                    .parse()
+                    .map_err(|e: sightline::Error| e.to_string())?;
+                let out: Box<dyn Write> = match flag::<String>(rest, "--out")? {
+                    Some(p) if p != "-" => Box::new(std::fs::File::create(&p).map_err(|e| format!("{p}: {e}"))?),
+                    _ => Box::new(std::io::stdout().lock()),
+                };
+                let out = std::io::BufWriter::new(out);
+                demo::write_ipc(&opts, compression, out, |_| Ok(()))
+                    .map_err(|e| e.to_string())?
+                    .flush()
+                    .map_err(|e| e.to_string())
+            }
+            "help" | "--help" | "-h" => {
+                println!("{USAGE}");
+                Ok(())
+            }
+            other => Err(format!("unknown command {other:?}")),
+        }
     }
 }
