@@ -201,6 +201,7 @@ struct Customers {
     plan: Vec<u8>,
     region: Vec<u8>,
     bad: Vec<bool>,
+    bad_idx: Vec<usize>,
 }
 
 impl Customers {
@@ -238,7 +239,8 @@ impl Customers {
                 region[i] = 0; // us-east-1, where the canary runs
             }
         }
-        Customers { names, cdf, plan, region, bad }
+        let bad_idx = (0..CUSTOMERS).filter(|i| bad[*i]).collect();
+        Customers { names, cdf, plan, region, bad, bad_idx }
     }
 
     fn sample(&self, rng: &mut Rng) -> usize {
@@ -304,6 +306,21 @@ impl Generator {
     }
 }
 
+/// Maps a uniform position `u` in the window to a time fraction whose density follows
+/// `1 - 0.5 cos(2 pi (x - 1/8))`: quietest at 03:00 UTC, busiest at 15:00 UTC (for a
+/// 24 h window). Inverts the CDF with Newton's method (the density is at least 0.5).
+fn diurnal(u: f64, _o: DemoOptions) -> f64 {
+    use std::f64::consts::TAU;
+    let phase = 0.125;
+    let cdf = |x: f64| x - 0.5 * ((TAU * (x - phase)).sin() - (TAU * -phase).sin()) / TAU;
+    let mut x = u;
+    for _ in 0..6 {
+        let f = 1.0 - 0.5 * (TAU * (x - phase)).cos();
+        x = (x - (cdf(x) - u) / f).clamp(0.0, 1.0 - 1e-12);
+    }
+    x
+}
+
 /// Which build served a request at `t_s` on `host` of `region`.
 fn build_at(o: &DemoOptions, bad: &Incident, t_s: i64, region: usize, host: usize) -> usize {
     let f = (t_s - o.start_s()) as f64 / o.span_s.max(1) as f64;
@@ -354,14 +371,21 @@ impl Generator {
             self.next_row += 1;
             // Diurnal traffic: warp uniform positions so the rate follows 1 - 0.5 cos(2 pi x).
             let x = (i as f64 + r.f64()) / rows;
-            let warped = x - 0.5 * (std::f64::consts::TAU * x).sin() / std::f64::consts::TAU;
-            let t_ms = o.start_s() * 1000 + (warped * o.span_s as f64 * 1000.0) as i64;
+            let t_ms = o.start_s() * 1000 + (diurnal(x, o) * o.span_s as f64 * 1000.0) as i64;
             let t_s = t_ms.div_euclid(1000);
 
-            let c = self.customers.sample(r);
-            let e = pick_weighted(r, &self.endpoint_weights);
-            let reg = if r.chance(0.9) { self.customers.region[c] as usize } else { r.below(REGIONS.len()) };
-            let h = r.below(HOSTS_PER_REGION);
+            let mut c = self.customers.sample(r);
+            let mut e = pick_weighted(r, &self.endpoint_weights);
+            let mut reg = if r.chance(0.9) { self.customers.region[c] as usize } else { r.below(REGIONS.len()) };
+            let mut h = r.below(HOSTS_PER_REGION);
+            if t_s >= incidents[0].start_s && t_s < incidents[0].end_s && r.chance(0.18) {
+                // The affected customers' jobs hammer search and export, retrying as they
+                // slow down, on the canary hosts that run the bad build.
+                c = self.customers.bad_idx[r.below(self.customers.bad_idx.len())];
+                e = if r.chance(0.8) { 0 } else { 1 };
+                reg = 0;
+                h = 2 * r.below(HOSTS_PER_REGION / 2);
+            }
             let b = build_at(&o, &incidents[0], t_s, reg, h);
             let (route, m, _, median, dbmean) = ENDPOINTS[e];
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::column::{Column, ColumnData, Role};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
+use crate::query::Rows;
 
 /// Value axis scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -38,7 +39,7 @@ pub struct HeatmapSpec {
     /// End of the time range, unix seconds, exclusive (default: just after the newest event).
     #[serde(default)]
     pub end_time: Option<f64>,
-    /// Number of time buckets (default 120, at most 2000).
+    /// Most time buckets (default 120, at most 2000); buckets get a round width.
     #[serde(default)]
     pub time_buckets: Option<usize>,
     /// Number of value buckets (default 40, at most 1000).
@@ -83,13 +84,44 @@ impl Heatmap {
     }
 }
 
-/// Reads row `i` of a numeric column as `f64`, or `None` when null.
-pub(crate) fn numeric_getter(col: &Column) -> Result<Box<dyn Fn(usize) -> Option<f64> + '_>> {
-    let v = &col.validity;
-    Ok(match &col.data {
-        ColumnData::Float(x) => Box::new(move |i| x.get(i).copied().filter(|_| v.is_valid(i))),
-        ColumnData::Int(x) => Box::new(move |i| x.get(i).map(|y| *y as f64).filter(|_| v.is_valid(i))),
-        ColumnData::UInt(x) => Box::new(move |i| x.get(i).map(|y| *y as f64).filter(|_| v.is_valid(i))),
+/// A numeric column read as `f64`, with its nulls.
+#[derive(Clone, Copy)]
+pub(crate) struct NumView<'a> {
+    data: NumData<'a>,
+    validity: Option<&'a [u64]>,
+}
+
+#[derive(Clone, Copy)]
+enum NumData<'a> {
+    I(&'a [i64]),
+    U(&'a [u64]),
+    F(&'a [f64]),
+}
+
+impl NumView<'_> {
+    /// Row `i`, or `None` when null or out of range. NaN is returned as is.
+    #[inline(always)]
+    pub(crate) fn get(&self, i: usize) -> Option<f64> {
+        if let Some(w) = self.validity {
+            if w.get(i / 64).is_none_or(|x| x >> (i % 64) & 1 == 0) {
+                return None;
+            }
+        }
+        match self.data {
+            NumData::I(v) => v.get(i).map(|x| *x as f64),
+            NumData::U(v) => v.get(i).map(|x| *x as f64),
+            NumData::F(v) => v.get(i).copied(),
+        }
+    }
+}
+
+/// Reads a numeric column as `f64`; an error naming the column for other types.
+pub(crate) fn numeric_getter(col: &Column) -> Result<NumView<'_>> {
+    let validity = col.validity.words();
+    let data = match &col.data {
+        ColumnData::Float(x) => NumData::F(x),
+        ColumnData::Int(x) => NumData::I(x),
+        ColumnData::UInt(x) => NumData::U(x),
         _ => {
             return Err(Error::Operator {
                 op: "HEATMAP".into(),
@@ -97,13 +129,13 @@ pub(crate) fn numeric_getter(col: &Column) -> Result<Box<dyn Fn(usize) -> Option
                 message: format!("needs a numeric column, this one is {}", col.arrow_type),
             })
         }
-    })
+    };
+    Ok(NumView { data, validity })
 }
 
-/// Computes a heatmap of `spec.column` over time.
+/// Computes a heatmap of `spec.column` over time, over every row.
 pub fn heatmap(ds: &Dataset, spec: &HeatmapSpec) -> Result<Heatmap> {
     let col = ds.column(&spec.column)?;
-    let get = numeric_getter(col)?;
     let tcol = match &spec.time_column {
         Some(name) => ds.column(name)?,
         None => ds.time_column().ok_or_else(|| Error::Spec("the dataset has no time column".into()))?,
@@ -116,62 +148,136 @@ pub fn heatmap(ds: &Dataset, spec: &HeatmapSpec) -> Result<Heatmap> {
         });
     };
     debug_assert_eq!(tcol.role, Role::Time);
+    numeric_getter(col)?;
     let tb = spec.time_buckets.unwrap_or(120).clamp(1, 2000);
-    let vb = spec.value_buckets.unwrap_or(40).clamp(1, 1000);
-    let spu = unit.seconds_per_unit();
-    let tvalid = &tcol.validity;
     let n = ds.row_count().min(times.len());
-
+    let spu = unit.seconds_per_unit();
     // Time range in raw units: [t0, t1).
-    let (mut t0, mut t1) = (i64::MAX, i64::MIN);
-    if spec.start_time.is_none() || spec.end_time.is_none() {
-        for (i, t) in times.iter().enumerate().take(n) {
-            if tvalid.is_valid(i) {
-                t0 = t0.min(*t);
-                t1 = t1.max(*t);
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for (i, t) in times.iter().enumerate().take(n) {
+        if tcol.validity.is_valid(i) {
+            lo = lo.min(*t);
+            hi = hi.max(*t);
+        }
+    }
+    if lo > hi {
+        (lo, hi) = (0, 0);
+    }
+    let t0 = match spec.start_time {
+        Some(s) => unit.from_seconds(s),
+        None => lo,
+    };
+    let t1 = match spec.end_time {
+        Some(e) => {
+            let t = unit.from_seconds(e);
+            // The end is exclusive: keep a partial unit.
+            if (t as f64) * spu < e {
+                t.saturating_add(1)
+            } else {
+                t
             }
         }
-        t1 = t1.saturating_add(1);
+        None => hi.saturating_add(1),
+    };
+    let (t0, t1) = if t0 >= t1 { (t0.min(t1), t0.min(t1).saturating_add(1)) } else { (t0, t1) };
+    let span_s = (t1 as f64 - t0 as f64) * spu;
+    // Round bucket widths (1 min, 15 min, 1 h, ...) with edges on multiples of the width,
+    // unless the caller fixed the start.
+    let width = ((nice_step(span_s, tb) / spu).round() as i64).max(1);
+    let t0 = if spec.start_time.is_some() { t0 } else { t0.div_euclid(width) * width };
+    let tb = ((t1 as i128 - t0 as i128 + width as i128 - 1) / width as i128).clamp(1, tb as i128) as usize;
+    let axis = TimeAxis { column: tcol, t0, width, buckets: tb };
+    heatmap_rows(col, &axis, &Rows::Range(0, n), spec.value_buckets.unwrap_or(40), spec.scale)
+}
+
+/// Round time steps, in seconds.
+const STEPS: [f64; 24] = [
+    1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 10800.0, 21600.0,
+    43200.0, 86400.0, 172_800.0, 604_800.0, 1_209_600.0, 2_592_000.0, 7_776_000.0, 31_536_000.0,
+];
+
+/// The smallest round step (1 s, 5 s, 1 min, 15 min, 1 h, 1 d, ...) that covers
+/// `span_s` seconds in at most `buckets` buckets; sub-second spans get a plain division.
+pub fn nice_step(span_s: f64, buckets: usize) -> f64 {
+    let raw = span_s / buckets.max(1) as f64;
+    if raw <= 1.0 {
+        return raw.max(1e-9);
     }
-    if let Some(s) = spec.start_time {
-        t0 = unit.from_seconds(s);
-    }
-    if let Some(e) = spec.end_time {
-        t1 = unit.from_seconds(e);
-        if (t1 as f64) * spu < e {
-            t1 = t1.saturating_add(1); // the range end is exclusive: keep the partial unit
-        }
-    }
-    if t0 >= t1 {
-        // No events (or an empty range): one empty bucket at the range.
-        t0 = t0.min(t1);
-        t1 = t0.saturating_add(1);
-    }
-    let span = (t1 as i128 - t0 as i128) as u128;
-    let width = span.div_ceil(tb as u128).max(1) as i128;
-    let in_range = |i: usize| -> Option<usize> {
+    STEPS.iter().copied().find(|s| *s >= raw).unwrap_or((raw / 86400.0).ceil() * 86400.0)
+}
+
+/// The time axis of a heatmap or series: `buckets` buckets of `width` raw units from `t0`.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeAxis<'a> {
+    /// The time column.
+    pub column: &'a Column,
+    /// Start, raw units.
+    pub t0: i64,
+    /// Bucket width, raw units (at least 1).
+    pub width: i64,
+    /// Number of buckets.
+    pub buckets: usize,
+}
+
+impl TimeAxis<'_> {
+    /// The bucket of row `i`, if its time is in range and not null.
+    #[inline]
+    pub fn bucket(&self, times: &[i64], i: usize) -> Option<usize> {
         let t = *times.get(i)?;
-        if !tvalid.is_valid(i) || t < t0 || t >= t1 {
+        if t < self.t0 || !self.column.validity.is_valid(i) {
             return None;
         }
-        Some((((t as i128 - t0 as i128) / width) as usize).min(tb - 1))
-    };
-
-    // Value range over the events in the time range.
-    let (mut lo, mut hi, mut min_pos) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY);
-    for i in 0..n {
-        if in_range(i).is_none() {
-            continue;
+        let b = ((t as i128 - self.t0 as i128) / self.width as i128) as usize;
+        (b < self.buckets).then_some(b)
+    }
+    /// Bucket edges in unix seconds.
+    pub fn edges(&self) -> Vec<f64> {
+        let spu = match &self.column.data {
+            ColumnData::Time { unit, .. } => unit.seconds_per_unit(),
+            _ => 1.0,
+        };
+        (0..=self.buckets).map(|k| (self.t0 as i128 + self.width as i128 * k as i128) as f64 * spu).collect()
+    }
+    fn times(&self) -> &[i64] {
+        match &self.column.data {
+            ColumnData::Time { values, .. } => values,
+            _ => &[],
         }
-        if let Some(v) = get(i).filter(|v| !v.is_nan()) {
+    }
+}
+
+/// log2 of a positive, normal `x` to about 1e-3, from its exponent bits and a short
+/// polynomial of its mantissa: a first guess of a log bucket, corrected against the
+/// exact edges afterwards.
+#[inline]
+fn approx_log2(x: f64) -> f64 {
+    let b = x.to_bits();
+    let e = ((b >> 52) & 0x7ff) as i64 - 1023;
+    let m = f64::from_bits((b & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000) - 1.0;
+    e as f64 + m * (1.442_695 + m * (-0.721_347 + m * (0.478_943 + m * -0.199_8)))
+}
+
+/// Counts `rows` of the numeric column `col` on `axis` x value buckets.
+pub fn heatmap_rows(col: &Column, axis: &TimeAxis, rows: &Rows, value_buckets: usize, scale: Scale) -> Result<Heatmap> {
+    let get = numeric_getter(col)?;
+    let tb = axis.buckets.max(1);
+    let vb = value_buckets.clamp(1, 1000);
+    let times = axis.times();
+    // Value range over the rows in the time range.
+    let (mut lo, mut hi, mut min_pos) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY);
+    rows.each(|i| {
+        if axis.bucket(times, i).is_none() {
+            return;
+        }
+        if let Some(v) = get.get(i).filter(|v| !v.is_nan()) {
             lo = lo.min(v);
             hi = hi.max(v);
             if v > 0.0 {
                 min_pos = min_pos.min(v);
             }
         }
-    }
-    let value_edges = match spec.scale {
+    });
+    let value_edges = match scale {
         Scale::Log => {
             let (a, b) = if min_pos.is_finite() { (min_pos, hi.max(min_pos)) } else { (1.0, 10.0) };
             let (a, b) = if b <= a { (a / 2.0, a * 2.0) } else { (a, b) };
@@ -192,23 +298,27 @@ pub fn heatmap(ds: &Dataset, spec: &HeatmapSpec) -> Result<Heatmap> {
     let mut counts = vec![0u32; tb * vb];
     let mut low = vec![0u32; tb];
     let (mut total, mut nulls) = (0u64, 0u64);
-    let log = spec.scale == Scale::Log;
+    let log = scale == Scale::Log;
     let (e0, elast) = (value_edges[0], value_edges[vb]);
-    let scale = if log { vb as f64 / (elast / e0).log10() } else { vb as f64 / (elast - e0) };
-    for i in 0..n {
-        let Some(t) = in_range(i) else { continue };
-        let Some(v) = get(i).filter(|v| !v.is_nan()) else {
+    let (l0, per) = if log {
+        (approx_log2(e0), vb as f64 / (elast / e0).log2())
+    } else {
+        (e0, vb as f64 / (elast - e0))
+    };
+    rows.each(|i| {
+        let Some(t) = axis.bucket(times, i) else { return };
+        let Some(v) = get.get(i).filter(|v| !v.is_nan()) else {
             nulls += 1;
-            continue;
+            return;
         };
         total += 1;
         if log && v <= 0.0 {
             low[t] = low[t].saturating_add(1);
-            continue;
+            return;
         }
-        let guess = if log { (v / e0).log10() * scale } else { (v - e0) * scale };
-        let mut b = if guess.is_finite() && guess > 0.0 { (guess as usize).min(vb - 1) } else { 0 };
-        // Correct rounding so that edges[b] <= v < edges[b + 1] (last bucket closed).
+        let guess = if log { (approx_log2(v) - l0) * per } else { (v - l0) * per };
+        let mut b = if guess > 0.0 { (guess as usize).min(vb - 1) } else { 0 };
+        // Exact: edges[b] <= v < edges[b + 1] (the last bucket is closed).
         while b > 0 && v < value_edges[b] {
             b -= 1;
         }
@@ -217,14 +327,13 @@ pub fn heatmap(ds: &Dataset, spec: &HeatmapSpec) -> Result<Heatmap> {
         }
         let c = &mut counts[t * vb + b];
         *c = c.saturating_add(1);
-    }
+    });
     let max_count = counts.iter().chain(low.iter()).copied().max().unwrap_or(0);
-    let time_edges = (0..=tb).map(|k| (t0 as i128 + width * k as i128) as f64 * spu).collect();
     Ok(Heatmap {
         column: col.name.clone(),
-        time_edges,
+        time_edges: axis.edges(),
         value_edges,
-        scale: spec.scale,
+        scale,
         counts,
         low: if log { low } else { Vec::new() },
         max_count,
@@ -254,7 +363,10 @@ mod tests {
             h.counts.iter().map(|c| *c as u64).sum::<u64>() + h.low.iter().map(|c| *c as u64).sum::<u64>(),
             20_000
         );
-        assert_eq!(h.time_buckets(), 120);
+        // At most 120 buckets of a round width, edges on multiples of it: 24 h -> 15 min.
+        assert!(h.time_buckets() <= 120 && h.time_buckets() >= 96, "{}", h.time_buckets());
+        assert_eq!(h.time_edges[1] - h.time_edges[0], 900.0);
+        assert_eq!(h.time_edges[0] % 900.0, 0.0);
         assert_eq!(h.value_buckets(), 40);
         // edges are increasing
         assert!(h.value_edges.windows(2).all(|w| w[0] < w[1]));
@@ -276,12 +388,14 @@ mod tests {
             let col = ds.column("db_duration_ms").unwrap();
             let get = numeric_getter(col).unwrap();
             let ColumnData::Time { values, unit, .. } = &ds.time_column().unwrap().data else { panic!() };
-            let mut expect = vec![0u32; 7 * 9];
+            let tb = h.time_buckets();
+            assert!(tb <= 7);
+            let mut expect = vec![0u32; tb * 9];
             let mut nulls = 0;
             for i in 0..ds.row_count() {
                 let ts = values[i] as f64 * unit.seconds_per_unit();
                 let t = h.time_edges.windows(2).position(|w| ts >= w[0] && ts < w[1]).unwrap();
-                match get(i) {
+                match get.get(i) {
                     None => nulls += 1,
                     Some(v) => {
                         let b = h.value_edges.windows(2).position(|w| v >= w[0] && v < w[1]).unwrap_or(8);

@@ -23,6 +23,7 @@ pub mod demo;
 pub mod error;
 pub mod heatmap;
 pub mod ingest;
+pub mod query;
 pub mod render;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod server;

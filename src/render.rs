@@ -175,7 +175,8 @@ pub fn format_time(t: f64, step: f64, tz_offset_minutes: i32) -> String {
     } else if step < 60.0 {
         format!("{hh:02}:{mm:02}:{ss:02}")
     } else if secs == 0 {
-        format!("{m:02}-{d:02}")
+        const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        format!("{} {d}", MONTHS[(m as usize).clamp(1, 12) - 1])
     } else {
         format!("{hh:02}:{mm:02}")
     }
@@ -320,7 +321,7 @@ pub fn render_heatmap(h: &Heatmap, opts: &RenderOptions) -> Result<Rendered> {
 
     let mut labels = Vec::new();
     let (t0, t1) = (h.time_edges.first().copied().unwrap_or(0.0), h.time_edges.last().copied().unwrap_or(1.0));
-    let (ticks, step) = time_ticks(t0, t1, (plot.w / 90.0).floor() as usize, opts.tz_offset_minutes);
+    let (ticks, step) = time_ticks(t0, t1, ((plot.w / 90.0).floor() as usize).max(3), opts.tz_offset_minutes);
     let bottom = plot.y + plot.h + low_h;
     let tick_style = ShapeStyle { color: opts_fg(&fg), filled: false, stroke_width: dpr.round().max(1.0) as u32 };
     let mut tick_lines = Vec::new();
@@ -401,7 +402,7 @@ mod tests {
         assert_eq!(format_value(20.0, Some("ms")), "20ms");
         assert_eq!(format_value(0.5, Some("ms")), "0.5ms");
         assert_eq!(format_value(12_000.0, None), "12k");
-        assert_eq!(format_time(1_793_491_200.0, 3600.0, 0), "11-01");
+        assert_eq!(format_time(1_793_491_200.0, 3600.0, 0), "Nov 1");
         assert_eq!(format_time(1_793_491_200.0 + 5400.0, 3600.0, 0), "01:30");
         assert_eq!(format_time(1_793_491_200.0, 86_400.0, 0), "2026-11-01");
         assert_eq!(civil(0), (1970, 1, 1));

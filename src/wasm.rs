@@ -108,6 +108,14 @@ impl JsDataset {
         to_js(self.inner.metadata())
     }
 
+    /// Runs a query (Honeycomb's query specification): `{ results, series, heatmaps,
+    /// columns, start_time, end_time, granularity, scanned, matched, groups }`.
+    pub fn query(&self, spec: JsValue) -> Result<JsValue, JsError> {
+        let spec: crate::query::QuerySpec = from_js(spec, "query spec")?;
+        let r = crate::query::run(&self.inner, &spec).map_err(js_err)?;
+        to_js(&r)
+    }
+
     /// Heatmap counts: `{ column, time_edges, value_edges, scale, counts: Uint32Array, low, max_count, total, nulls }`.
     pub fn heatmap(&self, spec: JsValue) -> Result<JsValue, JsError> {
         let spec: HeatmapSpec = from_js(spec, "heatmap spec")?;
@@ -119,7 +127,7 @@ impl JsDataset {
         Ok(obj.into())
     }
 
-    /// Computes and draws a heatmap: `{ heatmap, width, height, rgba: Uint8ClampedArray, labels, plot }`.
+    /// Computes and draws a heatmap: `{ heatmap (with counts and low), width, height, rgba: Uint8ClampedArray, labels, plot }`.
     #[wasm_bindgen(js_name = renderHeatmap)]
     pub fn render_heatmap(&self, spec: JsValue, options: JsValue) -> Result<JsValue, JsError> {
         let spec: HeatmapSpec = from_js(spec, "heatmap spec")?;
@@ -129,7 +137,10 @@ impl JsDataset {
         let r = render_heatmap(&h, &opts).map_err(js_err)?;
         let obj: Object = to_js(&r)?.unchecked_into();
         set(&obj, "rgba", &Uint8ClampedArray::from(&r.rgba[..]))?;
-        set(&obj, "heatmap", &to_js(&HeatmapHeader::from(&h))?)?;
+        let header: Object = to_js(&HeatmapHeader::from(&h))?.unchecked_into();
+        set(&header, "counts", &Uint32Array::from(&h.counts[..]))?;
+        set(&header, "low", &Uint32Array::from(&h.low[..]))?;
+        set(&obj, "heatmap", &header)?;
         Ok(obj.into())
     }
 }

@@ -1,0 +1,386 @@
+//! Calculations per group: one pass per column over the selected rows, into dense
+//! arrays indexed by group id.
+//!
+//! Percentiles gather each group's values with a counting sort (group sizes are known
+//! from the first pass), as order-preserving `u64` keys, then select the requested
+//! ranks per group with `select_nth_unstable`: exact, linear interpolation between
+//! closest ranks (numpy's default, DuckDB's `quantile_cont`). NaN counts as missing for
+//! numeric calculations. COUNT_DISTINCT sorts (group, value) pairs: exact.
+
+use crate::column::ColumnData;
+use crate::dataset::Dataset;
+use crate::error::{Error, Result};
+use crate::heatmap::{numeric_getter, NumView, TimeAxis};
+
+use super::filter::Rows;
+use super::spec::{Calc, Op};
+
+/// Calculations per group id.
+#[derive(Debug, Clone)]
+pub struct Aggregates {
+    /// Events per group.
+    pub counts: Vec<u32>,
+    /// `values[calc][group]`; `None` where the calculation has no value (and for HEATMAP).
+    pub values: Vec<Vec<Option<f64>>>,
+}
+
+/// Largest dense array of (group, time bucket) cells for RATE calculations.
+const MAX_RATE_CELLS: usize = 64 << 20;
+
+/// `f64` to a `u64` that sorts in the same order (for non-NaN values).
+#[inline]
+fn key(x: f64) -> u64 {
+    let b = x.to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | (1 << 63)
+    }
+}
+
+#[inline]
+fn unkey(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
+}
+
+/// Computes `calcs` for each of `n` groups; `gid[k]` is the group of the k-th row of `rows`.
+/// With `series` (`Some(buckets)`), group ids are `rank * buckets + bucket` and RATE
+/// calculations give the change from the previous non-empty bucket of the same rank.
+pub fn aggregate(
+    ds: &Dataset,
+    calcs: &[Calc],
+    rows: &Rows,
+    gid: &[u32],
+    n: usize,
+    axis: Option<&TimeAxis>,
+) -> Result<Aggregates> {
+    aggregate_with(ds, calcs, rows, gid, n, axis, None)
+}
+
+pub(crate) fn aggregate_series(
+    ds: &Dataset,
+    calcs: &[Calc],
+    rows: &Rows,
+    gid: &[u32],
+    n: usize,
+    axis: &TimeAxis,
+) -> Result<Aggregates> {
+    aggregate_with(ds, calcs, rows, gid, n, Some(axis), Some(axis.buckets))
+}
+
+#[derive(Default)]
+struct Basic {
+    sum: Vec<f64>,
+    nn: Vec<u32>,
+    min: Vec<f64>,
+    max: Vec<f64>,
+}
+
+fn basic(view: &NumView, rows: &Rows, gid: &[u32], n: usize) -> Basic {
+    let mut b = Basic { sum: vec![0.0; n], nn: vec![0; n], min: vec![f64::INFINITY; n], max: vec![f64::NEG_INFINITY; n] };
+    let mut k = 0;
+    rows.each(|i| {
+        let g = gid[k] as usize;
+        k += 1;
+        if let Some(v) = view.get(i) {
+            if !v.is_nan() {
+                b.sum[g] += v;
+                b.nn[g] += 1;
+                if v < b.min[g] {
+                    b.min[g] = v;
+                }
+                if v > b.max[g] {
+                    b.max[g] = v;
+                }
+            }
+        }
+    });
+    b
+}
+
+/// Exact percentiles `ps` (ascending fractions) of each group's values.
+fn percentiles(view: &NumView, rows: &Rows, gid: &[u32], nn: &[u32], ps: &[f64]) -> Vec<Vec<Option<f64>>> {
+    let n = nn.len();
+    let mut offsets = Vec::with_capacity(n + 1);
+    let mut total = 0usize;
+    offsets.push(0);
+    for c in nn {
+        total += *c as usize;
+        offsets.push(total);
+    }
+    let mut cursor = offsets.clone();
+    let mut buf = vec![0u64; total];
+    let mut k = 0;
+    rows.each(|i| {
+        let g = gid[k] as usize;
+        k += 1;
+        if let Some(v) = view.get(i) {
+            if !v.is_nan() {
+                buf[cursor[g]] = key(v);
+                cursor[g] += 1;
+            }
+        }
+    });
+    let mut out = vec![vec![None; n]; ps.len()];
+    for g in 0..n {
+        let s = &mut buf[offsets[g]..offsets[g + 1]];
+        let len = s.len();
+        if len == 0 {
+            continue;
+        }
+        if len <= 64 {
+            s.sort_unstable();
+        }
+        let mut base = 0usize;
+        for (j, p) in ps.iter().enumerate() {
+            let pos = p * (len - 1) as f64;
+            let lo = (pos.floor() as usize).min(len - 1);
+            let frac = pos - lo as f64;
+            let (a, b) = if len <= 64 {
+                (s[lo], s[(lo + 1).min(len - 1)])
+            } else {
+                let lo_rel = lo - base;
+                s[base..].select_nth_unstable(lo_rel);
+                base = lo;
+                let a = s[lo];
+                let b = if frac > 0.0 && lo + 1 < len { s[lo + 1..].iter().copied().min().unwrap_or(a) } else { a };
+                (a, b)
+            };
+            let (a, b) = (unkey(a), unkey(b));
+            out[j][g] = Some(if frac > 0.0 { a + (b - a) * frac } else { a });
+        }
+    }
+    out
+}
+
+fn count_distinct(ds: &Dataset, col: usize, rows: &Rows, gid: &[u32], n: usize) -> Vec<Option<f64>> {
+    let c = &ds.columns()[col];
+    let mut pairs: Vec<u128> = Vec::with_capacity(rows.len());
+    let mut k = 0;
+    rows.each(|i| {
+        let g = gid[k] as u128;
+        k += 1;
+        let v: Option<u64> = match &c.data {
+            ColumnData::Str { codes, .. } => codes.get(i).copied().filter(|x| *x != 0).map(u64::from),
+            ColumnData::Bool(v) => v.get(i).copied().filter(|x| *x != 2).map(u64::from),
+            ColumnData::Int(v) | ColumnData::Time { values: v, .. } => {
+                v.get(i).filter(|_| c.validity.is_valid(i)).map(|x| *x as u64)
+            }
+            ColumnData::UInt(v) => v.get(i).filter(|_| c.validity.is_valid(i)).copied(),
+            ColumnData::Float(v) => v.get(i).filter(|_| c.validity.is_valid(i)).map(|x| (*x + 0.0).to_bits()),
+            ColumnData::Other => None,
+        };
+        if let Some(v) = v {
+            pairs.push(g << 64 | v as u128);
+        }
+    });
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut out = vec![Some(0.0); n];
+    for p in pairs {
+        if let Some(Some(x)) = out.get_mut((p >> 64) as usize) {
+            *x += 1.0;
+        }
+    }
+    out
+}
+
+fn concurrency(view: &NumView, axis: &TimeAxis, rows: &Rows, gid: &[u32], n: usize) -> Vec<Option<f64>> {
+    let (times, spu) = match &axis.column.data {
+        ColumnData::Time { values, unit, .. } => (values.as_slice(), unit.seconds_per_unit()),
+        _ => return vec![None; n],
+    };
+    let mut per: Vec<Vec<(f64, f64)>> = vec![Vec::new(); n];
+    let mut k = 0;
+    rows.each(|i| {
+        let g = gid[k] as usize;
+        k += 1;
+        if !axis.column.validity.is_valid(i) {
+            return;
+        }
+        if let (Some(t), Some(d)) = (times.get(i), view.get(i)) {
+            if d > 0.0 {
+                let s = *t as f64 * spu;
+                per[g].push((s, s + d / 1000.0));
+            }
+        }
+    });
+    per.into_iter()
+        .map(|iv| {
+            if iv.is_empty() {
+                return Some(0.0);
+            }
+            let mut starts: Vec<u64> = iv.iter().map(|x| key(x.0)).collect();
+            let mut ends: Vec<u64> = iv.iter().map(|x| key(x.1)).collect();
+            starts.sort_unstable();
+            ends.sort_unstable();
+            let (mut j, mut cur, mut best) = (0usize, 0i64, 0i64);
+            for s in starts {
+                while j < ends.len() && ends[j] <= s {
+                    cur -= 1;
+                    j += 1;
+                }
+                cur += 1;
+                best = best.max(cur);
+            }
+            Some(best as f64)
+        })
+        .collect()
+}
+
+/// RATE_AVG / RATE_SUM / RATE_MAX.
+fn rate(op: Op, view: &NumView, axis: &TimeAxis, rows: &Rows, gid: &[u32], n: usize, series: Option<usize>) -> Result<Vec<Option<f64>>> {
+    let times = match &axis.column.data {
+        ColumnData::Time { values, .. } => values.as_slice(),
+        _ => return Ok(vec![None; n]),
+    };
+    // Cells: (group, bucket) in total mode; the group ids themselves in series mode.
+    let (nb, cells) = match series {
+        Some(nb) => (nb.max(1), n),
+        None => (axis.buckets.max(1), n.saturating_mul(axis.buckets.max(1))),
+    };
+    if cells > MAX_RATE_CELLS {
+        return Err(Error::Spec(format!(
+            "{}: {n} groups x {} time buckets is too many; add filters or a coarser granularity",
+            match op {
+                Op::RateAvg => "RATE_AVG",
+                Op::RateSum => "RATE_SUM",
+                _ => "RATE_MAX",
+            },
+            axis.buckets
+        )));
+    }
+    let mut cell_id = Vec::with_capacity(gid.len());
+    let mut k = 0;
+    let mut sub = Vec::with_capacity(gid.len());
+    rows.each(|i| {
+        let g = gid[k] as usize;
+        k += 1;
+        let c = match series {
+            Some(_) => Some(g),
+            None => axis.bucket(times, i).map(|b| g * nb + b),
+        };
+        if let Some(c) = c {
+            cell_id.push(c as u32);
+            sub.push(i as u32);
+        }
+    });
+    let b = basic(view, &Rows::List(sub), &cell_id, cells);
+    let x: Vec<Option<f64>> = (0..cells)
+        .map(|c| {
+            (b.nn[c] > 0).then(|| match op {
+                Op::RateAvg => b.sum[c] / b.nn[c] as f64,
+                Op::RateSum => b.sum[c],
+                _ => b.max[c],
+            })
+        })
+        .collect();
+    let groups = cells / nb;
+    let mut out = vec![None; n];
+    for g in 0..groups {
+        let (mut prev, mut diffs, mut total) = (None::<f64>, 0usize, 0.0);
+        for bkt in 0..nb {
+            let c = g * nb + bkt;
+            if let Some(v) = x[c] {
+                if let Some(p) = prev {
+                    if series.is_some() {
+                        out[c] = Some(v - p);
+                    }
+                    total += v - p;
+                    diffs += 1;
+                }
+                prev = Some(v);
+            }
+        }
+        if series.is_none() && diffs > 0 {
+            out[g] = Some(total / diffs as f64);
+        }
+    }
+    Ok(out)
+}
+
+fn aggregate_with(
+    ds: &Dataset,
+    calcs: &[Calc],
+    rows: &Rows,
+    gid: &[u32],
+    n: usize,
+    axis: Option<&TimeAxis>,
+    series: Option<usize>,
+) -> Result<Aggregates> {
+    let mut counts = vec![0u32; n];
+    for g in gid {
+        if let Some(c) = counts.get_mut(*g as usize) {
+            *c += 1;
+        }
+    }
+    let mut values: Vec<Vec<Option<f64>>> = vec![Vec::new(); calcs.len()];
+    // Columns used, each computed once for all its calculations.
+    let mut cols: Vec<usize> = calcs.iter().filter_map(|c| c.column).collect();
+    cols.sort_unstable();
+    cols.dedup();
+    for col in cols {
+        let mine: Vec<usize> = (0..calcs.len()).filter(|c| calcs[*c].column == Some(col)).collect();
+        let has = |f: &dyn Fn(Op) -> bool| mine.iter().any(|c| f(calcs[*c].op));
+        let view = numeric_getter(&ds.columns()[col]).ok();
+        let mut ps: Vec<(usize, f64)> = mine
+            .iter()
+            .filter_map(|c| match calcs[*c].op {
+                Op::Percentile(p) => Some((*c, p)),
+                _ => None,
+            })
+            .collect();
+        if let Some(view) = &view {
+            if has(&|o| matches!(o, Op::Sum | Op::Avg | Op::Min | Op::Max | Op::Percentile(_))) {
+                let b = basic(view, rows, gid, n);
+                for c in &mine {
+                    let v: Option<Vec<Option<f64>>> = match calcs[*c].op {
+                        Op::Sum => Some((0..n).map(|g| (b.nn[g] > 0).then_some(b.sum[g])).collect()),
+                        Op::Avg => Some((0..n).map(|g| (b.nn[g] > 0).then(|| b.sum[g] / b.nn[g] as f64)).collect()),
+                        Op::Min => Some((0..n).map(|g| (b.nn[g] > 0).then_some(b.min[g])).collect()),
+                        Op::Max => Some((0..n).map(|g| (b.nn[g] > 0).then_some(b.max[g])).collect()),
+                        _ => None,
+                    };
+                    if let Some(v) = v {
+                        values[*c] = v;
+                    }
+                }
+                if !ps.is_empty() {
+                    ps.sort_by(|a, b| a.1.total_cmp(&b.1));
+                    let fr: Vec<f64> = ps.iter().map(|x| x.1).collect();
+                    let out = percentiles(view, rows, gid, &b.nn, &fr);
+                    for ((c, _), v) in ps.iter().zip(out) {
+                        values[*c] = v;
+                    }
+                }
+            }
+        }
+        for c in &mine {
+            match calcs[*c].op {
+                Op::CountDistinct => values[*c] = count_distinct(ds, col, rows, gid, n),
+                Op::Concurrency => {
+                    let (Some(view), Some(axis)) = (&view, axis) else {
+                        return Err(Error::Spec("CONCURRENCY needs a time column and a numeric duration".into()));
+                    };
+                    values[*c] = concurrency(view, axis, rows, gid, n);
+                }
+                op @ (Op::RateAvg | Op::RateSum | Op::RateMax) => {
+                    let (Some(view), Some(axis)) = (&view, axis) else {
+                        return Err(Error::Spec("RATE calculations need a time column".into()));
+                    };
+                    values[*c] = rate(op, view, axis, rows, gid, n, series)?;
+                }
+                _ => {}
+            }
+        }
+    }
+    for (c, calc) in calcs.iter().enumerate() {
+        if calc.op == Op::Count {
+            values[c] = counts.iter().map(|x| Some(*x as f64)).collect();
+        }
+        if values[c].is_empty() {
+            values[c] = vec![None; n];
+        }
+    }
+    Ok(Aggregates { counts, values })
+}

@@ -1,0 +1,316 @@
+//! Filters: compiled once per query into predicates over row indices.
+//!
+//! String predicates are evaluated once per distinct value (over the column's
+//! dictionary) into a table indexed by code, so the per-row test is one lookup.
+//! Null semantics: positive operators (`=`, `>`, `starts-with`, `contains`, `in`,
+//! `exists`, ...) never match a null; their negations (`!=`, `does-not-start-with`,
+//! `does-not-contain`, `not-in`, `does-not-exist`, ...) do.
+
+use crate::column::{ColumnData, Validity};
+use crate::dataset::Dataset;
+use crate::error::{Error, Result};
+
+use super::spec::{column_index, role_name, FilterSpec, Value};
+
+/// The rows a query considers.
+#[derive(Debug, Clone)]
+pub enum Rows {
+    /// `start..end`.
+    Range(usize, usize),
+    /// Row indices, ascending.
+    List(Vec<u32>),
+}
+
+impl Rows {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        match self {
+            Rows::Range(a, b) => b.saturating_sub(*a),
+            Rows::List(v) => v.len(),
+        }
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Calls `f` for each row, in order.
+    #[inline]
+    pub fn each(&self, mut f: impl FnMut(usize)) {
+        match self {
+            Rows::Range(a, b) => (*a..*b).for_each(f),
+            Rows::List(v) => v.iter().for_each(|i| f(*i as usize)),
+        }
+    }
+    /// Keeps the rows for which `keep` is true.
+    pub fn retain(self, mut keep: impl FnMut(usize) -> bool) -> Rows {
+        match self {
+            Rows::Range(a, b) => Rows::List((a..b).filter(|i| keep(*i)).map(|i| i as u32).collect()),
+            Rows::List(mut v) => {
+                v.retain(|i| keep(*i as usize));
+                Rows::List(v)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Cmp {
+    Eq,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+impl Cmp {
+    #[inline]
+    fn test<T: PartialOrd>(self, a: T, b: T) -> bool {
+        match self {
+            Cmp::Eq => a == b,
+            Cmp::Gt => a > b,
+            Cmp::Ge => a >= b,
+            Cmp::Lt => a < b,
+            Cmp::Le => a <= b,
+        }
+    }
+}
+
+enum NumCol<'a> {
+    I(&'a [i64]),
+    U(&'a [u64]),
+    F(&'a [f64]),
+}
+
+impl NumCol<'_> {
+    #[inline]
+    fn get(&self, i: usize) -> f64 {
+        match self {
+            NumCol::I(v) => v.get(i).map_or(f64::NAN, |x| *x as f64),
+            NumCol::U(v) => v.get(i).map_or(f64::NAN, |x| *x as f64),
+            NumCol::F(v) => v.get(i).copied().unwrap_or(f64::NAN),
+        }
+    }
+}
+
+enum NumTest {
+    Cmp(Cmp, f64),
+    In(Vec<f64>),
+    Exists,
+}
+
+enum Pred<'a> {
+    /// Strings: `table[code]`; code 0 is null.
+    Codes { codes: &'a [u32], table: Vec<bool> },
+    /// Booleans: `table[value]`, value 2 is null.
+    Bools { vals: &'a [u8], table: [bool; 3] },
+    /// Numbers and times: `test` on non-null values, `null` for nulls; `negate` inverts the test.
+    Num { col: NumCol<'a>, validity: &'a Validity, test: NumTest, negate: bool, null: bool },
+}
+
+impl Pred<'_> {
+    #[inline]
+    fn test(&self, i: usize) -> bool {
+        match self {
+            Pred::Codes { codes, table } => codes.get(i).and_then(|c| table.get(*c as usize)).copied().unwrap_or(false),
+            Pred::Bools { vals, table } => vals.get(i).and_then(|v| table.get(*v as usize)).copied().unwrap_or(false),
+            Pred::Num { col, validity, test, negate, null } => {
+                if !validity.is_valid(i) {
+                    return *null;
+                }
+                let v = col.get(i);
+                let r = match test {
+                    NumTest::Cmp(op, x) => op.test(v, *x),
+                    NumTest::In(set) => set.contains(&v),
+                    NumTest::Exists => true,
+                };
+                r != *negate
+            }
+        }
+    }
+}
+
+/// Compiled filters.
+pub struct Filters<'a> {
+    preds: Vec<Pred<'a>>,
+    any: bool,
+}
+
+const OPS: &str = "=, !=, >, >=, <, <=, starts-with, does-not-start-with, ends-with, does-not-end-with, contains, does-not-contain, exists, does-not-exist, in, not-in";
+
+fn op_err(f: &FilterSpec, message: impl Into<String>) -> Error {
+    Error::Operator { op: f.op.clone(), column: f.column.clone(), message: message.into() }
+}
+
+fn scalar<'v>(f: &'v FilterSpec) -> Result<&'v Value> {
+    match &f.value {
+        Some(Value::List(_)) => Err(op_err(f, "needs a single value, not a list")),
+        Some(v) => Ok(v),
+        None => Err(op_err(f, "needs a value")),
+    }
+}
+
+fn list(f: &FilterSpec) -> Result<&[Value]> {
+    match &f.value {
+        Some(Value::List(items)) => Ok(items),
+        _ => Err(op_err(f, "needs a list of values")),
+    }
+}
+
+fn compile<'a>(ds: &'a Dataset, f: &FilterSpec) -> Result<Pred<'a>> {
+    let idx = column_index(ds, &f.column)?;
+    let col = &ds.columns()[idx];
+    let op = f.op.as_str();
+    let known = [
+        "=", "!=", ">", ">=", "<", "<=", "starts-with", "does-not-start-with", "ends-with", "does-not-end-with",
+        "contains", "does-not-contain", "exists", "does-not-exist", "in", "not-in",
+    ];
+    if !known.contains(&op) {
+        return Err(op_err(f, format!("unknown filter operator (one of {OPS})")));
+    }
+    if matches!(op, "exists" | "does-not-exist") && f.value.is_some() {
+        return Err(op_err(f, "takes no value"));
+    }
+    let negated = matches!(op, "!=" | "does-not-start-with" | "does-not-end-with" | "does-not-contain" | "not-in" | "does-not-exist");
+    match &col.data {
+        ColumnData::Str { codes, dict } => {
+            let n = dict.code_count();
+            let mut table = vec![false; n];
+            let positive: Box<dyn Fn(&str) -> bool> = match op {
+                "=" | "!=" => {
+                    let v = scalar(f)?.as_text().unwrap_or_default();
+                    Box::new(move |s| s == v)
+                }
+                ">" | ">=" | "<" | "<=" => {
+                    let v = scalar(f)?.as_text().unwrap_or_default();
+                    let c = match op {
+                        ">" => Cmp::Gt,
+                        ">=" => Cmp::Ge,
+                        "<" => Cmp::Lt,
+                        _ => Cmp::Le,
+                    };
+                    Box::new(move |s| c.test(s, v.as_str()))
+                }
+                "starts-with" | "does-not-start-with" => {
+                    let v = scalar(f)?.as_text().unwrap_or_default();
+                    Box::new(move |s| s.starts_with(v.as_str()))
+                }
+                "ends-with" | "does-not-end-with" => {
+                    let v = scalar(f)?.as_text().unwrap_or_default();
+                    Box::new(move |s| s.ends_with(v.as_str()))
+                }
+                "contains" | "does-not-contain" => {
+                    let v = scalar(f)?.as_text().unwrap_or_default();
+                    Box::new(move |s| s.contains(v.as_str()))
+                }
+                "in" | "not-in" => {
+                    let set: Vec<String> = list(f)?.iter().filter_map(Value::as_text).collect();
+                    Box::new(move |s| set.iter().any(|x| x == s))
+                }
+                _ => Box::new(|_| true), // exists / does-not-exist
+            };
+            for (code, slot) in table.iter_mut().enumerate().skip(1) {
+                *slot = positive(dict.get(code as u32).unwrap_or("")) != negated;
+            }
+            table[0] = negated;
+            Ok(Pred::Codes { codes, table })
+        }
+        ColumnData::Bool(vals) => {
+            let mut table = [false, false, negated];
+            match op {
+                "exists" | "does-not-exist" => {
+                    table[0] = !negated;
+                    table[1] = !negated;
+                }
+                "=" | "!=" => {
+                    let b = scalar(f)?.as_bool().ok_or_else(|| op_err(f, "needs true or false"))?;
+                    table[b as usize] = !negated;
+                    table[!b as usize] = negated;
+                }
+                "in" | "not-in" => {
+                    for v in list(f)? {
+                        let b = v.as_bool().ok_or_else(|| op_err(f, "needs true or false values"))?;
+                        table[b as usize] = true;
+                    }
+                    if negated {
+                        table[0] = !table[0];
+                        table[1] = !table[1];
+                    }
+                }
+                _ => return Err(op_err(f, "does not apply to a bool column")),
+            }
+            Ok(Pred::Bools { vals, table })
+        }
+        ColumnData::Int(_) | ColumnData::UInt(_) | ColumnData::Float(_) | ColumnData::Time { .. } => {
+            let (num, unit_scale) = match &col.data {
+                ColumnData::Int(v) => (NumCol::I(v), 1.0),
+                ColumnData::UInt(v) => (NumCol::U(v), 1.0),
+                ColumnData::Float(v) => (NumCol::F(v), 1.0),
+                ColumnData::Time { values, unit, .. } => (NumCol::I(values), 1.0 / unit.seconds_per_unit()),
+                _ => return Err(op_err(f, "unsupported column")),
+            };
+            let number = |v: &Value| -> Result<f64> {
+                v.as_number().map(|x| x * unit_scale).ok_or_else(|| op_err(f, format!("{v:?} is not a number")))
+            };
+            let test = match op {
+                "exists" | "does-not-exist" => NumTest::Exists,
+                "=" | "!=" => NumTest::Cmp(Cmp::Eq, number(scalar(f)?)?),
+                ">" => NumTest::Cmp(Cmp::Gt, number(scalar(f)?)?),
+                ">=" => NumTest::Cmp(Cmp::Ge, number(scalar(f)?)?),
+                "<" => NumTest::Cmp(Cmp::Lt, number(scalar(f)?)?),
+                "<=" => NumTest::Cmp(Cmp::Le, number(scalar(f)?)?),
+                "in" | "not-in" => NumTest::In(list(f)?.iter().map(number).collect::<Result<_>>()?),
+                _ => {
+                    return Err(op_err(
+                        f,
+                        format!("needs a string column, this one is {} ({})", col.arrow_type, role_name(col.role)),
+                    ))
+                }
+            };
+            Ok(Pred::Num { col: num, validity: &col.validity, test, negate: negated, null: negated })
+        }
+        ColumnData::Other => Err(op_err(f, format!("column type {} is not analyzed", col.arrow_type))),
+    }
+}
+
+impl<'a> Filters<'a> {
+    /// Compiles `filters` combined by `combination` (`AND`, the default, or `OR`).
+    pub fn new(ds: &'a Dataset, filters: &[FilterSpec], combination: Option<&str>) -> Result<Filters<'a>> {
+        let any = match combination.unwrap_or("AND") {
+            "AND" | "and" => false,
+            "OR" | "or" => true,
+            other => return Err(Error::Spec(format!("filter_combination must be AND or OR, not \"{other}\""))),
+        };
+        let preds = filters.iter().map(|f| compile(ds, f)).collect::<Result<_>>()?;
+        Ok(Filters { preds, any })
+    }
+
+    /// Whether there is anything to test.
+    pub fn is_empty(&self) -> bool {
+        self.preds.is_empty()
+    }
+
+    /// Applies the filters to `rows`.
+    pub fn apply(&self, rows: Rows) -> Rows {
+        if self.preds.is_empty() {
+            return rows;
+        }
+        if self.any {
+            rows.retain(|i| self.preds.iter().any(|p| p.test(i)))
+        } else {
+            let mut rows = rows;
+            for p in &self.preds {
+                rows = rows.retain(|i| p.test(i));
+            }
+            rows
+        }
+    }
+
+    /// Whether row `i` passes.
+    pub fn test(&self, i: usize) -> bool {
+        if self.any {
+            self.preds.is_empty() || self.preds.iter().any(|p| p.test(i))
+        } else {
+            self.preds.iter().all(|p| p.test(i))
+        }
+    }
+}

@@ -1,0 +1,763 @@
+//! The query engine: Honeycomb's query specification, computed exactly over the
+//! columns.
+//!
+//! One query is: resolve the time range ([`resolve_time`]); select the rows in it that
+//! pass the filters ([`filter`]); give each selected row a group id from its
+//! breakdown values (dense arrays indexed by dictionary codes; a hash map only when
+//! the combinations of several breakdowns are too many for a dense array); compute
+//! every calculation per group in one pass per column ([`agg`]); apply havings,
+//! order, limit; then compute the same calculations per (group, time bucket) for the
+//! groups returned, as `series`.
+
+pub mod agg;
+pub mod filter;
+pub mod spec;
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+
+use crate::column::{Column, ColumnData};
+use crate::dataset::Dataset;
+use crate::error::{Error, Result};
+use crate::heatmap::{heatmap_rows, Heatmap, Scale, TimeAxis};
+use crate::util::FxHashMap;
+
+pub use filter::{Filters, Rows};
+pub use spec::{Calc, Op, QuerySpec, Value};
+use spec::{check_calculation, column_index, DEFAULT_LIMIT, MAX_BUCKETS, MAX_LIMIT};
+
+/// One value of a result row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// Null: a null breakdown value, or a calculation with no values.
+    Null,
+    /// A number.
+    Num(f64),
+    /// A string.
+    Str(String),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl Serialize for Cell {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Cell::Null => s.serialize_none(),
+            Cell::Num(x) if x.is_finite() => s.serialize_f64(*x),
+            Cell::Num(_) => s.serialize_none(),
+            Cell::Str(x) => s.serialize_str(x),
+            Cell::Bool(b) => s.serialize_bool(*b),
+        }
+    }
+}
+
+/// A result row: breakdown values and calculations, keyed as Honeycomb names them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Row(pub Vec<(String, Cell)>);
+
+impl Row {
+    /// The value under `key`.
+    pub fn get(&self, key: &str) -> Option<&Cell> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+}
+
+impl Serialize for Row {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// A HEATMAP calculation's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct NamedHeatmap {
+    /// `HEATMAP(duration_ms)`.
+    pub name: String,
+    /// The counts.
+    #[serde(flatten)]
+    pub heatmap: Heatmap,
+}
+
+/// What a query returns.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryResult {
+    /// One row per group, ordered and limited.
+    pub results: Vec<Row>,
+    /// One row per non-empty (time bucket, group) of the returned groups: `time` (bucket
+    /// start, unix seconds), the breakdown values, and every calculation.
+    pub series: Vec<Row>,
+    /// HEATMAP calculations over all matched events.
+    pub heatmaps: Vec<NamedHeatmap>,
+    /// Breakdown names, then calculation names, in result order.
+    pub columns: Vec<String>,
+    /// The resolved range, unix seconds: `[start_time, end_time)`.
+    pub start_time: f64,
+    /// End of the range (exclusive).
+    pub end_time: f64,
+    /// Seconds per series bucket.
+    pub granularity: f64,
+    /// Rows in the time range.
+    pub scanned: u64,
+    /// Rows that passed the filters.
+    pub matched: u64,
+    /// Groups before havings and limit.
+    pub groups: u64,
+}
+
+/// The resolved time range in a time column's raw units.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeRange {
+    /// Start (inclusive), raw units.
+    pub t0: i64,
+    /// End (exclusive), raw units.
+    pub t1: i64,
+    /// Bucket width, raw units.
+    pub width: i64,
+    /// Number of buckets.
+    pub buckets: usize,
+    /// Seconds per raw unit.
+    pub spu: f64,
+}
+
+/// Resolves `start_time`, `end_time`, `time_range` and `granularity`:
+/// - `start_time` and `end_time`: `[start_time, end_time)`;
+/// - `time_range` with `end_time`: the `time_range` seconds before `end_time`; with
+///   `start_time`: the `time_range` seconds after it; alone: the `time_range` seconds
+///   ending just after the newest event;
+/// - none: every event (from the oldest to just after the newest).
+///
+/// `granularity` defaults to the smallest round step (1 s, 5 s, 1 min, 15 min, 1 h, ...)
+/// that makes at most 120 buckets; given, it must lie between range / 1000 and the range.
+pub fn resolve_time(ds: &Dataset, tcol: &Column, spec: &QuerySpec) -> Result<TimeRange> {
+    let ColumnData::Time { values, unit, .. } = &tcol.data else {
+        return Err(Error::Spec(format!("\"{}\" is not a time column", tcol.name)));
+    };
+    let spu = unit.seconds_per_unit();
+    let n = ds.row_count().min(values.len());
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    if spec.start_time.is_none() || spec.end_time.is_none() {
+        if is_sorted_nonnull(tcol, n) && n > 0 {
+            (lo, hi) = (values[0], values[n - 1]);
+        } else {
+            for (i, t) in values.iter().enumerate().take(n) {
+                if tcol.validity.is_valid(i) {
+                    lo = lo.min(*t);
+                    hi = hi.max(*t);
+                }
+            }
+        }
+    }
+    let newest_end = if hi == i64::MIN { 0.0 } else { (hi as f64 * spu).floor() + 1.0 };
+    let oldest = if lo == i64::MAX { 0.0 } else { (lo as f64 * spu).floor() };
+    for (name, v) in [("start_time", spec.start_time), ("end_time", spec.end_time), ("time_range", spec.time_range)] {
+        if v.is_some_and(|x| !x.is_finite()) {
+            return Err(Error::Spec(format!("{name} must be a finite number")));
+        }
+    }
+    if spec.time_range.is_some_and(|r| r <= 0.0) {
+        return Err(Error::Spec("time_range must be positive".into()));
+    }
+    let (start, end) = match (spec.start_time, spec.end_time, spec.time_range) {
+        (Some(s), Some(e), None) => (s, e),
+        (Some(_), Some(_), Some(_)) => {
+            return Err(Error::Spec("time_range cannot be combined with both start_time and end_time".into()))
+        }
+        (Some(s), None, Some(r)) => (s, s + r),
+        (None, Some(e), Some(r)) => (e - r, e),
+        (None, None, Some(r)) => (newest_end - r, newest_end),
+        (Some(s), None, None) => (s, newest_end.max(s + 1.0)),
+        (None, Some(e), None) => (oldest.min(e - 1.0), e),
+        (None, None, None) => (oldest, newest_end.max(oldest + 1.0)),
+    };
+    if end <= start {
+        return Err(Error::Spec(format!("the time range is empty: start_time {start} is not before end_time {end}")));
+    }
+    let range = end - start;
+    let granularity = match spec.granularity {
+        None => crate::heatmap::nice_step(range, 120).max(1.0),
+        Some(g) if !g.is_finite() || g <= 0.0 => return Err(Error::Spec("granularity must be a positive number".into())),
+        Some(g) if g < range / MAX_BUCKETS as f64 || g > range => {
+            return Err(Error::Spec(format!(
+                "granularity {g} is out of range for a {range} s query: between {} and {range} seconds",
+                (range / MAX_BUCKETS as f64).ceil()
+            )))
+        }
+        Some(g) => g,
+    };
+    // Without an explicit start, buckets start on a multiple of the granularity.
+    let start = if spec.start_time.is_none() && spec.end_time.is_none() && spec.time_range.is_none() {
+        (start / granularity).floor() * granularity
+    } else {
+        start
+    };
+    let t0 = unit.from_seconds(start);
+    let mut t1 = unit.from_seconds(end);
+    if (t1 as f64) * spu < end {
+        t1 = t1.saturating_add(1);
+    }
+    let width = ((granularity / spu).round() as i64).max(1);
+    let buckets = (((t1 as i128 - t0 as i128) + width as i128 - 1) / width as i128).clamp(1, MAX_BUCKETS as i128) as usize;
+    Ok(TimeRange { t0, t1, width, buckets, spu })
+}
+
+fn is_sorted_nonnull(c: &Column, n: usize) -> bool {
+    match &c.data {
+        ColumnData::Time { values, .. } => c.validity.null_count() == 0 && values[..n].windows(2).all(|w| w[0] <= w[1]),
+        _ => false,
+    }
+}
+
+/// The rows of `[t0, t1)` (binary search when the time column is sorted).
+fn time_rows(ds: &Dataset, tcol: &Column, r: &TimeRange) -> Rows {
+    let ColumnData::Time { values, .. } = &tcol.data else { return Rows::Range(0, 0) };
+    let n = ds.row_count().min(values.len());
+    if is_sorted_nonnull(tcol, n) {
+        let a = values[..n].partition_point(|t| *t < r.t0);
+        let b = values[..n].partition_point(|t| *t < r.t1);
+        return Rows::Range(a, b.max(a));
+    }
+    Rows::Range(0, n).retain(|i| tcol.validity.is_valid(i) && values[i] >= r.t0 && values[i] < r.t1)
+}
+
+/// Per-row codes for one breakdown column, and how to turn a code back into a value.
+struct KeyCol<'a> {
+    name: String,
+    card: u64,
+    decode: Decode<'a>,
+}
+
+enum Decode<'a> {
+    Str(&'a crate::column::Dict),
+    Bool,
+    Num(Vec<f64>),
+}
+
+impl KeyCol<'_> {
+    fn cell(&self, code: u64) -> Cell {
+        if code == 0 && !matches!(self.decode, Decode::Bool) {
+            return Cell::Null;
+        }
+        match &self.decode {
+            Decode::Str(d) => d.get(code as u32).map_or(Cell::Null, |s| Cell::Str(s.to_string())),
+            Decode::Bool => match code {
+                0 => Cell::Bool(false),
+                1 => Cell::Bool(true),
+                _ => Cell::Null,
+            },
+            Decode::Num(v) => v.get(code as usize).map_or(Cell::Null, |x| Cell::Num(*x)),
+        }
+    }
+}
+
+/// Groups: a dense id per selected row, and the breakdown values of each id.
+struct Groups<'a> {
+    /// Per selected row (in `Rows::each` order).
+    gid: Vec<u32>,
+    /// Number of ids.
+    n: usize,
+    keys: Vec<KeyCol<'a>>,
+    /// Composite key of each id, when ids were compacted through a hash map.
+    composite: Option<Vec<u64>>,
+}
+
+impl Groups<'_> {
+    fn key(&self, g: usize) -> Vec<Cell> {
+        let mut c = match &self.composite {
+            Some(v) => v.get(g).copied().unwrap_or(0),
+            None => g as u64,
+        };
+        let mut out = vec![Cell::Null; self.keys.len()];
+        for (k, key) in self.keys.iter().enumerate().rev() {
+            out[k] = key.cell(c % key.card);
+            c /= key.card;
+        }
+        out
+    }
+}
+
+fn group<'a>(ds: &'a Dataset, names: &[String], rows: &Rows) -> Result<Groups<'a>> {
+    let mut keys = Vec::with_capacity(names.len());
+    let mut per_col: Vec<Vec<u32>> = Vec::with_capacity(names.len());
+    for name in names {
+        let col = &ds.columns()[column_index(ds, name)?];
+        let mut codes = Vec::with_capacity(rows.len());
+        let (card, decode) = match &col.data {
+            ColumnData::Str { codes: c, dict } => {
+                rows.each(|i| codes.push(c.get(i).copied().unwrap_or(0)));
+                (dict.code_count() as u64, Decode::Str(dict))
+            }
+            ColumnData::Bool(v) => {
+                rows.each(|i| codes.push(v.get(i).copied().unwrap_or(2) as u32));
+                (3, Decode::Bool)
+            }
+            ColumnData::Int(_) | ColumnData::UInt(_) | ColumnData::Float(_) | ColumnData::Time { .. } => {
+                let scale = match &col.data {
+                    ColumnData::Time { unit, .. } => unit.seconds_per_unit(),
+                    _ => 1.0,
+                };
+                let get = |i: usize| -> Option<f64> {
+                    if !col.validity.is_valid(i) {
+                        return None;
+                    }
+                    match &col.data {
+                        ColumnData::Int(v) => v.get(i).map(|x| *x as f64),
+                        ColumnData::UInt(v) => v.get(i).map(|x| *x as f64),
+                        ColumnData::Float(v) => v.get(i).copied(),
+                        ColumnData::Time { values, .. } => values.get(i).map(|x| *x as f64 * scale),
+                        _ => None,
+                    }
+                };
+                let mut map: FxHashMap<u64, u32> = FxHashMap::default();
+                let mut values = vec![f64::NAN];
+                rows.each(|i| {
+                    let code = match get(i) {
+                        None => 0,
+                        Some(v) => *map.entry(v.to_bits()).or_insert_with(|| {
+                            values.push(v);
+                            (values.len() - 1) as u32
+                        }),
+                    };
+                    codes.push(code);
+                });
+                (values.len() as u64, Decode::Num(values))
+            }
+            ColumnData::Other => {
+                return Err(Error::Operator {
+                    op: "GROUP BY".into(),
+                    column: col.name.clone(),
+                    message: format!("type {} is not analyzed", col.arrow_type),
+                })
+            }
+        };
+        keys.push(KeyCol { name: name.clone(), card: card.max(1), decode });
+        per_col.push(codes);
+    }
+    let n_rows = rows.len();
+    if keys.is_empty() {
+        return Ok(Groups { gid: vec![0; n_rows], n: 1, keys, composite: None });
+    }
+    if keys.len() == 1 {
+        let card = keys[0].card as usize;
+        let gid = per_col.pop().unwrap_or_default();
+        return Ok(Groups { gid, n: card, keys, composite: None });
+    }
+    let product = keys.iter().try_fold(1u64, |a, k| a.checked_mul(k.card));
+    let combine = |r: usize| -> u64 { per_col.iter().zip(&keys).fold(0u64, |acc, (c, k)| acc * k.card + c[r] as u64) };
+    match product {
+        Some(p) if p <= (4 * n_rows as u64).max(1 << 20) => {
+            let gid = (0..n_rows).map(|r| combine(r) as u32).collect();
+            Ok(Groups { gid, n: p as usize, keys, composite: None })
+        }
+        Some(_) => {
+            let mut map: FxHashMap<u64, u32> = FxHashMap::default();
+            let mut composite = Vec::new();
+            let gid = (0..n_rows)
+                .map(|r| {
+                    let key = combine(r);
+                    *map.entry(key).or_insert_with(|| {
+                        composite.push(key);
+                        (composite.len() - 1) as u32
+                    })
+                })
+                .collect();
+            Ok(Groups { gid, n: composite.len(), keys, composite: Some(composite) })
+        }
+        None => Err(Error::Spec(format!(
+            "the breakdowns {} have too many combinations to group by",
+            names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+#[derive(Debug, Clone)]
+enum OrderKey {
+    Calc(usize),
+    Breakdown(usize),
+}
+
+fn cmp_cells(a: &Cell, b: &Cell) -> std::cmp::Ordering {
+    use std::cmp::Ordering::*;
+    match (a, b) {
+        (Cell::Null, Cell::Null) => Equal,
+        (Cell::Null, _) => Greater, // nulls last
+        (_, Cell::Null) => Less,
+        (Cell::Num(x), Cell::Num(y)) => x.total_cmp(y),
+        (Cell::Str(x), Cell::Str(y)) => x.cmp(y),
+        (Cell::Bool(x), Cell::Bool(y)) => x.cmp(y),
+        _ => Equal,
+    }
+}
+
+/// Runs a query.
+pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
+    // Check everything before computing anything.
+    let mut calcs: Vec<Calc> = spec
+        .calculations
+        .iter()
+        .map(|c| check_calculation(ds, &c.op, c.column.as_deref()))
+        .collect::<Result<_>>()?;
+    if calcs.is_empty() {
+        calcs.push(check_calculation(ds, "COUNT", None)?);
+    }
+    for b in &spec.breakdowns {
+        column_index(ds, b)?;
+    }
+    let limit = spec.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(Error::Spec(format!("limit must be between 1 and {MAX_LIMIT}, got {limit}")));
+    }
+    // Havings: each refers to a calculation; one not among them is computed, hidden.
+    let mut havings = Vec::new();
+    for h in &spec.havings {
+        if h.calculate_op == "HEATMAP" {
+            return Err(Error::Spec("a having cannot use HEATMAP".into()));
+        }
+        let c = check_calculation(ds, &h.calculate_op, h.column.as_deref())?;
+        let idx = match calcs.iter().position(|x| x.name == c.name) {
+            Some(i) => i,
+            None => {
+                calcs.push(Calc { hidden: true, ..c });
+                calcs.len() - 1
+            }
+        };
+        let value = h.value.as_number().ok_or_else(|| Error::Operator {
+            op: h.op.clone(),
+            column: h.column.clone().unwrap_or_default(),
+            message: "a having needs a numeric value".into(),
+        })?;
+        if !["=", "!=", ">", ">=", "<", "<="].contains(&h.op.as_str()) {
+            return Err(Error::Operator {
+                op: h.op.clone(),
+                column: h.column.clone().unwrap_or_default(),
+                message: "a having's op is one of =, !=, >, >=, <, <=".into(),
+            });
+        }
+        havings.push((idx, h.op.clone(), value));
+    }
+    // Orders: each refers to a calculation or a breakdown.
+    let mut orders = Vec::new();
+    for o in &spec.orders {
+        let desc = match o.order.as_deref() {
+            None | Some("ascending") | Some("asc") => false,
+            Some("descending") | Some("desc") => true,
+            Some(other) => return Err(Error::Spec(format!("order must be ascending or descending, not \"{other}\""))),
+        };
+        let key = match &o.op {
+            Some(op) => {
+                let c = check_calculation(ds, op, o.column.as_deref())?;
+                let i = calcs.iter().position(|x| x.name == c.name && !x.hidden).ok_or_else(|| {
+                    Error::Spec(format!("order by {}: not among the calculations", c.name))
+                })?;
+                if calcs[i].op == Op::Heatmap {
+                    return Err(Error::Spec("cannot order by HEATMAP".into()));
+                }
+                OrderKey::Calc(i)
+            }
+            None => {
+                let col = o.column.clone().unwrap_or_default();
+                let i = spec.breakdowns.iter().position(|b| *b == col).ok_or_else(|| {
+                    Error::Spec(format!("order by \"{col}\": not among the breakdowns (give an op to order by a calculation)"))
+                })?;
+                OrderKey::Breakdown(i)
+            }
+        };
+        orders.push((key, desc));
+    }
+    if orders.is_empty() {
+        if let Some(i) = calcs.iter().position(|c| c.op != Op::Heatmap && !c.hidden) {
+            orders.push((OrderKey::Calc(i), true));
+        }
+    }
+    for i in 0..spec.breakdowns.len() {
+        orders.push((OrderKey::Breakdown(i), false)); // ties: breakdown values ascending
+    }
+    let filters = Filters::new(ds, &spec.filters, spec.filter_combination.as_deref())?;
+
+    // Time range and rows.
+    let tcol = match &spec.time_column {
+        Some(name) => Some(&ds.columns()[column_index(ds, name)?]),
+        None => ds.time_column(),
+    };
+    let (range, rows) = match tcol {
+        Some(tc) => {
+            let r = resolve_time(ds, tc, spec)?;
+            (Some(r), time_rows(ds, tc, &r))
+        }
+        None => {
+            if spec.start_time.is_some() || spec.end_time.is_some() || spec.time_range.is_some() {
+                return Err(Error::Spec("the dataset has no time column for start_time, end_time or time_range".into()));
+            }
+            (None, Rows::Range(0, ds.row_count()))
+        }
+    };
+    let scanned = rows.len() as u64;
+    let rows = filters.apply(rows);
+    let matched = rows.len() as u64;
+
+    // Group and aggregate.
+    let groups = group(ds, &spec.breakdowns, &rows)?;
+    let axis = match (tcol, range) {
+        (Some(c), Some(r)) => Some(TimeAxis { column: c, t0: r.t0, width: r.width, buckets: r.buckets }),
+        _ => None,
+    };
+    let values = agg::aggregate(ds, &calcs, &rows, &groups.gid, groups.n, axis.as_ref())?;
+    let counts = &values.counts;
+    let present: Vec<usize> = (0..groups.n).filter(|g| counts[*g] > 0 || spec.breakdowns.is_empty()).collect();
+    let n_groups = present.len() as u64;
+    let calc_value = |c: usize, g: usize| -> Cell { values.values[c].get(g).copied().flatten().map_or(Cell::Null, Cell::Num) };
+    let mut kept: Vec<(usize, Vec<Cell>)> = present
+        .into_iter()
+        .filter(|g| {
+            havings.iter().all(|(c, op, v)| match values.values[*c].get(*g).copied().flatten() {
+                None => false,
+                Some(x) => match op.as_str() {
+                    "=" => x == *v,
+                    "!=" => x != *v,
+                    ">" => x > *v,
+                    ">=" => x >= *v,
+                    "<" => x < *v,
+                    _ => x <= *v,
+                },
+            })
+        })
+        .map(|g| (g, groups.key(g)))
+        .collect();
+    kept.sort_by(|(ga, ka), (gb, kb)| {
+        for (key, desc) in &orders {
+            let (a, b) = match key {
+                OrderKey::Calc(c) => (calc_value(*c, *ga), calc_value(*c, *gb)),
+                OrderKey::Breakdown(i) => (ka[*i].clone(), kb[*i].clone()),
+            };
+            let mut o = cmp_cells(&a, &b);
+            if *desc && !matches!((&a, &b), (Cell::Null, _) | (_, Cell::Null)) {
+                o = o.reverse();
+            }
+            if o != std::cmp::Ordering::Equal {
+                return o;
+            }
+        }
+        ga.cmp(gb)
+    });
+    kept.truncate(limit);
+
+    let visible: Vec<usize> = (0..calcs.len()).filter(|c| !calcs[*c].hidden && calcs[*c].op != Op::Heatmap).collect();
+    let row_of = |key: &[Cell], get: &dyn Fn(usize) -> Cell| -> Row {
+        let mut r = Row(Vec::with_capacity(key.len() + visible.len()));
+        for (k, name) in groups.keys.iter().map(|k| &k.name).enumerate() {
+            r.0.push((name.clone(), key[k].clone()));
+        }
+        for c in &visible {
+            r.0.push((calcs[*c].name.clone(), get(*c)));
+        }
+        r
+    };
+    let results: Vec<Row> = kept.iter().map(|(g, key)| row_of(key, &|c| calc_value(c, *g))).collect();
+
+    // Series for the returned groups: group rank x time bucket.
+    let mut series = Vec::new();
+    if let (Some(axis), false) = (axis.as_ref(), spec.disable_series) {
+        let nb = axis.buckets;
+        let mut rank = vec![u32::MAX; groups.n];
+        for (r, (g, _)) in kept.iter().enumerate() {
+            rank[*g] = r as u32;
+        }
+        let times = match &axis.column.data {
+            ColumnData::Time { values, .. } => values.as_slice(),
+            _ => &[],
+        };
+        let mut sub = Vec::new();
+        let mut sgid = Vec::new();
+        let mut k = 0;
+        rows.each(|i| {
+            let r = rank[groups.gid[k] as usize];
+            k += 1;
+            if r != u32::MAX {
+                if let Some(b) = axis.bucket(times, i) {
+                    sub.push(i as u32);
+                    sgid.push(r * nb as u32 + b as u32);
+                }
+            }
+        });
+        let n = kept.len() * nb;
+        let sv = agg::aggregate_series(ds, &calcs, &Rows::List(sub), &sgid, n, axis)?;
+        let edges = axis.edges();
+        for (r, (_, key)) in kept.iter().enumerate() {
+            for b in 0..nb {
+                let s = r * nb + b;
+                if sv.counts[s] == 0 {
+                    continue;
+                }
+                let mut row = row_of(key, &|c| sv.values[c].get(s).copied().flatten().map_or(Cell::Null, Cell::Num));
+                row.0.insert(0, ("time".to_string(), Cell::Num(edges[b])));
+                series.push(row);
+            }
+        }
+    }
+
+    // Heatmaps over all matched rows.
+    let mut heatmaps = Vec::new();
+    for c in calcs.iter().filter(|c| c.op == Op::Heatmap) {
+        let Some(axis) = axis.as_ref() else {
+            return Err(Error::Spec("HEATMAP needs a time column".into()));
+        };
+        let col = c.column.map(|i| &ds.columns()[i]).ok_or_else(|| Error::Spec("HEATMAP needs a column".into()))?;
+        let ho = spec.heatmap.clone().unwrap_or_default();
+        let mut hax = *axis;
+        if let Some(tb) = ho.time_buckets {
+            let tb = tb.clamp(1, 2000);
+            let span = axis.width as i128 * axis.buckets as i128;
+            hax.width = ((span + tb as i128 - 1) / tb as i128).max(1) as i64;
+            hax.buckets = tb;
+        }
+        let h = heatmap_rows(col, &hax, &rows, ho.value_buckets.unwrap_or(40), ho.scale.unwrap_or(Scale::Log))?;
+        heatmaps.push(NamedHeatmap { name: c.name.clone(), heatmap: h });
+    }
+
+    let mut columns: Vec<String> = spec.breakdowns.clone();
+    columns.extend(visible.iter().map(|c| calcs[*c].name.clone()));
+    let (start_time, end_time, granularity) = match range {
+        Some(r) => (r.t0 as f64 * r.spu, r.t1 as f64 * r.spu, r.width as f64 * r.spu),
+        None => (0.0, 0.0, 0.0),
+    };
+    Ok(QueryResult { results, series, heatmaps, columns, start_time, end_time, granularity, scanned, matched, groups: n_groups })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::{ipc_stream, DemoOptions};
+
+    fn demo(rows: usize) -> Dataset {
+        let mut ds = Dataset::new();
+        ds.push(&ipc_stream(&DemoOptions { rows, ..Default::default() }).unwrap()).unwrap();
+        ds.finish().unwrap();
+        ds
+    }
+
+    fn q(ds: &Dataset, json: &str) -> Result<QueryResult> {
+        let spec: QuerySpec = serde_json::from_str(json).map_err(|e| Error::Spec(e.to_string()))?;
+        run(ds, &spec)
+    }
+
+    fn num(c: Option<&Cell>) -> f64 {
+        match c {
+            Some(Cell::Num(x)) => *x,
+            other => panic!("not a number: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn count_without_anything() {
+        let ds = demo(5000);
+        let r = q(&ds, "{}").unwrap();
+        assert_eq!(r.results.len(), 1);
+        assert_eq!(num(r.results[0].get("COUNT")), 5000.0);
+        assert_eq!((r.scanned, r.matched), (5000, 5000));
+        let total: f64 = r.series.iter().map(|s| num(s.get("COUNT"))).sum();
+        assert_eq!(total, 5000.0);
+    }
+
+    #[test]
+    fn breakdown_matches_brute_force() {
+        let ds = demo(20_000);
+        let r = q(
+            &ds,
+            r#"{"calculations":[{"op":"COUNT"},{"op":"P50","column":"duration_ms"},{"op":"MAX","column":"duration_ms"},{"op":"COUNT_DISTINCT","column":"customer_id"}],
+                "breakdowns":["endpoint"],"filters":[{"column":"status_code","op":">=","value":200}],"limit":1000}"#,
+        )
+        .unwrap();
+        let ColumnData::Str { codes, dict } = &ds.column("endpoint").unwrap().data else { panic!() };
+        let dur = numeric_getter_for_test(&ds, "duration_ms");
+        let ColumnData::Str { codes: cust, .. } = &ds.column("customer_id").unwrap().data else { panic!() };
+        for row in &r.results {
+            let Some(Cell::Str(ep)) = row.get("endpoint") else { panic!() };
+            let code = dict.lookup(ep).unwrap();
+            let mut v: Vec<f64> = (0..ds.row_count()).filter(|i| codes[*i] == code).map(|i| dur[i]).collect();
+            v.sort_by(f64::total_cmp);
+            let n = v.len();
+            assert_eq!(num(row.get("COUNT")), n as f64);
+            let pos = 0.5 * (n - 1) as f64;
+            let lo = pos.floor() as usize;
+            let p50 = v[lo] + (v[(lo + 1).min(n - 1)] - v[lo]) * (pos - lo as f64);
+            assert!((num(row.get("P50(duration_ms)")) - p50).abs() < 1e-9);
+            assert_eq!(num(row.get("MAX(duration_ms)")), v[n - 1]);
+            let mut cs: Vec<u32> = (0..ds.row_count()).filter(|i| codes[*i] == code).map(|i| cust[i]).collect();
+            cs.sort();
+            cs.dedup();
+            assert_eq!(num(row.get("COUNT_DISTINCT(customer_id)")), cs.len() as f64);
+        }
+        // Ordered by COUNT descending by default.
+        let counts: Vec<f64> = r.results.iter().map(|r| num(r.get("COUNT"))).collect();
+        assert!(counts.windows(2).all(|w| w[0] >= w[1]));
+    }
+
+    fn numeric_getter_for_test(ds: &Dataset, name: &str) -> Vec<f64> {
+        let v = crate::heatmap::numeric_getter(ds.column(name).unwrap()).unwrap();
+        (0..ds.row_count()).map(|i| v.get(i).unwrap_or(f64::NAN)).collect()
+    }
+
+    #[test]
+    fn errors_name_what_is_wrong() {
+        let ds = demo(100);
+        let e = q(&ds, r#"{"calculations":[{"op":"P99","column":"endpoint"}]}"#).unwrap_err();
+        assert!(e.to_string().contains("P99") && e.to_string().contains("\"endpoint\""), "{e}");
+        let e = q(&ds, r#"{"calculations":[{"op":"AVG","column":"nope"}]}"#).unwrap_err();
+        assert_eq!(e, Error::UnknownColumn { column: "nope".into() });
+        let e = q(&ds, r#"{"filters":[{"column":"status_code","op":"contains","value":"5"}]}"#).unwrap_err();
+        assert!(e.to_string().contains("contains") && e.to_string().contains("status_code"), "{e}");
+        let e = q(&ds, r#"{"calculations":[{"op":"P42","column":"duration_ms"}]}"#).unwrap_err();
+        assert!(e.to_string().contains("P42"), "{e}");
+        let e = q(&ds, r#"{"limit":0}"#).unwrap_err();
+        assert!(e.to_string().contains("limit"), "{e}");
+        let e = q(&ds, r#"{"orders":[{"op":"P99","column":"duration_ms"}]}"#).unwrap_err();
+        assert!(e.to_string().contains("P99(duration_ms)"), "{e}");
+        assert!(q(&ds, r#"{"granularity":1}"#).is_err());
+    }
+
+    #[test]
+    fn havings_orders_limit_and_nulls() {
+        let ds = demo(20_000);
+        let r = q(
+            &ds,
+            r#"{"calculations":[{"op":"COUNT"}],"breakdowns":["error"],"havings":[{"calculate_op":"COUNT","op":">","value":5}],
+                "orders":[{"column":"error","order":"descending"}],"limit":3}"#,
+        )
+        .unwrap();
+        assert!(r.results.len() <= 3);
+        assert!(r.results.iter().all(|row| num(row.get("COUNT")) > 5.0));
+        // The null error group (successful requests) exists and sorts last.
+        let all = q(&ds, r#"{"breakdowns":["error"],"orders":[{"column":"error"}]}"#).unwrap();
+        assert_eq!(all.results.last().unwrap().get("error"), Some(&Cell::Null));
+    }
+
+    #[test]
+    fn time_range_and_series() {
+        let ds = demo(10_000);
+        let end = crate::demo::DEFAULT_END_S as f64;
+        let r = q(&ds, &format!(r#"{{"time_range":3600,"end_time":{end},"granularity":60,"breakdowns":["region"]}}"#)).unwrap();
+        assert_eq!((r.start_time, r.end_time, r.granularity), (end - 3600.0, end, 60.0));
+        let total: f64 = r.results.iter().map(|x| num(x.get("COUNT"))).sum();
+        assert_eq!(total as u64, r.matched);
+        let series_total: f64 = r.series.iter().map(|x| num(x.get("COUNT"))).sum();
+        assert_eq!(series_total, total);
+        assert!(r.series.iter().all(|s| num(s.get("time")) >= end - 3600.0 && num(s.get("time")) < end));
+    }
+
+    #[test]
+    fn heatmap_and_concurrency_and_rates() {
+        let ds = demo(5_000);
+        let r = q(
+            &ds,
+            r#"{"calculations":[{"op":"HEATMAP","column":"duration_ms"},{"op":"CONCURRENCY"},{"op":"RATE_SUM","column":"response_bytes"}],"granularity":3600}"#,
+        )
+        .unwrap();
+        assert_eq!(r.heatmaps.len(), 1);
+        assert_eq!(r.heatmaps[0].heatmap.total, 5000);
+        assert!(num(r.results[0].get("CONCURRENCY")) >= 1.0);
+        assert!(matches!(r.results[0].get("RATE_SUM(response_bytes)"), Some(Cell::Num(_))));
+    }
+}

@@ -1,0 +1,319 @@
+//! The query specification: Honeycomb's JSON query model, parsed and checked against
+//! a dataset's columns.
+
+use serde::Deserialize;
+
+use crate::column::{Column, ColumnData, Role};
+use crate::dataset::Dataset;
+use crate::error::{Error, Result};
+use crate::heatmap::Scale;
+
+/// Default `limit`.
+pub const DEFAULT_LIMIT: usize = 100;
+/// Largest `limit`.
+pub const MAX_LIMIT: usize = 10_000;
+/// Largest number of time buckets in `series`.
+pub const MAX_BUCKETS: usize = 1_000;
+
+/// A filter or having value: what JSON allows.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Value {
+    /// `true` / `false`.
+    Bool(bool),
+    /// Any JSON number.
+    Number(f64),
+    /// Any JSON string.
+    String(String),
+    /// For `in` and `not-in`.
+    List(Vec<Value>),
+}
+
+impl Value {
+    pub(crate) fn as_text(&self) -> Option<String> {
+        match self {
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Number(n) => Some(if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", *n as i64) } else { n.to_string() }),
+            Value::String(s) => Some(s.clone()),
+            Value::List(_) => None,
+        }
+    }
+    pub(crate) fn as_number(&self) -> Option<f64> {
+        match self {
+            Value::Number(n) => Some(*n),
+            Value::String(s) => s.trim().parse().ok(),
+            Value::Bool(b) => Some(*b as u8 as f64),
+            Value::List(_) => None,
+        }
+    }
+    pub(crate) fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) if s == "true" => Some(true),
+            Value::String(s) if s == "false" => Some(false),
+            Value::Number(n) if *n == 0.0 || *n == 1.0 => Some(*n == 1.0),
+            _ => None,
+        }
+    }
+}
+
+/// `{ op, column }` as written in the spec.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CalculationSpec {
+    /// COUNT, SUM, P99, HEATMAP, ...
+    pub op: String,
+    /// The column (not for COUNT and CONCURRENCY).
+    #[serde(default)]
+    pub column: Option<String>,
+}
+
+/// `{ column, op, value }`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FilterSpec {
+    /// The column.
+    pub column: String,
+    /// `=`, `!=`, `>`, `starts-with`, `in`, ...
+    pub op: String,
+    /// The operand (none for `exists` and `does-not-exist`; a list for `in`, `not-in`).
+    #[serde(default)]
+    pub value: Option<Value>,
+}
+
+/// `{ op?, column?, order? }`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OrderSpec {
+    /// A calculation's op; absent to order by a breakdown column.
+    #[serde(default)]
+    pub op: Option<String>,
+    /// The calculation's column or the breakdown column.
+    #[serde(default)]
+    pub column: Option<String>,
+    /// `ascending` or `descending` (default `ascending`).
+    #[serde(default)]
+    pub order: Option<String>,
+}
+
+/// `{ calculate_op, column?, op, value }`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HavingSpec {
+    /// The calculation's op (must be among the calculations).
+    pub calculate_op: String,
+    /// The calculation's column.
+    #[serde(default)]
+    pub column: Option<String>,
+    /// `=`, `!=`, `>`, `>=`, `<`, `<=`.
+    pub op: String,
+    /// A number.
+    pub value: Value,
+}
+
+/// Options of HEATMAP calculations (an extension of the specification).
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HeatmapOptions {
+    /// Value buckets (default 40).
+    #[serde(default)]
+    pub value_buckets: Option<usize>,
+    /// Time buckets (default: one per `granularity`).
+    #[serde(default)]
+    pub time_buckets: Option<usize>,
+    /// `log` (default) or `linear`.
+    #[serde(default)]
+    pub scale: Option<Scale>,
+}
+
+/// A query, as Honeycomb's query specification plus a few documented extensions
+/// (`time_column`, `heatmap`, `disable_series`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct QuerySpec {
+    /// What to compute; none means COUNT.
+    #[serde(default)]
+    pub calculations: Vec<CalculationSpec>,
+    /// Which events count.
+    #[serde(default)]
+    pub filters: Vec<FilterSpec>,
+    /// `AND` (default) or `OR`.
+    #[serde(default)]
+    pub filter_combination: Option<String>,
+    /// Group by these columns.
+    #[serde(default)]
+    pub breakdowns: Vec<String>,
+    /// Result order.
+    #[serde(default)]
+    pub orders: Vec<OrderSpec>,
+    /// Filters on groups.
+    #[serde(default)]
+    pub havings: Vec<HavingSpec>,
+    /// Most groups returned (default 100, at most 10,000).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Unix seconds, inclusive.
+    #[serde(default)]
+    pub start_time: Option<f64>,
+    /// Unix seconds, exclusive.
+    #[serde(default)]
+    pub end_time: Option<f64>,
+    /// Seconds; see [`crate::query::resolve_time`].
+    #[serde(default)]
+    pub time_range: Option<f64>,
+    /// Seconds per time bucket of `series`.
+    #[serde(default)]
+    pub granularity: Option<f64>,
+    /// The time column (default: the dataset's).
+    #[serde(default)]
+    pub time_column: Option<String>,
+    /// HEATMAP options.
+    #[serde(default)]
+    pub heatmap: Option<HeatmapOptions>,
+    /// Skip the time series (results only).
+    #[serde(default)]
+    pub disable_series: bool,
+}
+
+/// A calculation operator.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Op {
+    /// Events.
+    Count,
+    /// Most events in progress at once (intervals `[time, time + duration_ms)`).
+    Concurrency,
+    /// Distinct non-null values.
+    CountDistinct,
+    /// Sum.
+    Sum,
+    /// Mean.
+    Avg,
+    /// Smallest.
+    Min,
+    /// Largest.
+    Max,
+    /// Percentile, as a fraction (P99 is 0.99).
+    Percentile(f64),
+    /// Time x value counts.
+    Heatmap,
+    /// Change of AVG between consecutive time buckets.
+    RateAvg,
+    /// Change of SUM between consecutive time buckets.
+    RateSum,
+    /// Change of MAX between consecutive time buckets.
+    RateMax,
+}
+
+impl Op {
+    /// Parses Honeycomb's op names.
+    pub fn parse(s: &str) -> Option<Op> {
+        Some(match s {
+            "COUNT" => Op::Count,
+            "CONCURRENCY" => Op::Concurrency,
+            "COUNT_DISTINCT" => Op::CountDistinct,
+            "SUM" => Op::Sum,
+            "AVG" => Op::Avg,
+            "MIN" => Op::Min,
+            "MAX" => Op::Max,
+            "HEATMAP" => Op::Heatmap,
+            "RATE_AVG" => Op::RateAvg,
+            "RATE_SUM" => Op::RateSum,
+            "RATE_MAX" => Op::RateMax,
+            "P001" => Op::Percentile(0.001),
+            "P01" => Op::Percentile(0.01),
+            "P05" => Op::Percentile(0.05),
+            "P10" => Op::Percentile(0.10),
+            "P20" => Op::Percentile(0.20),
+            "P25" => Op::Percentile(0.25),
+            "P50" => Op::Percentile(0.50),
+            "P75" => Op::Percentile(0.75),
+            "P80" => Op::Percentile(0.80),
+            "P90" => Op::Percentile(0.90),
+            "P95" => Op::Percentile(0.95),
+            "P99" => Op::Percentile(0.99),
+            "P999" => Op::Percentile(0.999),
+            _ => return None,
+        })
+    }
+    fn needs_column(self) -> bool {
+        !matches!(self, Op::Count | Op::Concurrency)
+    }
+    fn needs_number(self) -> bool {
+        !matches!(self, Op::Count | Op::Concurrency | Op::CountDistinct)
+    }
+}
+
+/// A checked calculation.
+#[derive(Debug, Clone)]
+pub struct Calc {
+    /// The operator.
+    pub op: Op,
+    /// Index of its column (for CONCURRENCY: the duration column).
+    pub column: Option<usize>,
+    /// Its name in results: `COUNT`, `P99(duration_ms)`.
+    pub name: String,
+    /// Requested only by a having, not returned.
+    pub hidden: bool,
+}
+
+const LIST: &str = "COUNT, CONCURRENCY, COUNT_DISTINCT, SUM, AVG, MIN, MAX, P001, P01, P05, P10, P20, P25, P50, P75, P80, P90, P95, P99, P999, HEATMAP, RATE_AVG, RATE_SUM, RATE_MAX";
+
+pub(crate) fn column_index(ds: &Dataset, name: &str) -> Result<usize> {
+    ds.columns().iter().position(|c| c.name == name).ok_or_else(|| Error::UnknownColumn { column: name.to_string() })
+}
+
+pub(crate) fn is_numeric(c: &Column) -> bool {
+    matches!(c.data, ColumnData::Int(_) | ColumnData::UInt(_) | ColumnData::Float(_))
+}
+
+/// Checks one calculation against the dataset.
+pub fn check_calculation(ds: &Dataset, op_name: &str, column: Option<&str>) -> Result<Calc> {
+    let op = Op::parse(op_name)
+        .ok_or_else(|| Error::Spec(format!("unknown calculation op \"{op_name}\" (one of {LIST})")))?;
+    let col = match (op.needs_column(), column) {
+        (true, None) | (true, Some("")) => {
+            return Err(Error::Spec(format!("calculation {op_name} needs a column")));
+        }
+        (true, Some(name)) => Some(column_index(ds, name)?),
+        (false, Some(name)) if op == Op::Concurrency && !name.is_empty() => Some(column_index(ds, name)?),
+        (false, _) if op == Op::Concurrency => Some(column_index(ds, "duration_ms").map_err(|_| Error::Operator {
+            op: op_name.into(),
+            column: "duration_ms".into(),
+            message: "CONCURRENCY needs a duration column: name one, or load a duration_ms column".into(),
+        })?),
+        (false, _) => None,
+    };
+    if let Some(i) = col {
+        let c = &ds.columns()[i];
+        if (op.needs_number() || op == Op::Concurrency) && !is_numeric(c) {
+            return Err(Error::Operator {
+                op: op_name.into(),
+                column: c.name.clone(),
+                message: format!("needs a numeric column, this one is {} ({})", c.arrow_type, role_name(c.role)),
+            });
+        }
+        if op == Op::CountDistinct && c.role == Role::Other {
+            return Err(Error::Operator {
+                op: op_name.into(),
+                column: c.name.clone(),
+                message: format!("type {} is not analyzed", c.arrow_type),
+            });
+        }
+    }
+    let name = match (op, column) {
+        (Op::Count, _) | (Op::Concurrency, None) => op_name.to_string(),
+        (_, Some(c)) => format!("{op_name}({c})"),
+        (_, None) => op_name.to_string(),
+    };
+    Ok(Calc { op, column: col, name, hidden: false })
+}
+
+pub(crate) fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Time => "time",
+        Role::Number => "number",
+        Role::String => "string",
+        Role::Bool => "bool",
+        Role::Other => "not analyzed",
+    }
+}

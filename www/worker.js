@@ -1,0 +1,118 @@
+// Sightline engine worker: hosts one `Dataset` and answers requests from the page.
+//
+// Protocol: the page posts `{ id, type, ...args }`; the worker answers `{ id, result }`
+// or `{ id, error }` (a message string). Requests run strictly in the order they
+// arrive. An engine error fails that one request and never the worker.
+//
+//   reset   { budgetBytes? }            -> { rows }          new, empty dataset
+//   push    { bytes: ArrayBuffer }      -> { rows, batches, rowCount, bytesConsumed }
+//   finish  {}                          -> { rowCount, bytesConsumed }
+//   schema  {}                          -> [{ name, type, role, ... }]
+//   render  { spec, options, counts? }  -> { width, height, rgba (transferred), labels, plot,
+//                                            heatmap, counts?, low?, rowCount, ms }
+//   stats   {}                          -> { rowCount, bytesConsumed, memoryBytes }
+
+import init, { Dataset } from '../pkg/sightline.js';
+
+const ready = init();
+let dataset = null;
+let budgetBytes;
+
+function current() {
+  if (!dataset) dataset = new Dataset(budgetBytes === undefined ? undefined : { budgetBytes });
+  return dataset;
+}
+
+function message(err) {
+  if (err instanceof Error) return err.message || String(err);
+  if (typeof err === 'string') return err;
+  try {
+    return JSON.stringify(err);
+  } catch {
+    return String(err);
+  }
+}
+
+const handlers = {
+  reset({ budgetBytes: budget }) {
+    if (dataset) {
+      try {
+        dataset.free();
+      } catch {
+        // A dataset poisoned by a panic cannot be freed; drop it.
+      }
+    }
+    dataset = null;
+    budgetBytes = budget;
+    return { rows: current().rowCount };
+  },
+
+  push({ bytes }) {
+    const ds = current();
+    const summary = ds.push(new Uint8Array(bytes));
+    return { rows: summary.rows, batches: summary.batches, rowCount: ds.rowCount, bytesConsumed: ds.bytesConsumed };
+  },
+
+  finish() {
+    const ds = current();
+    ds.finish();
+    return { rowCount: ds.rowCount, bytesConsumed: ds.bytesConsumed };
+  },
+
+  schema() {
+    return current().schema();
+  },
+
+  stats() {
+    const ds = current();
+    return { rowCount: ds.rowCount, bytesConsumed: ds.bytesConsumed, memoryBytes: ds.memoryBytes };
+  },
+
+  render({ spec, options, counts }) {
+    const ds = current();
+    const t0 = performance.now();
+    const r = ds.renderHeatmap(spec, options);
+    const out = {
+      width: r.width,
+      height: r.height,
+      rgba: r.rgba,
+      labels: r.labels,
+      plot: r.plot,
+      heatmap: r.heatmap,
+      rowCount: ds.rowCount,
+    };
+    const transfer = [r.rgba.buffer];
+    if (counts) {
+      // The same spec over the same rows gives the same buckets as the render.
+      const h = ds.heatmap(spec);
+      out.counts = h.counts;
+      out.low = h.low;
+      transfer.push(h.counts.buffer, h.low.buffer);
+    }
+    out.ms = performance.now() - t0;
+    return [out, transfer];
+  },
+};
+
+async function handle(data) {
+  const { id, type } = data ?? {};
+  try {
+    await ready;
+    const handler = Object.hasOwn(handlers, type) ? handlers[type] : null;
+    if (!handler) throw new Error(`unknown request type ${JSON.stringify(type)}`);
+    const value = handler(data);
+    if (Array.isArray(value) && type === 'render') {
+      self.postMessage({ id, result: value[0] }, value[1]);
+    } else {
+      self.postMessage({ id, result: value });
+    }
+  } catch (err) {
+    self.postMessage({ id, error: message(err) });
+  }
+}
+
+// One request at a time, in arrival order (the first ones wait for the wasm module).
+let queue = Promise.resolve();
+self.addEventListener('message', (event) => {
+  queue = queue.then(() => handle(event.data));
+});
