@@ -1,0 +1,382 @@
+//! The query engine against an independent engine: DuckDB (PyPI `duckdb`, installed by
+//! scripts/setup.sh) runs the equivalent SQL over the same Arrow data, for randomized
+//! data (nulls, ties, one-row groups) and randomized specifications (every operator).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder, UInt8Builder};
+use arrow_array::types::Int16Type;
+use arrow_array::{ArrayRef, DictionaryArray, Int16Array, RecordBatch, StringArray};
+use arrow_ipc::writer::StreamWriter;
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use serde_json::{json, Value as J};
+use sightline::query::{run, Cell, QuerySpec};
+use sightline::Dataset;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, p: f64) -> bool {
+        (self.next() % 1_000_000) as f64 / 1e6 < p
+    }
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len() as u64) as usize]
+    }
+}
+
+const T0_MS: i64 = 1_793_400_000_000;
+const LOW: [&str; 6] = ["alpha", "beta", "gamma", "delta", "épsilon", "zeta'q"];
+
+fn dataset(rng: &mut Rng, rows: usize, sorted: bool) -> Vec<u8> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())), false),
+        Field::new("s_low", DataType::Utf8, true),
+        Field::new("s_high", DataType::Utf8, true),
+        Field::new("b", DataType::Boolean, true),
+        Field::new("i", DataType::Int64, true),
+        Field::new("f", DataType::Float64, true),
+        Field::new("u", DataType::UInt8, false),
+        Field::new("d", DataType::Dictionary(Box::new(DataType::Int16), Box::new(DataType::Utf8)), true),
+    ]));
+    let dict: ArrayRef = Arc::new(StringArray::from((0..20).map(|k| format!("d{k:02}")).collect::<Vec<_>>()));
+    let mut out = Vec::new();
+    {
+        let mut w = StreamWriter::try_new(&mut out, &schema).unwrap();
+        let mut left = rows;
+        let mut t = T0_MS;
+        while left > 0 {
+            let n = left.min(1 + rng.below(900) as usize);
+            left -= n;
+            let mut ts = TimestampMillisecondBuilder::new().with_timezone("UTC");
+            let (mut sl, mut sh) = (StringBuilder::new(), StringBuilder::new());
+            let (mut b, mut i, mut f, mut u) = (BooleanBuilder::new(), Int64Builder::new(), Float64Builder::new(), UInt8Builder::new());
+            let mut keys = Vec::new();
+            for _ in 0..n {
+                t += rng.below(2500) as i64;
+                ts.append_value(if sorted { t } else { T0_MS + rng.below(3_600_000) as i64 });
+                sl.append_option((!rng.chance(0.1)).then(|| *rng.pick(&LOW)));
+                sh.append_option((!rng.chance(0.05)).then(|| format!("id-{}", rng.below(400))));
+                b.append_option((!rng.chance(0.15)).then(|| rng.chance(0.4)));
+                i.append_option((!rng.chance(0.1)).then(|| rng.below(101) as i64 - 50));
+                f.append_option((!rng.chance(0.1)).then(|| (rng.below(20_000) as f64 - 5_000.0) / 10.0));
+                u.append_value(rng.below(6) as u8);
+                keys.push((!rng.chance(0.1)).then(|| rng.below(20) as i16));
+            }
+            let d = DictionaryArray::<Int16Type>::try_new(Int16Array::from(keys), dict.clone()).unwrap();
+            let cols: Vec<ArrayRef> = vec![
+                Arc::new(ts.finish()),
+                Arc::new(sl.finish()),
+                Arc::new(sh.finish()),
+                Arc::new(b.finish()),
+                Arc::new(i.finish()),
+                Arc::new(f.finish()),
+                Arc::new(u.finish()),
+                Arc::new(d),
+            ];
+            w.write(&RecordBatch::try_new(schema.clone(), cols).unwrap()).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    out
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn lit(v: &J) -> String {
+    match v {
+        J::String(s) => quote(s),
+        J::Bool(b) => b.to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn filter_sql(f: &J) -> String {
+    let c = format!("\"{}\"", f["column"].as_str().unwrap());
+    let v = &f["value"];
+    let list = || v.as_array().unwrap().iter().map(lit).collect::<Vec<_>>().join(", ");
+    match f["op"].as_str().unwrap() {
+        "=" => format!("{c} = {}", lit(v)),
+        "!=" => format!("({c} IS NULL OR {c} <> {})", lit(v)),
+        op @ (">" | ">=" | "<" | "<=") => format!("{c} {op} {}", lit(v)),
+        "starts-with" => format!("starts_with({c}, {})", lit(v)),
+        "does-not-start-with" => format!("({c} IS NULL OR NOT starts_with({c}, {}))", lit(v)),
+        "ends-with" => format!("ends_with({c}, {})", lit(v)),
+        "does-not-end-with" => format!("({c} IS NULL OR NOT ends_with({c}, {}))", lit(v)),
+        "contains" => format!("contains({c}, {})", lit(v)),
+        "does-not-contain" => format!("({c} IS NULL OR NOT contains({c}, {}))", lit(v)),
+        "exists" => format!("{c} IS NOT NULL"),
+        "does-not-exist" => format!("{c} IS NULL"),
+        "in" => format!("{c} IN ({})", list()),
+        "not-in" => format!("({c} IS NULL OR {c} NOT IN ({}))", list()),
+        op => panic!("{op}"),
+    }
+}
+
+fn calc_sql(op: &str, col: Option<&str>) -> String {
+    let c = col.map(|c| format!("\"{c}\"")).unwrap_or_default();
+    let p = |x: f64| format!("quantile_cont({c}, {x})");
+    match op {
+        "COUNT" => "count(*)".into(),
+        "COUNT_DISTINCT" => format!("count(DISTINCT {c})"),
+        "SUM" => format!("sum({c})"),
+        "AVG" => format!("avg({c})"),
+        "MIN" => format!("min({c})"),
+        "MAX" => format!("max({c})"),
+        "P001" => p(0.001),
+        "P01" => p(0.01),
+        "P05" => p(0.05),
+        "P10" => p(0.1),
+        "P20" => p(0.2),
+        "P25" => p(0.25),
+        "P50" => p(0.5),
+        "P75" => p(0.75),
+        "P80" => p(0.8),
+        "P90" => p(0.9),
+        "P95" => p(0.95),
+        "P99" => p(0.99),
+        "P999" => p(0.999),
+        op => panic!("{op}"),
+    }
+}
+
+fn random_filter(rng: &mut Rng) -> J {
+    let str_ops = ["=", "!=", "starts-with", "does-not-start-with", "ends-with", "does-not-end-with", "contains", "does-not-contain", "exists", "does-not-exist", "in", "not-in", ">", "<="];
+    let num_ops = ["=", "!=", ">", ">=", "<", "<=", "exists", "does-not-exist", "in", "not-in"];
+    match rng.below(5) {
+        0 | 1 => {
+            let col = *rng.pick(&["s_low", "s_high", "d"]);
+            let op = *rng.pick(&str_ops);
+            let word = |rng: &mut Rng| -> String {
+                match col {
+                    "s_low" => rng.pick(&LOW).to_string(),
+                    "s_high" => format!("id-{}", rng.below(450)),
+                    _ => format!("d{:02}", rng.below(22)),
+                }
+            };
+            let part = |rng: &mut Rng, w: String| -> String {
+                let k = 1 + rng.below(w.chars().count() as u64) as usize;
+                match op {
+                    "starts-with" | "does-not-start-with" => w.chars().take(k).collect(),
+                    "ends-with" | "does-not-end-with" => w.chars().skip(k - 1).collect(),
+                    "contains" | "does-not-contain" => w.chars().skip(k / 2).take(2).collect(),
+                    _ => w,
+                }
+            };
+            let value = match op {
+                "exists" | "does-not-exist" => J::Null,
+                "in" | "not-in" => J::Array((0..1 + rng.below(3)).map(|_| J::String(word(rng))).collect()),
+                _ => {
+                    let w = word(rng);
+                    J::String(part(rng, w))
+                }
+            };
+            let mut f = json!({"column": col, "op": op});
+            if !value.is_null() {
+                f["value"] = value;
+            }
+            f
+        }
+        2 => {
+            let op = *rng.pick(&["=", "!=", "exists", "does-not-exist"]);
+            let mut f = json!({"column": "b", "op": op});
+            if op == "=" || op == "!=" {
+                f["value"] = J::Bool(rng.chance(0.5));
+            }
+            f
+        }
+        _ => {
+            let col = *rng.pick(&["i", "f", "u"]);
+            let op = *rng.pick(&num_ops);
+            let num = |rng: &mut Rng| -> J {
+                match col {
+                    "i" => json!(rng.below(101) as i64 - 50),
+                    "u" => json!(rng.below(7)),
+                    _ => json!((rng.below(20_000) as f64 - 5_000.0) / 10.0),
+                }
+            };
+            let mut f = json!({"column": col, "op": op});
+            match op {
+                "exists" | "does-not-exist" => {}
+                "in" | "not-in" => f["value"] = J::Array((0..1 + rng.below(4)).map(|_| num(rng)).collect()),
+                _ => f["value"] = num(rng),
+            }
+            f
+        }
+    }
+}
+
+fn random_spec(rng: &mut Rng) -> J {
+    let ps = ["P001", "P01", "P05", "P10", "P20", "P25", "P50", "P75", "P80", "P90", "P95", "P99", "P999"];
+    let mut calcs = Vec::new();
+    for _ in 0..1 + rng.below(4) {
+        let c = match rng.below(8) {
+            0 => json!({"op": "COUNT"}),
+            1 => json!({"op": "COUNT_DISTINCT", "column": rng.pick(&["s_high", "i", "f", "b", "d"])}),
+            2 | 3 => json!({"op": rng.pick(&ps), "column": rng.pick(&["f", "i"])}),
+            _ => json!({"op": rng.pick(&["SUM", "AVG", "MIN", "MAX"]), "column": rng.pick(&["f", "i", "u"])}),
+        };
+        if !calcs.contains(&c) {
+            calcs.push(c);
+        }
+    }
+    let mut breakdowns: Vec<&str> = Vec::new();
+    for _ in 0..rng.below(3) {
+        let b = *rng.pick(&["s_low", "b", "u", "d", "i", "s_high"]);
+        if !breakdowns.contains(&b) {
+            breakdowns.push(b);
+        }
+    }
+    let filters: Vec<J> = (0..rng.below(4)).map(|_| random_filter(rng)).collect();
+    let mut spec = json!({
+        "calculations": calcs,
+        "filters": filters,
+        "filter_combination": if rng.chance(0.3) { "OR" } else { "AND" },
+        "breakdowns": breakdowns,
+        "limit": 10000,
+        "disable_series": true,
+    });
+    if rng.chance(0.5) {
+        let start = T0_MS / 1000 + rng.below(1800) as i64;
+        spec["start_time"] = json!(start);
+        spec["end_time"] = json!(start + 60 + rng.below(3600) as i64);
+    }
+    if rng.chance(0.2) {
+        spec["havings"] = json!([{"calculate_op": "COUNT", "op": *rng.pick(&[">", ">=", "<", "="]), "value": rng.below(6)}]);
+    }
+    spec
+}
+
+fn to_sql(spec: &J, t0_ms: i64, t1_ms: i64) -> String {
+    let calcs: Vec<(String, Option<String>)> = spec["calculations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["op"].as_str().unwrap().to_string(), c["column"].as_str().map(String::from)))
+        .collect();
+    let bds: Vec<String> = spec["breakdowns"].as_array().unwrap().iter().map(|b| format!("\"{}\"", b.as_str().unwrap())).collect();
+    let mut select = bds.clone();
+    select.extend(calcs.iter().map(|(op, c)| calc_sql(op, c.as_deref())));
+    let fs: Vec<String> = spec["filters"].as_array().unwrap().iter().map(filter_sql).collect();
+    let joiner = if spec["filter_combination"] == "OR" { " OR " } else { " AND " };
+    let mut wh = format!("epoch_ms(ts) >= {t0_ms} AND epoch_ms(ts) < {t1_ms}");
+    if !fs.is_empty() {
+        wh = format!("{wh} AND ({})", fs.join(joiner));
+    }
+    let mut sql = format!("SELECT {} FROM t WHERE {wh}", select.join(", "));
+    if !bds.is_empty() {
+        sql += &format!(" GROUP BY {}", bds.join(", "));
+    }
+    if let Some(h) = spec.get("havings").and_then(|h| h.as_array()).and_then(|h| h.first()) {
+        sql += &format!(" HAVING count(*) {} {}", h["op"].as_str().unwrap(), h["value"]);
+    }
+    sql
+}
+
+fn cell_json(c: &Cell) -> J {
+    match c {
+        Cell::Null => J::Null,
+        Cell::Num(x) => json!(x),
+        Cell::Str(s) => J::String(s.clone()),
+        Cell::Bool(b) => J::Bool(*b),
+    }
+}
+
+fn close(a: &J, b: &J) -> bool {
+    match (a, b) {
+        (J::Number(x), J::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
+        }
+        _ => a == b,
+    }
+}
+
+fn key_of(vals: &[J]) -> String {
+    vals.iter().map(|v| match v {
+        J::Number(n) => format!("{}", n.as_f64().unwrap()),
+        other => other.to_string(),
+    }).collect::<Vec<_>>().join("|")
+}
+
+#[test]
+fn agrees_with_duckdb() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("oracle");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut cases = Vec::new();
+    let mut ours = Vec::new();
+    let mut specs = Vec::new();
+    for d in 0..12 {
+        let rows = [0usize, 1, 7, 300, 2500, 6000][d % 6];
+        let bytes = dataset(&mut rng, rows, d % 2 == 0);
+        let path = dir.join(format!("data{d}.arrow"));
+        std::fs::write(&path, &bytes).unwrap();
+        let mut ds = Dataset::new();
+        ds.push(&bytes).unwrap();
+        ds.finish().unwrap();
+        for _ in 0..40 {
+            let spec = random_spec(&mut rng);
+            let parsed: QuerySpec = serde_json::from_value(spec.clone()).unwrap();
+            let r = match run(&ds, &parsed) {
+                Ok(r) => r,
+                Err(e) if rows == 0 => {
+                    // An empty dataset has no time range: the only acceptable error.
+                    assert!(e.to_string().contains("time"), "{e}");
+                    continue;
+                }
+                Err(e) => panic!("{spec}: {e}"),
+            };
+            let (t0, t1) = ((r.start_time * 1000.0).round() as i64, (r.end_time * 1000.0).round() as i64);
+            cases.push(json!({"data": path.to_str().unwrap(), "sql": to_sql(&spec, t0, t1)}));
+            ours.push(r);
+            specs.push(spec);
+        }
+    }
+    let cases_path = dir.join("cases.json");
+    let out_path = dir.join("duckdb.json");
+    std::fs::write(&cases_path, serde_json::to_vec(&cases).unwrap()).unwrap();
+    let status = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/duckdb_run.py"))
+        .arg(&cases_path)
+        .arg(&out_path)
+        .status()
+        .expect("python3 (scripts/setup.sh installs duckdb and pyarrow)");
+    assert!(status.success(), "duckdb_run.py failed");
+    let theirs: Vec<Vec<Vec<J>>> = serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
+    assert_eq!(theirs.len(), ours.len());
+    let (mut compared_rows, mut failures) = (0usize, Vec::new());
+    for (k, (r, rows)) in ours.iter().zip(&theirs).enumerate() {
+        let nb = specs[k]["breakdowns"].as_array().unwrap().len();
+        let mut want: BTreeMap<String, Vec<J>> = BTreeMap::new();
+        for row in rows {
+            want.insert(key_of(&row[..nb]), row[nb..].to_vec());
+        }
+        let mut got: BTreeMap<String, Vec<J>> = BTreeMap::new();
+        for row in &r.results {
+            let vals: Vec<J> = row.0.iter().map(|(_, c)| cell_json(c)).collect();
+            got.insert(key_of(&vals[..nb]), vals[nb..].to_vec());
+        }
+        let same = want.len() == got.len()
+            && want.iter().all(|(key, w)| got.get(key).is_some_and(|g| g.len() == w.len() && g.iter().zip(w).all(|(a, b)| close(a, b))));
+        compared_rows += want.len();
+        if !same {
+            failures.push(format!("case {k}\n  spec {}\n  sql  {}\n  duckdb {:?}\n  ours   {:?}", specs[k], cases[k]["sql"], want, got));
+        }
+    }
+    println!("{} queries, {compared_rows} result rows compared with DuckDB", ours.len());
+    assert!(ours.len() >= 400, "too few queries ran: {}", ours.len());
+    assert!(failures.is_empty(), "{} of {} queries differ:\n{}", failures.len(), ours.len(), failures.iter().take(5).cloned().collect::<Vec<_>>().join("\n"));
+}
