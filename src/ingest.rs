@@ -4,15 +4,18 @@
 //! Framing is done here rather than inside arrow-ipc's `StreamDecoder`, for two reasons:
 //! every error can name the byte offset of the message that caused it, and a message's
 //! declared lengths are checked against the limits *before* any memory is reserved for
-//! it, so a hostile header cannot make the engine allocate gigabytes. Each complete
-//! message is then decoded with arrow-ipc's `read_record_batch` (and its
-//! `RecordBatchDecoder` for dictionary batches), which resolves dictionaries and
-//! decompresses bodies (LZ4_FRAME, ZSTD). Dictionary batches are handled here, not by
-//! `read_dictionary`: its delta path links arrow-select's generic `concat`, which
-//! alone added about 500 KB to the wasm module; deltas are concatenated here for the
-//! string dictionaries the engine analyzes. (arrow-ipc's own `StreamDecoder` was tried
-//! first: it leaves a message with an empty body undecoded until more bytes arrive,
-//! so a stream's schema would not be seen until its first batch.)
+//! it, so a hostile header cannot make the engine allocate gigabytes. A batch's buffers
+//! are checked against its body and schema before arrow-ipc reads them, for the layouts
+//! arrow-ipc would panic or abort on instead of reporting (`check_buffers`,
+//! `check_layout`). Each complete message is then decoded with arrow-ipc's
+//! `read_record_batch` (and its `RecordBatchDecoder` for dictionary batches), which
+//! resolves dictionaries and decompresses bodies (LZ4_FRAME, ZSTD). Dictionary batches
+//! are handled here, not by `read_dictionary`: its delta path links arrow-select's
+//! generic `concat`, which alone added about 500 KB to the wasm module; deltas are
+//! concatenated here for the string dictionaries the engine analyzes. (arrow-ipc's own
+//! `StreamDecoder` was tried first: it leaves a message with an empty body undecoded
+//! until more bytes arrive, so a stream's schema would not be seen until its first
+//! batch.)
 
 use arrow_array::cast::AsArray;
 use arrow_array::ArrayRef;
@@ -23,7 +26,7 @@ use arrow_ipc::reader::{read_record_batch, RecordBatchDecoder};
 use arrow_ipc::MessageHeader;
 use arrow_ipc::MetadataVersion;
 use arrow_schema::SchemaRef;
-use arrow_schema::{ArrowError, DataType, Field, Schema};
+use arrow_schema::{ArrowError, DataType, Field, Fields, Schema, UnionMode};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -271,6 +274,8 @@ impl Decoder {
                 let fb = message
                     .header_as_record_batch()
                     .ok_or_else(|| self.err("record batch message without a batch".into()))?;
+                self.check_buffers(what, fb, &body)?;
+                check_layout(schema.fields(), fb, &body, version).map_err(fail)?;
                 let batch = read_record_batch(&body, fb, schema, &self.dictionaries, None, &version).map_err(fail)?;
                 on(Event::Batch(batch), start)
             }
@@ -280,6 +285,9 @@ impl Decoder {
                 let fb = message
                     .header_as_dictionary_batch()
                     .ok_or_else(|| self.err("dictionary message without a batch".into()))?;
+                if let Some(data) = fb.data() {
+                    self.check_buffers(what, data, &body)?;
+                }
                 let id = fb.id();
                 let values = read_dictionary_values(&body, fb, &schema, &self.dictionaries, &version).map_err(fail)?;
                 let values = match (fb.isDelta(), self.dictionaries.get(&id)) {
@@ -297,6 +305,46 @@ impl Decoder {
             MessageHeader::NONE => Ok(()),
             other => Err(self.err(format!("{} messages are not supported in a stream", kind_name(other)))),
         }
+    }
+
+    /// Checks a batch's buffers against its body before arrow-ipc reads them: each must
+    /// lie inside the body (arrow-ipc panics slicing one that does not), and what the
+    /// compressed ones declare they decompress to (arrow-ipc allocates that up front,
+    /// aborting when it cannot) must stay within the body limit and be allocatable.
+    fn check_buffers(&self, what: &str, batch: arrow_ipc::RecordBatch, body: &Buffer) -> Result<()> {
+        let Some(buffers) = batch.buffers() else { return Ok(()) };
+        let compressed = batch.compression().is_some();
+        let mut declared: u64 = 0;
+        for (i, b) in buffers.iter().enumerate() {
+            let start = usize::try_from(b.offset()).ok();
+            let end = start.zip(usize::try_from(b.length()).ok()).and_then(|(o, l)| o.checked_add(l));
+            let (Some(start), Some(end)) = (start, end.filter(|e| *e <= body.len())) else {
+                return Err(self.err(format!(
+                    "{what} message: buffer {i} (offset {}, length {}) lies outside the {}-byte body",
+                    b.offset(),
+                    b.length(),
+                    body.len()
+                )));
+            };
+            if compressed {
+                // A compressed buffer starts with its uncompressed length (-1: not compressed).
+                if let Some(prefix) = body.get(start..end).and_then(|b| b.get(..8)).and_then(|b| b.try_into().ok()) {
+                    declared = declared.saturating_add(u64::try_from(i64::from_le_bytes(prefix)).unwrap_or(0));
+                }
+            }
+        }
+        if declared > self.limits.max_body_bytes {
+            return Err(self.err(format!(
+                "{what} message declares {declared} bytes after decompression (limit {} bytes)",
+                self.limits.max_body_bytes
+            )));
+        }
+        if declared > 0 {
+            usize::try_from(declared).ok().and_then(|n| Vec::<u8>::new().try_reserve_exact(n).ok()).ok_or_else(
+                || self.err(format!("{what} message: out of memory for {declared} bytes after decompression")),
+            )?;
+        }
+        Ok(())
     }
 
     /// Ends the stream: an error if it stopped inside a message.
@@ -346,8 +394,154 @@ fn read_dictionary_values(
     };
     let one = Arc::new(Schema::new(vec![Field::new("", value_type, true)]));
     let data = fb.data().ok_or_else(|| ArrowError::ParseError("dictionary batch is missing its data".into()))?;
+    check_layout(one.fields(), data, body, *version)?;
     let batch = RecordBatchDecoder::try_new(body, data, one, dictionaries, version)?.read_record_batch()?;
     batch.columns().first().cloned().ok_or_else(|| ArrowError::ParseError("dictionary batch has no column".into()))
+}
+
+/// Walks a batch's fields in the order arrow-ipc reads their nodes and buffers, and
+/// refuses what arrow-ipc would panic on instead of reporting: a typed buffer (offsets,
+/// views, dictionary keys, numbers) that is not a whole number of values, union type
+/// ids or offsets shorter than the union, and fixed sizes below zero. Buffers must lie inside the body
+/// (`Decoder::check_buffers`).
+fn check_layout(
+    fields: &Fields,
+    batch: arrow_ipc::RecordBatch,
+    body: &Buffer,
+    version: MetadataVersion,
+) -> Result<(), ArrowError> {
+    let mut walk = Layout {
+        body: body.as_slice(),
+        compressed: batch.compression().is_some(),
+        union_validity: version < MetadataVersion::V5,
+        nodes: batch.nodes().map(|n| n.iter().map(|n| n.length()).collect()).unwrap_or_default(),
+        buffers: batch.buffers().map(|b| b.iter().map(|b| (b.offset(), b.length())).collect()).unwrap_or_default(),
+        variadic: batch.variadicBufferCounts().map(|v| v.iter().collect()).unwrap_or_default(),
+        next: (0, 0, 0),
+    };
+    fields.iter().try_for_each(|f| walk.field(f.data_type())).map_err(ArrowError::IpcError)
+}
+
+/// State of [`check_layout`]: the batch's nodes, buffers and variadic counts, and the
+/// index of the next of each.
+struct Layout<'a> {
+    body: &'a [u8],
+    compressed: bool,
+    union_validity: bool,
+    nodes: Vec<i64>,
+    buffers: Vec<(i64, i64)>,
+    variadic: Vec<i64>,
+    next: (usize, usize, usize),
+}
+
+impl Layout<'_> {
+    /// The next node's length.
+    fn node(&mut self) -> Result<usize, String> {
+        let len = *self.nodes.get(self.next.0).ok_or("the batch has fewer nodes than its fields need")?;
+        self.next.0 += 1;
+        usize::try_from(len).map_err(|_| format!("node {} has a negative length {len}", self.next.0 - 1))
+    }
+
+    /// The next buffer's length (once decompressed), checked to hold whole values of
+    /// `width` bytes (0: any length), and whether it starts aligned to `width`.
+    fn buffer(&mut self, width: usize) -> Result<(usize, bool), String> {
+        let i = self.next.1;
+        let (offset, length) = *self.buffers.get(i).ok_or("the batch has fewer buffers than its fields need")?;
+        self.next.1 += 1;
+        let start = usize::try_from(offset).ok();
+        let bytes = start
+            .zip(usize::try_from(length).ok())
+            .and_then(|(s, l)| self.body.get(s..s.checked_add(l)?))
+            .ok_or_else(|| format!("buffer {i} lies outside the body"))?;
+        let len = match bytes.get(..8).and_then(|p| p.try_into().ok()).map(i64::from_le_bytes) {
+            _ if !self.compressed || bytes.is_empty() => bytes.len(),
+            Some(-1) => bytes.len() - 8,
+            Some(n) => usize::try_from(n).unwrap_or(0), // arrow-ipc refuses other negatives
+            None => 0,                                  // and prefixes shorter than 8 bytes
+        };
+        if width > 1 && !len.is_multiple_of(width) {
+            return Err(format!("buffer {i} holds {len} bytes, not a whole number of {width}-byte values"));
+        }
+        // Decompressed buffers are fresh allocations; arrow-ipc aligns most others itself.
+        let aligned = self.compressed || (bytes.as_ptr() as usize).is_multiple_of(width.max(1));
+        Ok((len, aligned))
+    }
+
+    fn field(&mut self, dt: &DataType) -> Result<(), String> {
+        use DataType as D;
+        let len = self.node()?;
+        let validity = |w: &mut Self| w.buffer(0).map(|_| ());
+        match dt {
+            D::Null => {}
+            D::Utf8 | D::Binary | D::LargeUtf8 | D::LargeBinary => {
+                let width = if matches!(dt, D::Utf8 | D::Binary) { 4 } else { 8 };
+                validity(self)?;
+                self.buffer(width)?;
+                self.buffer(0)?;
+            }
+            D::Utf8View | D::BinaryView => {
+                let count = *self.variadic.get(self.next.2).ok_or("a view column without its variadic count")?;
+                self.next.2 += 1;
+                validity(self)?;
+                self.buffer(16)?;
+                for _ in 0..usize::try_from(count).map_err(|_| format!("negative variadic count {count}"))? {
+                    self.buffer(0)?;
+                }
+            }
+            D::List(f) | D::Map(f, _) | D::LargeList(f) => {
+                validity(self)?;
+                self.buffer(if matches!(dt, D::LargeList(_)) { 8 } else { 4 })?;
+                self.field(f.data_type())?;
+            }
+            D::ListView(f) | D::LargeListView(f) => {
+                let width = if matches!(dt, D::ListView(_)) { 4 } else { 8 };
+                validity(self)?;
+                self.buffer(width)?;
+                self.buffer(width)?;
+                self.field(f.data_type())?;
+            }
+            D::FixedSizeBinary(n) | D::FixedSizeList(_, n) if *n < 0 => {
+                return Err(format!("{dt} declares a negative size"));
+            }
+            D::FixedSizeList(f, _) => {
+                validity(self)?;
+                self.field(f.data_type())?;
+            }
+            D::Struct(fields) => {
+                validity(self)?;
+                fields.iter().try_for_each(|f| self.field(f.data_type()))?;
+            }
+            D::RunEndEncoded(run_ends, values) => {
+                self.field(run_ends.data_type())?;
+                self.field(values.data_type())?;
+            }
+            D::Dictionary(key, _) => {
+                validity(self)?;
+                self.buffer(key.primitive_width().unwrap_or(0))?;
+            }
+            D::Union(fields, mode) => {
+                if self.union_validity {
+                    validity(self)?;
+                }
+                if self.buffer(1)?.0 < len {
+                    return Err(format!("union type ids are shorter than the union's {len} rows"));
+                }
+                if *mode == UnionMode::Dense {
+                    let (bytes, aligned) = self.buffer(4)?;
+                    if len.checked_mul(4).is_none_or(|n| bytes < n) || !aligned {
+                        return Err(format!("union offsets do not hold the union's {len} rows, aligned"));
+                    }
+                }
+                fields.iter().try_for_each(|(_, f)| self.field(f.data_type()))?;
+            }
+            other => {
+                validity(self)?;
+                // Widths up to 8 only: writers may pad wider values' buffers to 8 bytes.
+                self.buffer(other.primitive_width().filter(|w| *w <= 8).unwrap_or(0))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `a` followed by `b`, for string arrays of the same type; `None` for other types.
