@@ -190,29 +190,32 @@ impl Validity {
 }
 
 /// An interned set of strings. Code 0 is null; code `c >= 1` is a distinct string.
+///
+/// One byte arena with offsets, and an open-addressing table whose slots hold the
+/// string's 32-bit hash beside its code, so a probe touches one cache line and
+/// compares bytes only when the hashes match; growing never re-hashes a string.
 #[derive(Debug, Clone)]
 pub struct Dict {
     bytes: Vec<u8>,
     /// `offsets[c]..offsets[c + 1]` is the string of code `c`; code 0 is empty.
     offsets: Vec<u32>,
-    /// Open-addressing table of codes (0 = empty slot); length is a power of two.
-    table: Vec<u32>,
-    hashes: Vec<u32>,
+    /// `hash << 32 | code`, 0 = empty slot; length is a power of two, at most half full.
+    table: Vec<u64>,
 }
 
 impl Default for Dict {
     fn default() -> Self {
-        Dict { bytes: Vec::new(), offsets: vec![0, 0], table: vec![0; 16], hashes: vec![0] }
+        Dict { bytes: Vec::new(), offsets: vec![0, 0], table: vec![0; 16] }
     }
 }
 
 #[inline]
-fn hash_str(s: &[u8]) -> u64 {
+fn hash_str(s: &[u8]) -> u32 {
     let mut h = FxHasher::default();
     h.write(s);
     // A multiplicative hash mixes upward: its high half depends on every input bit, its
-    // low half does not. Callers use the low 32 bits, so hand them the high half.
-    h.finish() >> 32
+    // low half does not.
+    (h.finish() >> 32) as u32
 }
 
 impl Dict {
@@ -242,76 +245,73 @@ impl Dict {
         std::str::from_utf8(self.bytes.get(start..end)?).ok()
     }
 
-    /// The code of `s`, if it has been interned.
-    pub fn lookup(&self, s: &str) -> Option<u32> {
-        let h = hash_str(s.as_bytes()) as u32;
-        let mask = self.table.len() - 1;
-        let mut slot = h as usize & mask;
-        loop {
-            let code = self.table[slot];
-            if code == 0 {
-                return None;
-            }
-            if self.hashes[code as usize] == h && self.bytes_of(code) == s.as_bytes() {
-                return Some(code);
-            }
-            slot = (slot + 1) & mask;
-        }
-    }
-
     #[inline]
     fn bytes_of(&self, code: u32) -> &[u8] {
         let c = code as usize;
         &self.bytes[self.offsets[c] as usize..self.offsets[c + 1] as usize]
     }
 
-    /// Interns `s` and returns its code.
-    pub fn intern(&mut self, s: &str) -> Result<u32> {
-        let b = s.as_bytes();
-        let h = hash_str(b) as u32;
+    /// The slot holding `b` (`Ok`) or the empty slot where it would go (`Err`).
+    #[inline]
+    fn find(&self, b: &[u8], h: u32) -> Result<usize, usize> {
         let mask = self.table.len() - 1;
         let mut slot = h as usize & mask;
         loop {
-            let code = self.table[slot];
-            if code == 0 {
-                break;
+            let e = self.table[slot];
+            if e == 0 {
+                return Err(slot);
             }
-            if self.hashes[code as usize] == h && self.bytes_of(code) == b {
-                return Ok(code);
+            if (e >> 32) as u32 == h && self.bytes_of(e as u32) == b {
+                return Ok(slot);
             }
             slot = (slot + 1) & mask;
         }
+    }
+
+    /// The code of `s`, if it has been interned.
+    pub fn lookup(&self, s: &str) -> Option<u32> {
+        self.find(s.as_bytes(), hash_str(s.as_bytes())).ok().map(|slot| self.table[slot] as u32)
+    }
+
+    /// Interns `s` and returns its code.
+    #[inline]
+    pub fn intern(&mut self, s: &str) -> Result<u32> {
+        let b = s.as_bytes();
+        let h = hash_str(b);
+        let slot = match self.find(b, h) {
+            Ok(slot) => return Ok(self.table[slot] as u32),
+            Err(slot) => slot,
+        };
         let end = self.bytes.len() + b.len();
         let (Ok(end32), Ok(code)) = (u32::try_from(end), u32::try_from(self.code_count())) else {
             return Err(Error::State("string dictionary exceeds 4 GiB".into()));
         };
         self.bytes.extend_from_slice(b);
         self.offsets.push(end32);
-        self.hashes.push(h);
-        self.table[slot] = code;
+        self.table[slot] = (h as u64) << 32 | code as u64;
         if self.code_count() * 2 > self.table.len() {
             self.grow();
         }
         Ok(code)
     }
 
-    /// Doubles the table, placing codes by their stored hashes (no string is re-hashed).
+    /// Doubles the table, placing entries by their stored hashes.
     fn grow(&mut self) {
         let n = self.table.len() * 2;
-        let mut table = vec![0u32; n];
+        let mut table = vec![0u64; n];
         let mask = n - 1;
-        for code in 1..self.code_count() as u32 {
-            let mut slot = self.hashes[code as usize] as usize & mask;
+        for e in self.table.iter().copied().filter(|e| *e != 0) {
+            let mut slot = (e >> 32) as usize & mask;
             while table[slot] != 0 {
                 slot = (slot + 1) & mask;
             }
-            table[slot] = code;
+            table[slot] = e;
         }
         self.table = table;
     }
 
     fn heap_bytes(&self) -> usize {
-        self.bytes.capacity() + self.offsets.capacity() * 4 + self.table.capacity() * 4 + self.hashes.capacity() * 4
+        self.bytes.capacity() + self.offsets.capacity() * 4 + self.table.capacity() * 8
     }
 }
 
@@ -371,6 +371,8 @@ pub struct Column {
     /// The field's Arrow type, to check later streams against.
     pub(crate) data_type: DataType,
     dict_cache: DictCache,
+    /// Times only: non-decreasing and without nulls so far.
+    sorted: bool,
 }
 
 fn describe(dt: &DataType) -> String {
@@ -456,6 +458,7 @@ impl Column {
             validity: Validity::default(),
             data_type: field.data_type().clone(),
             dict_cache: DictCache::default(),
+            sorted: true,
         }
     }
 
@@ -509,6 +512,22 @@ impl Column {
     ///
     /// On error the column may hold part of the array; the caller truncates it back.
     pub fn append(&mut self, array: &ArrayRef) -> Result<()> {
+        let before = self.len();
+        self.append_values(array)?;
+        if let ColumnData::Time { values, .. } = &self.data {
+            let new = values.get(before.saturating_sub(1)..).unwrap_or(&[]);
+            self.sorted = self.sorted && self.validity.null_count() == 0 && new.windows(2).all(|w| w[0] <= w[1]);
+        }
+        Ok(())
+    }
+
+    /// Whether the column holds times in non-decreasing order, without nulls (then
+    /// time ranges are found by binary search).
+    pub fn is_sorted(&self) -> bool {
+        self.sorted && matches!(self.data, ColumnData::Time { .. })
+    }
+
+    fn append_values(&mut self, array: &ArrayRef) -> Result<()> {
         let len = array.len();
         if let DataType::Dictionary(_, _) = array.data_type() {
             return self.append_dictionary(array);

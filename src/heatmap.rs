@@ -98,7 +98,16 @@ enum NumData<'a> {
     F(&'a [f64]),
 }
 
-impl NumView<'_> {
+impl<'a> NumView<'a> {
+    /// The values as one `f64` slice, when the column is floats without nulls.
+    #[inline]
+    pub(crate) fn dense_f64(&self) -> Option<&'a [f64]> {
+        match (self.data, self.validity) {
+            (NumData::F(v), None) => Some(v),
+            _ => None,
+        }
+    }
+
     /// Row `i`, or `None` when null or out of range. NaN is returned as is.
     #[inline(always)]
     pub(crate) fn get(&self, i: usize) -> Option<f64> {
@@ -227,8 +236,50 @@ impl TimeAxis<'_> {
         if t < self.t0 || !self.column.validity.is_valid(i) {
             return None;
         }
-        let b = ((t as i128 - self.t0 as i128) / self.width as i128) as usize;
+        // t >= t0, so the difference fits in u64 (no i128 division: slow in wasm).
+        let b = (t.wrapping_sub(self.t0) as u64 / self.width.max(1) as u64) as usize;
         (b < self.buckets).then_some(b)
+    }
+
+    /// For rows `a..b` of a time column sorted without nulls: each bucket's row range.
+    pub fn ranges(&self, rows: &Rows) -> Option<Vec<(usize, usize)>> {
+        let times = self.times();
+        let Rows::Range(a, b) = *rows else { return None };
+        let b = b.min(times.len());
+        if !self.column.is_sorted() || a > b {
+            return None;
+        }
+        let ts = &times[a..b];
+        let mut start = a + ts.partition_point(|t| *t < self.t0);
+        let mut out = Vec::with_capacity(self.buckets);
+        for k in 0..self.buckets {
+            let edge = self.t0.saturating_add(self.width.saturating_mul(k as i64 + 1));
+            let end = a + ts.partition_point(|t| *t < edge);
+            out.push((start, end.max(start)));
+            start = end.max(start);
+        }
+        Some(out)
+    }
+
+    /// Calls `f(bucket, row)` for each row of `rows` whose time falls in a bucket. When
+    /// the rows are a range and the time column is sorted without nulls, each bucket's
+    /// rows are found by binary search and no row needs a division.
+    #[inline]
+    pub fn each_bucketed(&self, rows: &Rows, mut f: impl FnMut(usize, usize)) {
+        let times = self.times();
+        if let Some(ranges) = self.ranges(rows) {
+            for (k, (s, e)) in ranges.into_iter().enumerate() {
+                for i in s..e {
+                    f(k, i);
+                }
+            }
+            return;
+        }
+        rows.each(|i| {
+            if let Some(k) = self.bucket(times, i) {
+                f(k, i)
+            }
+        });
     }
     /// Bucket edges in unix seconds.
     pub fn edges(&self) -> Vec<f64> {
@@ -246,15 +297,78 @@ impl TimeAxis<'_> {
     }
 }
 
-/// log2 of a positive, normal `x` to about 1e-3, from its exponent bits and a short
-/// polynomial of its mantissa: a first guess of a log bucket, corrected against the
-/// exact edges afterwards.
-#[inline]
-fn approx_log2(x: f64) -> f64 {
-    let b = x.to_bits();
-    let e = ((b >> 52) & 0x7ff) as i64 - 1023;
-    let m = f64::from_bits((b & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000) - 1.0;
-    e as f64 + m * (1.442_695 + m * (-0.721_347 + m * (0.478_943 + m * -0.199_8)))
+
+/// Maps a value to its value bucket. Log scale: a table indexed by the float's exponent
+/// and top 6 mantissa bits (1/64 of an octave) gives the bucket of the cell's lower
+/// end; comparisons with the next edges (usually one) make it exact. Linear scale: one multiplication, corrected against the edges.
+struct Bucketer<'a> {
+    edges: &'a [f64],
+    log: bool,
+    l0: f64,
+    per: f64,
+    vb: usize,
+    /// Log scale: bucket of each (exponent, 6 mantissa bits) cell from `cell0` on.
+    table: Vec<u16>,
+    cell0: u64,
+}
+
+const CELL_SHIFT: u32 = 46;
+
+impl<'a> Bucketer<'a> {
+    fn new(edges: &'a [f64], log: bool) -> Bucketer<'a> {
+        let vb = edges.len().saturating_sub(1).max(1);
+        let (e0, elast) = (edges[0], edges[vb]);
+        let (l0, per) = if log { (e0.log2(), vb as f64 / (elast / e0).log2()) } else { (e0, vb as f64 / (elast - e0)) };
+        let mut b = Bucketer { edges, log, l0, per, vb, table: Vec::new(), cell0: 0 };
+        if log && e0 > 0.0 && elast.is_finite() {
+            let (c0, c1) = (e0.to_bits() >> CELL_SHIFT, elast.to_bits() >> CELL_SHIFT);
+            if c1 >= c0 && c1 - c0 < 1 << 16 {
+                b.cell0 = c0;
+                b.table = (c0..=c1).map(|c| b.slow(f64::from_bits(c << CELL_SHIFT).max(e0)) as u16).collect();
+            }
+        }
+        b
+    }
+
+    #[inline(always)]
+    fn bucket(&self, v: f64) -> usize {
+        if !self.log {
+            let last = self.vb - 1;
+            let guess = (v - self.l0) * self.per;
+            let mut b = if guess > 0.0 { (guess as usize).min(last) } else { 0 };
+            while b > 0 && v < self.edges[b] {
+                b -= 1;
+            }
+            while b < last && v >= self.edges[b + 1] {
+                b += 1;
+            }
+            return b;
+        }
+        if let Some(t) = (v.to_bits() >> CELL_SHIFT).checked_sub(self.cell0).and_then(|c| self.table.get(c as usize)) {
+            // The cell's lower end is in bucket b, so v is in b or later: usually b or
+            // b + 1 (cells are 1/64 octave; buckets are narrower only for tiny ranges).
+            let mut b = *t as usize;
+            while b + 1 < self.vb && v >= self.edges[b + 1] {
+                b += 1;
+            }
+            return b;
+        }
+        self.slow(v)
+    }
+
+    fn slow(&self, v: f64) -> usize {
+        let guess = if self.log { (v.log2() - self.l0) * self.per } else { (v - self.l0) * self.per };
+        let last = self.vb - 1;
+        let mut b = if guess > 0.0 { (guess as usize).min(last) } else { 0 };
+        // Exact: edges[b] <= v < edges[b + 1] (the last bucket is closed).
+        while b > 0 && v < self.edges[b] {
+            b -= 1;
+        }
+        while b < last && v >= self.edges[b + 1] {
+            b += 1;
+        }
+        b
+    }
 }
 
 /// Counts `rows` of the numeric column `col` on `axis` x value buckets.
@@ -262,21 +376,34 @@ pub fn heatmap_rows(col: &Column, axis: &TimeAxis, rows: &Rows, value_buckets: u
     let get = numeric_getter(col)?;
     let tb = axis.buckets.max(1);
     let vb = value_buckets.clamp(1, 1000);
-    let times = axis.times();
-    // Value range over the rows in the time range.
+    // Value range over the rows in the time range. (Plain comparisons: `f64::min`
+    // becomes a libm call in wasm, to get its NaN semantics.)
     let (mut lo, mut hi, mut min_pos) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY);
-    rows.each(|i| {
-        if axis.bucket(times, i).is_none() {
-            return;
+    let mut see = |v: f64| {
+        if v < lo {
+            lo = v;
         }
-        if let Some(v) = get.get(i).filter(|v| !v.is_nan()) {
-            lo = lo.min(v);
-            hi = hi.max(v);
-            if v > 0.0 {
-                min_pos = min_pos.min(v);
+        if v > hi {
+            hi = v;
+        }
+        if v > 0.0 && v < min_pos {
+            min_pos = v;
+        }
+    };
+    let ranges = axis.ranges(rows);
+    match (&ranges, &col.data, col.validity.words()) {
+        (Some(r), ColumnData::Float(vals), None) => {
+            let (s, e) = (r.first().map_or(0, |x| x.0), r.last().map_or(0, |x| x.1));
+            for &v in vals.get(s..e).unwrap_or(&[]) {
+                see(v); // NaN fails every comparison
             }
         }
-    });
+        _ => axis.each_bucketed(rows, |_, i| {
+            if let Some(v) = get.get(i) {
+                see(v);
+            }
+        }),
+    }
     let value_edges = match scale {
         Scale::Log => {
             let (a, b) = if min_pos.is_finite() { (min_pos, hi.max(min_pos)) } else { (1.0, 10.0) };
@@ -299,35 +426,40 @@ pub fn heatmap_rows(col: &Column, axis: &TimeAxis, rows: &Rows, value_buckets: u
     let mut low = vec![0u32; tb];
     let (mut total, mut nulls) = (0u64, 0u64);
     let log = scale == Scale::Log;
-    let (e0, elast) = (value_edges[0], value_edges[vb]);
-    let (l0, per) = if log {
-        (approx_log2(e0), vb as f64 / (elast / e0).log2())
+    let bucketer = Bucketer::new(&value_edges, log);
+    let bucket = |v: f64| bucketer.bucket(v);
+    // Fast path: contiguous rows per bucket over a float column without nulls.
+    if let (Some(ranges), ColumnData::Float(vals), None) = (ranges, &col.data, col.validity.words()) {
+        for (t, (s, e)) in ranges.into_iter().enumerate() {
+            let row = &mut counts[t * vb..(t + 1) * vb];
+            for &v in vals.get(s..e).unwrap_or(&[]) {
+                if v.is_nan() {
+                    nulls += 1;
+                } else if log && v <= 0.0 {
+                    low[t] = low[t].saturating_add(1);
+                    total += 1;
+                } else {
+                    let c = &mut row[bucket(v)];
+                    *c = c.saturating_add(1);
+                    total += 1;
+                }
+            }
+        }
     } else {
-        (e0, vb as f64 / (elast - e0))
-    };
-    rows.each(|i| {
-        let Some(t) = axis.bucket(times, i) else { return };
-        let Some(v) = get.get(i).filter(|v| !v.is_nan()) else {
-            nulls += 1;
-            return;
-        };
-        total += 1;
-        if log && v <= 0.0 {
-            low[t] = low[t].saturating_add(1);
-            return;
-        }
-        let guess = if log { (approx_log2(v) - l0) * per } else { (v - l0) * per };
-        let mut b = if guess > 0.0 { (guess as usize).min(vb - 1) } else { 0 };
-        // Exact: edges[b] <= v < edges[b + 1] (the last bucket is closed).
-        while b > 0 && v < value_edges[b] {
-            b -= 1;
-        }
-        while b + 1 < vb && v >= value_edges[b + 1] {
-            b += 1;
-        }
-        let c = &mut counts[t * vb + b];
-        *c = c.saturating_add(1);
-    });
+        axis.each_bucketed(rows, |t, i| {
+            let Some(v) = get.get(i).filter(|v| !v.is_nan()) else {
+                nulls += 1;
+                return;
+            };
+            total += 1;
+            if log && v <= 0.0 {
+                low[t] = low[t].saturating_add(1);
+                return;
+            }
+            let c = &mut counts[t * vb + bucket(v)];
+            *c = c.saturating_add(1);
+        });
+    }
     let max_count = counts.iter().chain(low.iter()).copied().max().unwrap_or(0);
     Ok(Heatmap {
         column: col.name.clone(),

@@ -76,25 +76,42 @@ struct Basic {
     max: Vec<f64>,
 }
 
+/// The values of `rows` as a contiguous float slice without nulls, when they are.
+fn dense<'a>(view: &NumView<'a>, rows: &Rows) -> Option<&'a [f64]> {
+    match rows {
+        Rows::Range(a, b) => view.dense_f64()?.get(*a..*b),
+        Rows::List(_) => None,
+    }
+}
+
 fn basic(view: &NumView, rows: &Rows, gid: &[u32], n: usize) -> Basic {
     let mut b = Basic { sum: vec![0.0; n], nn: vec![0; n], min: vec![f64::INFINITY; n], max: vec![f64::NEG_INFINITY; n] };
-    let mut k = 0;
-    rows.each(|i| {
-        let g = gid[k] as usize;
-        k += 1;
-        if let Some(v) = view.get(i) {
-            if !v.is_nan() {
-                b.sum[g] += v;
-                b.nn[g] += 1;
-                if v < b.min[g] {
-                    b.min[g] = v;
-                }
-                if v > b.max[g] {
-                    b.max[g] = v;
-                }
+    let mut add = |g: usize, v: f64| {
+        if !v.is_nan() {
+            b.sum[g] += v;
+            b.nn[g] += 1;
+            if v < b.min[g] {
+                b.min[g] = v;
+            }
+            if v > b.max[g] {
+                b.max[g] = v;
             }
         }
-    });
+    };
+    if let Some(vals) = dense(view, rows) {
+        for (v, g) in vals.iter().zip(gid) {
+            add(*g as usize, *v);
+        }
+    } else {
+        let mut k = 0;
+        rows.each(|i| {
+            let g = gid[k] as usize;
+            k += 1;
+            if let Some(v) = view.get(i) {
+                add(g, v);
+            }
+        });
+    }
     b
 }
 
@@ -110,17 +127,26 @@ fn percentiles(view: &NumView, rows: &Rows, gid: &[u32], nn: &[u32], ps: &[f64])
     }
     let mut cursor = offsets.clone();
     let mut buf = vec![0u64; total];
-    let mut k = 0;
-    rows.each(|i| {
-        let g = gid[k] as usize;
-        k += 1;
-        if let Some(v) = view.get(i) {
-            if !v.is_nan() {
-                buf[cursor[g]] = key(v);
-                cursor[g] += 1;
-            }
+    let mut put = |g: usize, v: f64| {
+        if !v.is_nan() {
+            buf[cursor[g]] = key(v);
+            cursor[g] += 1;
         }
-    });
+    };
+    if let Some(vals) = dense(view, rows) {
+        for (v, g) in vals.iter().zip(gid) {
+            put(*g as usize, *v);
+        }
+    } else {
+        let mut k = 0;
+        rows.each(|i| {
+            let g = gid[k] as usize;
+            k += 1;
+            if let Some(v) = view.get(i) {
+                put(g, v);
+            }
+        });
+    }
     let mut out = vec![vec![None; n]; ps.len()];
     for g in 0..n {
         let s = &mut buf[offsets[g]..offsets[g + 1]];
@@ -309,9 +335,13 @@ fn aggregate_with(
     series: Option<usize>,
 ) -> Result<Aggregates> {
     let mut counts = vec![0u32; n];
-    for g in gid {
-        if let Some(c) = counts.get_mut(*g as usize) {
-            *c += 1;
+    if n == 1 {
+        counts[0] = gid.len() as u32;
+    } else {
+        for g in gid {
+            if let Some(c) = counts.get_mut(*g as usize) {
+                *c += 1;
+            }
         }
     }
     let mut values: Vec<Vec<Option<f64>>> = vec![Vec::new(); calcs.len()];

@@ -205,10 +205,7 @@ pub fn resolve_time(ds: &Dataset, tcol: &Column, spec: &QuerySpec) -> Result<Tim
 }
 
 fn is_sorted_nonnull(c: &Column, n: usize) -> bool {
-    match &c.data {
-        ColumnData::Time { values, .. } => c.validity.null_count() == 0 && values[..n].windows(2).all(|w| w[0] <= w[1]),
-        _ => false,
-    }
+    c.is_sorted() && c.len() >= n
 }
 
 /// The rows of `[t0, t1)` (binary search when the time column is sorted).
@@ -264,7 +261,51 @@ struct Groups<'a> {
     composite: Option<Vec<u64>>,
 }
 
+/// A breakdown value borrowed from the dataset, for ordering.
+#[derive(Debug, PartialEq, PartialOrd)]
+enum KeyRef<'a> {
+    Bool(bool),
+    Num(f64),
+    Str(&'a str),
+    Null,
+}
+
+impl KeyRef<'_> {
+    fn is_null(&self) -> bool {
+        matches!(self, KeyRef::Null)
+    }
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        match (self, other) {
+            (KeyRef::Num(a), KeyRef::Num(b)) => a.total_cmp(b),
+            _ => self.partial_cmp(other).unwrap_or(std::cmp::Ordering::Equal),
+        }
+    }
+}
+
 impl Groups<'_> {
+    /// Breakdown `k` of group `g`, borrowed (nulls sort last).
+    fn key_ref(&self, g: usize, k: usize) -> KeyRef<'_> {
+        let mut c = match &self.composite {
+            Some(v) => v.get(g).copied().unwrap_or(0),
+            None => g as u64,
+        };
+        for key in self.keys[k + 1..].iter().rev() {
+            c /= key.card;
+        }
+        let key = &self.keys[k];
+        let code = c % key.card;
+        match &key.decode {
+            Decode::Str(d) => d.get(code as u32).map_or(KeyRef::Null, KeyRef::Str),
+            Decode::Bool => match code {
+                0 => KeyRef::Bool(false),
+                1 => KeyRef::Bool(true),
+                _ => KeyRef::Null,
+            },
+            Decode::Num(v) if code > 0 => v.get(code as usize).map_or(KeyRef::Null, |x| KeyRef::Num(*x)),
+            Decode::Num(_) => KeyRef::Null,
+        }
+    }
+
     fn key(&self, g: usize) -> Vec<Cell> {
         let mut c = match &self.composite {
             Some(v) => v.get(g).copied().unwrap_or(0),
@@ -287,7 +328,10 @@ fn group<'a>(ds: &'a Dataset, names: &[String], rows: &Rows) -> Result<Groups<'a
         let mut codes = Vec::with_capacity(rows.len());
         let (card, decode) = match &col.data {
             ColumnData::Str { codes: c, dict } => {
-                rows.each(|i| codes.push(c.get(i).copied().unwrap_or(0)));
+                match rows {
+                    Rows::Range(a, b) if *b <= c.len() => codes.extend_from_slice(&c[*a..*b]),
+                    _ => rows.each(|i| codes.push(c.get(i).copied().unwrap_or(0))),
+                }
                 (dict.code_count() as u64, Decode::Str(dict))
             }
             ColumnData::Bool(v) => {
@@ -377,19 +421,6 @@ fn group<'a>(ds: &'a Dataset, names: &[String], rows: &Rows) -> Result<Groups<'a
 enum OrderKey {
     Calc(usize),
     Breakdown(usize),
-}
-
-fn cmp_cells(a: &Cell, b: &Cell) -> std::cmp::Ordering {
-    use std::cmp::Ordering::*;
-    match (a, b) {
-        (Cell::Null, Cell::Null) => Equal,
-        (Cell::Null, _) => Greater, // nulls last
-        (_, Cell::Null) => Less,
-        (Cell::Num(x), Cell::Num(y)) => x.total_cmp(y),
-        (Cell::Str(x), Cell::Str(y)) => x.cmp(y),
-        (Cell::Bool(x), Cell::Bool(y)) => x.cmp(y),
-        _ => Equal,
-    }
 }
 
 /// Runs a query.
@@ -509,7 +540,7 @@ pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
     let present: Vec<usize> = (0..groups.n).filter(|g| counts[*g] > 0 || spec.breakdowns.is_empty()).collect();
     let n_groups = present.len() as u64;
     let calc_value = |c: usize, g: usize| -> Cell { values.values[c].get(g).copied().flatten().map_or(Cell::Null, Cell::Num) };
-    let mut kept: Vec<(usize, Vec<Cell>)> = present
+    let passing: Vec<usize> = present
         .into_iter()
         .filter(|g| {
             havings.iter().all(|(c, op, v)| match values.values[*c].get(*g).copied().flatten() {
@@ -524,25 +555,39 @@ pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
                 },
             })
         })
-        .map(|g| (g, groups.key(g)))
         .collect();
-    kept.sort_by(|(ga, ka), (gb, kb)| {
+    // Order without allocating: calculation values and borrowed breakdown values.
+    let order = |ga: &usize, gb: &usize| -> std::cmp::Ordering {
         for (key, desc) in &orders {
-            let (a, b) = match key {
-                OrderKey::Calc(c) => (calc_value(*c, *ga), calc_value(*c, *gb)),
-                OrderKey::Breakdown(i) => (ka[*i].clone(), kb[*i].clone()),
+            let (o, null) = match key {
+                OrderKey::Calc(c) => {
+                    let (a, b) = (values.values[*c][*ga], values.values[*c][*gb]);
+                    match (a, b) {
+                        (Some(x), Some(y)) => (x.total_cmp(&y), false),
+                        (None, None) => (std::cmp::Ordering::Equal, true),
+                        (None, _) => (std::cmp::Ordering::Greater, true),
+                        (_, None) => (std::cmp::Ordering::Less, true),
+                    }
+                }
+                OrderKey::Breakdown(i) => {
+                    let (a, b) = (groups.key_ref(*ga, *i), groups.key_ref(*gb, *i));
+                    (a.cmp(&b), a.is_null() || b.is_null())
+                }
             };
-            let mut o = cmp_cells(&a, &b);
-            if *desc && !matches!((&a, &b), (Cell::Null, _) | (_, Cell::Null)) {
-                o = o.reverse();
-            }
+            let o = if *desc && !null { o.reverse() } else { o };
             if o != std::cmp::Ordering::Equal {
                 return o;
             }
         }
         ga.cmp(gb)
-    });
-    kept.truncate(limit);
+    };
+    let mut top = passing;
+    if top.len() > limit {
+        top.select_nth_unstable_by(limit - 1, order);
+        top.truncate(limit);
+    }
+    top.sort_unstable_by(order);
+    let kept: Vec<(usize, Vec<Cell>)> = top.into_iter().map(|g| (g, groups.key(g))).collect();
 
     let visible: Vec<usize> = (0..calcs.len()).filter(|c| !calcs[*c].hidden && calcs[*c].op != Op::Heatmap).collect();
     let row_of = |key: &[Cell], get: &dyn Fn(usize) -> Cell| -> Row {

@@ -1,0 +1,53 @@
+//! Native timing of the engine's steps on demo data, to find hot spots quickly
+//! (the benchmark of record is bench/query.mjs, in wasm).
+//!
+//!   cargo run --release --example profile -- [rows]
+use std::time::Instant;
+
+use sightline::demo::{ipc_stream, DemoOptions};
+use sightline::query::{run, QuerySpec};
+use sightline::Dataset;
+
+fn time<T>(label: &str, runs: usize, mut f: impl FnMut() -> T) -> T {
+    let mut ms = Vec::new();
+    let mut out = None;
+    for _ in 0..runs {
+        let t = Instant::now();
+        out = Some(f());
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    ms.sort_by(f64::total_cmp);
+    println!("{label:<40} {:>8.1} ms", ms[runs / 2]);
+    out.unwrap()
+}
+
+fn main() {
+    let rows: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let bytes = ipc_stream(&DemoOptions { rows, ..Default::default() }).unwrap();
+    let ds = time("ingest", 3, || {
+        let mut ds = Dataset::new();
+        for c in bytes.chunks(1 << 20) {
+            ds.push(c).unwrap();
+        }
+        ds.finish().unwrap();
+        ds
+    });
+    let q = |json: &str| -> QuerySpec { serde_json::from_str(json).unwrap() };
+    let heat = q(r#"{"calculations":[{"op":"HEATMAP","column":"duration_ms"}],"granularity":720,"heatmap":{"value_buckets":40},"disable_series":true}"#);
+    if std::env::args().nth(2).as_deref() == Some("heatmap") {
+        time("heatmap x30", 30, || run(&ds, &heat).unwrap());
+        return;
+    }
+    time("heatmap", 5, || run(&ds, &heat).unwrap());
+    for (label, calcs) in [
+        ("breakdown COUNT", r#"[{"op":"COUNT"}]"#),
+        ("breakdown AVG", r#"[{"op":"AVG","column":"duration_ms"}]"#),
+        ("breakdown P99", r#"[{"op":"P99","column":"duration_ms"}]"#),
+        ("breakdown COUNT AVG P50 P95 P99", r#"[{"op":"COUNT"},{"op":"AVG","column":"duration_ms"},{"op":"P50","column":"duration_ms"},{"op":"P95","column":"duration_ms"},{"op":"P99","column":"duration_ms"}]"#),
+    ] {
+        let spec = q(&format!(r#"{{"calculations":{calcs},"breakdowns":["customer_id"],"limit":20,"disable_series":true}}"#));
+        time(label, 5, || run(&ds, &spec).unwrap());
+    }
+    let spec = q(r#"{"calculations":[{"op":"COUNT"},{"op":"P99","column":"duration_ms"}],"breakdowns":["endpoint"],"limit":20}"#);
+    time("breakdown endpoint + series", 5, || run(&ds, &spec).unwrap());
+}
