@@ -4,7 +4,7 @@
 // with COUNT, AVG, P50, P95, P99 ordered by P99 desc, limit 20. Prints the median CPU
 // ms of several runs per step and the ratios to Sightline.
 //
-//   node bench/query.mjs [rows=1000000] [runs=5]
+//   node --expose-gc bench/query.mjs [rows=1000000] [runs=5] [warmup=2]
 import { readFileSync, existsSync, mkdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -19,6 +19,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 initSync({ module: readFileSync(join(root, 'pkg', 'sightline_bg.wasm')) });
 const ROWS = Number(process.argv[2] ?? 1_000_000);
 const RUNS = Number(process.argv[3] ?? 5);
+// Unmeasured runs first, for every engine alike: JIT tiers (V8 compiles hot wasm and JS
+// again, on other threads) settle, and the medians describe the steady state.
+const WARMUP = Number(process.argv[4] ?? 2);
 const TB = 120, VB = 40;
 
 // --- data -----------------------------------------------------------------------
@@ -32,14 +35,21 @@ const bytes = new Uint8Array(readFileSync(path));
 
 // --- measurement ------------------------------------------------------------------
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-async function measure(fn) {
+// `dispose` releases what a run made before the next run, so no engine is measured
+// with its earlier copies still in memory.
+async function measure(fn, dispose) {
   const cpu = [], wall = [];
   let out;
-  for (let r = 0; r < RUNS; r++) {
-    global.gc?.();
+  for (let r = 0; r < WARMUP + RUNS; r++) {
+    if (r > 0 && dispose) dispose(out);
+    if (global.gc) {
+      global.gc();
+      await new Promise((r) => setTimeout(r, 50)); // let concurrent sweeping finish
+    }
     const c0 = process.cpuUsage(), t0 = performance.now();
     out = await fn();
     const c = process.cpuUsage(c0);
+    if (r < WARMUP) continue;
     wall.push(performance.now() - t0);
     cpu.push((c.user + c.system) / 1000);
   }
@@ -59,6 +69,9 @@ const T0MS = T0 * 1000, WMS = GRAN * 1000;
 // --- Sightline ------------------------------------------------------------------------
 const sightline = {
   name: 'Sightline (wasm)',
+  dispose(ds) {
+    ds.free();
+  },
   ingest() {
     const ds = new Dataset();
     for (let at = 0; at < bytes.length; at += 1 << 20) ds.push(bytes.subarray(at, at + (1 << 20)));
@@ -96,6 +109,9 @@ const conn = db.connect();
 let tableNo = 0;
 const duck = {
   name: 'DuckDB-WASM 1.32',
+  dispose(name) {
+    conn.query(`DROP TABLE ${name}`);
+  },
   ingest() {
     const name = `t${tableNo++}`;
     conn.insertArrowFromIPCStream(bytes, { name, create: true });
@@ -210,10 +226,10 @@ const js = {
 };
 
 // --- run ------------------------------------------------------------------------------
-console.log(`${ROWS.toLocaleString('en-US')} demo rows (${(bytes.length / 1e6).toFixed(0)} MB Arrow IPC), median CPU ms of ${RUNS} runs, Node ${process.version}`);
+console.log(`${ROWS.toLocaleString('en-US')} demo rows (${(bytes.length / 1e6).toFixed(0)} MB Arrow IPC), median CPU ms of ${RUNS} runs after ${WARMUP} warm-up runs, Node ${process.version}`);
 const results = [];
 for (const eng of [sightline, duck, arq, js]) {
-  const ing = await measure(() => eng.ingest());
+  const ing = await measure(() => eng.ingest(), eng.dispose);
   const state = ing.out;
   const heat = await measure(() => eng.heatmap(state));
   const brk = await measure(() => eng.breakdown(state));

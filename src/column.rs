@@ -373,6 +373,52 @@ pub struct Column {
     dict_cache: DictCache,
     /// Times only: non-decreasing and without nulls so far.
     sorted: bool,
+    /// Numbers only: value statistics per [`ZONE_ROWS`] rows.
+    zones: Vec<Zone>,
+}
+
+/// Rows per zone of a numeric column's statistics.
+pub const ZONE_ROWS: usize = 1 << 16;
+
+/// Statistics of a zone's non-null, non-NaN values (a zone map).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Zone {
+    /// Smallest value (+inf when none).
+    pub min: f64,
+    /// Largest value (-inf when none).
+    pub max: f64,
+    /// Smallest positive value (+inf when none).
+    pub min_pos: f64,
+}
+
+impl Zone {
+    /// No values.
+    pub const EMPTY: Zone = Zone { min: f64::INFINITY, max: f64::NEG_INFINITY, min_pos: f64::INFINITY };
+
+    /// Adds one value (NaN is ignored: it fails every comparison).
+    #[inline(always)]
+    pub fn see(&mut self, v: f64) {
+        if v < self.min {
+            self.min = v;
+        }
+        if v > self.max {
+            self.max = v;
+        }
+        if v > 0.0 && v < self.min_pos {
+            self.min_pos = v;
+        }
+    }
+
+    /// Both zones together.
+    pub fn merge(self, o: Zone) -> Zone {
+        let mut z = self;
+        for v in [o.min, o.max, o.min_pos] {
+            if v.is_finite() {
+                z.see(v);
+            }
+        }
+        z
+    }
 }
 
 fn describe(dt: &DataType) -> String {
@@ -459,6 +505,7 @@ impl Column {
             data_type: field.data_type().clone(),
             dict_cache: DictCache::default(),
             sorted: true,
+            zones: Vec::new(),
         }
     }
 
@@ -506,6 +553,76 @@ impl Column {
             ColumnData::Other => {}
         }
         self.validity.truncate(len);
+        self.zones.truncate(len / ZONE_ROWS);
+        self.update_zones();
+    }
+
+    /// The value at row `i` of a numeric column as `f64`, `None` if null or not numeric.
+    #[inline]
+    fn number(&self, i: usize) -> Option<f64> {
+        if !self.validity.is_valid(i) {
+            return None;
+        }
+        match &self.data {
+            ColumnData::Int(v) => v.get(i).map(|x| *x as f64),
+            ColumnData::UInt(v) => v.get(i).map(|x| *x as f64),
+            ColumnData::Float(v) => v.get(i).copied(),
+            _ => None,
+        }
+    }
+
+    /// Brings the zone statistics up to the column's length (the last zone may be partial
+    /// and is recomputed).
+    fn update_zones(&mut self) {
+        if !matches!(self.data, ColumnData::Int(_) | ColumnData::UInt(_) | ColumnData::Float(_)) {
+            return;
+        }
+        let len = self.len();
+        let done = self.zones.len().saturating_sub(1);
+        self.zones.truncate(done);
+        let mut start = done * ZONE_ROWS;
+        while start < len {
+            let end = (start + ZONE_ROWS).min(len);
+            let mut z = Zone::EMPTY;
+            match (&self.data, self.validity.words()) {
+                (ColumnData::Float(v), None) => v[start..end].iter().for_each(|x| z.see(*x)),
+                _ => (start..end).for_each(|i| {
+                    if let Some(x) = self.number(i) {
+                        z.see(x)
+                    }
+                }),
+            }
+            self.zones.push(z);
+            start = end;
+        }
+    }
+
+    /// Statistics of rows `a..b` of a numeric column: whole zones from the zone map,
+    /// partial ones scanned. `None` for other columns.
+    pub fn range_stats(&self, a: usize, b: usize) -> Option<Zone> {
+        if !matches!(self.data, ColumnData::Int(_) | ColumnData::UInt(_) | ColumnData::Float(_)) {
+            return None;
+        }
+        let b = b.min(self.len());
+        let mut z = Zone::EMPTY;
+        let mut i = a;
+        while i < b {
+            let k = i / ZONE_ROWS;
+            let (zs, ze) = (k * ZONE_ROWS, ((k + 1) * ZONE_ROWS).min(self.len()));
+            if i == zs && ze <= b && k < self.zones.len() {
+                z = z.merge(self.zones[k]);
+                i = ze;
+                continue;
+            }
+            let end = ze.min(b);
+            for r in i..end {
+                if let Some(x) = self.number(r) {
+                    z.see(x);
+                }
+            }
+            i = end;
+        }
+        Some(z)
     }
 
     /// Appends one Arrow array (a batch's column) to this column.
@@ -518,6 +635,7 @@ impl Column {
             let new = values.get(before.saturating_sub(1)..).unwrap_or(&[]);
             self.sorted = self.sorted && self.validity.null_count() == 0 && new.windows(2).all(|w| w[0] <= w[1]);
         }
+        self.update_zones();
         Ok(())
     }
 
@@ -804,6 +922,7 @@ fn intern_all<'a>(codes: &mut Vec<u32>, dict: &mut Dict, it: impl Iterator<Item 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn dict_interns_and_looks_up() {
@@ -820,6 +939,41 @@ mod tests {
         assert_eq!(d.get(999_999), None);
         assert_eq!(d.intern("").unwrap(), 3001);
         assert_eq!(d.get(3001), Some(""));
+    }
+
+    #[test]
+    fn zone_stats_match_a_scan() {
+        use arrow_array::Float64Array;
+        let mut col = Column::new(&Field::new("x", DataType::Float64, true));
+        let mut all: Vec<Option<f64>> = Vec::new();
+        let mut seed = 7u64;
+        for n in [1000usize, 70_000, 3, 65_536, 140_000] {
+            let vals: Vec<Option<f64>> = (0..n)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    match seed >> 60 {
+                        0 => None,
+                        1 => Some(f64::NAN),
+                        _ => Some((seed >> 20) as f64 / 1e9 - 4000.0),
+                    }
+                })
+                .collect();
+            all.extend(&vals);
+            col.append(&(Arc::new(Float64Array::from(vals)) as ArrayRef)).unwrap();
+        }
+        let scan = |a: usize, b: usize| {
+            let mut z = Zone::EMPTY;
+            all[a..b].iter().flatten().for_each(|v| z.see(*v));
+            z
+        };
+        let n = all.len();
+        for (a, b) in
+            [(0, n), (0, 1), (5, 65_536), (65_536, 131_072), (1000, 200_000), (131_071, n), (n, n), (70_000, 70_003)]
+        {
+            assert_eq!(col.range_stats(a, b), Some(scan(a, b)), "{a}..{b}");
+        }
+        col.truncate(100_000);
+        assert_eq!(col.range_stats(0, 100_000), Some(scan(0, 100_000)));
     }
 
     #[test]

@@ -201,8 +201,30 @@ pub fn heatmap(ds: &Dataset, spec: &HeatmapSpec) -> Result<Heatmap> {
 
 /// Round time steps, in seconds.
 const STEPS: [f64; 24] = [
-    1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 10800.0, 21600.0,
-    43200.0, 86400.0, 172_800.0, 604_800.0, 1_209_600.0, 2_592_000.0, 7_776_000.0, 31_536_000.0,
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+    15.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+    900.0,
+    1800.0,
+    3600.0,
+    7200.0,
+    10800.0,
+    21600.0,
+    43200.0,
+    86400.0,
+    172_800.0,
+    604_800.0,
+    1_209_600.0,
+    2_592_000.0,
+    7_776_000.0,
+    31_536_000.0,
 ];
 
 /// The smallest round step (1 s, 5 s, 1 min, 15 min, 1 h, 1 d, ...) that covers
@@ -297,7 +319,6 @@ impl TimeAxis<'_> {
     }
 }
 
-
 /// Maps a value to its value bucket. Log scale: a table indexed by the float's exponent
 /// and top 6 mantissa bits (1/64 of an octave) gives the bucket of the cell's lower
 /// end; comparisons with the next edges (usually one) make it exact. Linear scale: one multiplication, corrected against the edges.
@@ -391,14 +412,10 @@ pub fn heatmap_rows(col: &Column, axis: &TimeAxis, rows: &Rows, value_buckets: u
         }
     };
     let ranges = axis.ranges(rows);
-    match (&ranges, &col.data, col.validity.words()) {
-        (Some(r), ColumnData::Float(vals), None) => {
-            let (s, e) = (r.first().map_or(0, |x| x.0), r.last().map_or(0, |x| x.1));
-            for &v in vals.get(s..e).unwrap_or(&[]) {
-                see(v); // NaN fails every comparison
-            }
-        }
-        _ => axis.each_bucketed(rows, |_, i| {
+    match ranges.as_ref().and_then(|r| col.range_stats(r.first().map_or(0, |x| x.0), r.last().map_or(0, |x| x.1))) {
+        // Contiguous rows: the column's zone map, scanning only partial zones.
+        Some(z) => (lo, hi, min_pos) = (z.min, z.max, z.min_pos),
+        None => axis.each_bucketed(rows, |_, i| {
             if let Some(v) = get.get(i) {
                 see(v);
             }
@@ -566,5 +583,41 @@ mod tests {
         .unwrap();
         assert_eq!(h.total, 0);
         assert_eq!(h.max_count, 0);
+    }
+}
+
+#[cfg(test)]
+mod bucket_tests {
+    use super::*;
+
+    /// The table-driven bucketer agrees with a plain search over the edges, for values at,
+    /// just below and just above every edge, over ranges wide and very narrow.
+    #[test]
+    fn bucketer_is_exact_at_every_edge() {
+        for (lo, hi, vb) in
+            [(0.013, 97_000.0, 40), (1.0, 1.01, 40), (5e-300, 1e300, 1000), (3.0, 3.0000001, 7), (0.5, 2.0, 1)]
+        {
+            for log in [true, false] {
+                let edges: Vec<f64> = if log {
+                    let (la, lb) = (f64::log10(lo), f64::log10(hi));
+                    let mut e: Vec<f64> = (0..=vb).map(|k| 10f64.powf(la + (lb - la) * k as f64 / vb as f64)).collect();
+                    e[0] = lo;
+                    e[vb] = hi;
+                    e
+                } else {
+                    (0..=vb).map(|k| lo + (hi - lo) * k as f64 / vb as f64).collect()
+                };
+                let b = Bucketer::new(&edges, log);
+                let expect = |v: f64| edges.windows(2).position(|w| v >= w[0] && v < w[1]).unwrap_or(vb - 1);
+                for e in &edges {
+                    for v in [*e, e.next_down(), e.next_up()] {
+                        if v < lo || v > hi {
+                            continue;
+                        }
+                        assert_eq!(b.bucket(v), expect(v), "v={v} lo={lo} hi={hi} vb={vb} log={log}");
+                    }
+                }
+            }
+        }
     }
 }

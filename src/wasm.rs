@@ -20,8 +20,17 @@ fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
     v.serialize(&s).map_err(|e| JsError::new(&e.to_string()))
 }
 
+/// Specifications go through JSON text so that serde's `deny_unknown_fields` applies (a
+/// misspelt key is an error naming it; serde-wasm-bindgen would ignore it).
 fn from_js<T: serde::de::DeserializeOwned>(v: JsValue, what: &str) -> Result<T, JsError> {
-    serde_wasm_bindgen::from_value(v).map_err(|e| JsError::new(&format!("invalid {what}: {e}")))
+    if !v.is_object() {
+        return Err(JsError::new(&format!("invalid {what}: expected an object")));
+    }
+    let text = js_sys::JSON::stringify(&v)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| JsError::new(&format!("invalid {what}: not JSON-serializable")))?;
+    serde_json::from_str(&text).map_err(|e| JsError::new(&format!("invalid {what}: {e}")))
 }
 
 fn set(obj: &Object, key: &str, value: &JsValue) -> Result<(), JsError> {
@@ -109,11 +118,22 @@ impl JsDataset {
     }
 
     /// Runs a query (Honeycomb's query specification): `{ results, series, heatmaps,
-    /// columns, start_time, end_time, granularity, scanned, matched, groups }`.
+    /// columns, start_time, end_time, granularity, scanned, matched, groups }`; heatmap
+    /// `counts` and `low` are `Uint32Array`s.
     pub fn query(&self, spec: JsValue) -> Result<JsValue, JsError> {
         let spec: crate::query::QuerySpec = from_js(spec, "query spec")?;
         let r = crate::query::run(&self.inner, &spec).map_err(js_err)?;
-        to_js(&r)
+        let out = to_js(&r)?;
+        // Heatmap counts as typed arrays rather than arrays of numbers.
+        let maps: js_sys::Array = Reflect::get(&out, &JsValue::from_str("heatmaps"))
+            .map_err(|_| JsError::new("could not build the result object"))?
+            .unchecked_into();
+        for (i, h) in r.heatmaps.iter().enumerate() {
+            let obj: Object = maps.get(i as u32).unchecked_into();
+            set(&obj, "counts", &Uint32Array::from(&h.heatmap.counts[..]))?;
+            set(&obj, "low", &Uint32Array::from(&h.heatmap.low[..]))?;
+        }
+        Ok(out)
     }
 
     /// Heatmap counts: `{ column, time_edges, value_edges, scale, counts: Uint32Array, low, max_count, total, nulls }`.

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
-use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder, UInt8Builder};
+use arrow_array::builder::{
+    BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder, UInt8Builder,
+};
 use arrow_array::types::Int16Type;
 use arrow_array::{ArrayRef, DictionaryArray, Int16Array, RecordBatch, StringArray};
 use arrow_ipc::writer::StreamWriter;
@@ -60,7 +62,8 @@ fn dataset(rng: &mut Rng, rows: usize, sorted: bool) -> Vec<u8> {
             left -= n;
             let mut ts = TimestampMillisecondBuilder::new().with_timezone("UTC");
             let (mut sl, mut sh) = (StringBuilder::new(), StringBuilder::new());
-            let (mut b, mut i, mut f, mut u) = (BooleanBuilder::new(), Int64Builder::new(), Float64Builder::new(), UInt8Builder::new());
+            let (mut b, mut i, mut f, mut u) =
+                (BooleanBuilder::new(), Int64Builder::new(), Float64Builder::new(), UInt8Builder::new());
             let mut keys = Vec::new();
             for _ in 0..n {
                 t += rng.below(2500) as i64;
@@ -153,7 +156,22 @@ fn calc_sql(op: &str, col: Option<&str>) -> String {
 }
 
 fn random_filter(rng: &mut Rng) -> J {
-    let str_ops = ["=", "!=", "starts-with", "does-not-start-with", "ends-with", "does-not-end-with", "contains", "does-not-contain", "exists", "does-not-exist", "in", "not-in", ">", "<="];
+    let str_ops = [
+        "=",
+        "!=",
+        "starts-with",
+        "does-not-start-with",
+        "ends-with",
+        "does-not-end-with",
+        "contains",
+        "does-not-contain",
+        "exists",
+        "does-not-exist",
+        "in",
+        "not-in",
+        ">",
+        "<=",
+    ];
     let num_ops = ["=", "!=", ">", ">=", "<", "<=", "exists", "does-not-exist", "in", "not-in"];
     match rng.below(5) {
         0 | 1 => {
@@ -254,7 +272,8 @@ fn random_spec(rng: &mut Rng) -> J {
         spec["end_time"] = json!(start + 60 + rng.below(3600) as i64);
     }
     if rng.chance(0.2) {
-        spec["havings"] = json!([{"calculate_op": "COUNT", "op": *rng.pick(&[">", ">=", "<", "="]), "value": rng.below(6)}]);
+        spec["havings"] =
+            json!([{"calculate_op": "COUNT", "op": *rng.pick(&[">", ">=", "<", "="]), "value": rng.below(6)}]);
     }
     spec
 }
@@ -266,7 +285,8 @@ fn to_sql(spec: &J, t0_ms: i64, t1_ms: i64) -> String {
         .iter()
         .map(|c| (c["op"].as_str().unwrap().to_string(), c["column"].as_str().map(String::from)))
         .collect();
-    let bds: Vec<String> = spec["breakdowns"].as_array().unwrap().iter().map(|b| format!("\"{}\"", b.as_str().unwrap())).collect();
+    let bds: Vec<String> =
+        spec["breakdowns"].as_array().unwrap().iter().map(|b| format!("\"{}\"", b.as_str().unwrap())).collect();
     let mut select = bds.clone();
     select.extend(calcs.iter().map(|(op, c)| calc_sql(op, c.as_deref())));
     let fs: Vec<String> = spec["filters"].as_array().unwrap().iter().map(filter_sql).collect();
@@ -305,10 +325,13 @@ fn close(a: &J, b: &J) -> bool {
 }
 
 fn key_of(vals: &[J]) -> String {
-    vals.iter().map(|v| match v {
-        J::Number(n) => format!("{}", n.as_f64().unwrap()),
-        other => other.to_string(),
-    }).collect::<Vec<_>>().join("|")
+    vals.iter()
+        .map(|v| match v {
+            J::Number(n) => format!("{}", n.as_f64().unwrap()),
+            other => other.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 #[test]
@@ -370,13 +393,24 @@ fn agrees_with_duckdb() {
             got.insert(key_of(&vals[..nb]), vals[nb..].to_vec());
         }
         let same = want.len() == got.len()
-            && want.iter().all(|(key, w)| got.get(key).is_some_and(|g| g.len() == w.len() && g.iter().zip(w).all(|(a, b)| close(a, b))));
+            && want.iter().all(|(key, w)| {
+                got.get(key).is_some_and(|g| g.len() == w.len() && g.iter().zip(w).all(|(a, b)| close(a, b)))
+            });
         compared_rows += want.len();
         if !same {
-            failures.push(format!("case {k}\n  spec {}\n  sql  {}\n  duckdb {:?}\n  ours   {:?}", specs[k], cases[k]["sql"], want, got));
+            failures.push(format!(
+                "case {k}\n  spec {}\n  sql  {}\n  duckdb {:?}\n  ours   {:?}",
+                specs[k], cases[k]["sql"], want, got
+            ));
         }
     }
     println!("{} queries, {compared_rows} result rows compared with DuckDB", ours.len());
     assert!(ours.len() >= 400, "too few queries ran: {}", ours.len());
-    assert!(failures.is_empty(), "{} of {} queries differ:\n{}", failures.len(), ours.len(), failures.iter().take(5).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} queries differ:\n{}",
+        failures.len(),
+        ours.len(),
+        failures.iter().take(5).cloned().collect::<Vec<_>>().join("\n")
+    );
 }

@@ -106,7 +106,9 @@ fn heatmap_and_render() {
     let spec = js_sys::JSON::parse(r#"{"column": "duration_ms"}"#).unwrap();
     let h = ds.heatmap(spec.clone()).unwrap();
     let counts: Uint32Array = get(&h, "counts").unchecked_into();
-    assert_eq!(counts.length(), 120 * 40);
+    let time_buckets = js_sys::Array::from(&get(&h, "time_edges")).length() - 1;
+    assert!(time_buckets <= 120);
+    assert_eq!(counts.length(), time_buckets * 40);
     assert_eq!(counts.to_vec().iter().map(|c| *c as u64).sum::<u64>(), 5000);
     let r = ds.render_heatmap(spec, JsValue::UNDEFINED).unwrap();
     let rgba: Uint8ClampedArray = get(&r, "rgba").unchecked_into();
@@ -114,4 +116,47 @@ fn heatmap_and_render() {
     let bad = js_sys::JSON::parse(r#"{"column": "endpoint"}"#).unwrap();
     let e = message(ds.heatmap(bad).unwrap_err());
     assert!(e.contains("\"endpoint\""), "{e}");
+}
+
+#[wasm_bindgen_test]
+fn query_breakdown_and_errors() {
+    let mut ds = JsDataset::new(JsValue::UNDEFINED).unwrap();
+    ds.push(&stream(20_000, 5000, Compression::Lz4)).unwrap();
+    ds.finish().unwrap();
+    let spec = js_sys::JSON::parse(
+        r#"{"calculations":[{"op":"COUNT"},{"op":"P99","column":"duration_ms"},{"op":"HEATMAP","column":"duration_ms"}],
+            "breakdowns":["region"],"orders":[{"op":"COUNT","order":"descending"}],"limit":2}"#,
+    )
+    .unwrap();
+    let r = ds.query(spec).unwrap();
+    let results: js_sys::Array = get(&r, "results").unchecked_into();
+    assert_eq!(results.length(), 2);
+    let first = results.get(0);
+    assert_eq!(get(&first, "region").as_string().as_deref(), Some("us-east-1"));
+    assert!(get(&first, "P99(duration_ms)").as_f64().unwrap() > 0.0);
+    let heatmaps: js_sys::Array = get(&r, "heatmaps").unchecked_into();
+    let counts: Uint32Array = get(&heatmaps.get(0), "counts").unchecked_into();
+    assert_eq!(counts.to_vec().iter().map(|c| *c as u64).sum::<u64>(), 20_000);
+    assert_eq!(get(&r, "matched").as_f64(), Some(20_000.0));
+    let bad = js_sys::JSON::parse(r#"{"calculations":[{"op":"P99","column":"region"}]}"#).unwrap();
+    let e = message(ds.query(bad).unwrap_err());
+    assert!(e.contains("P99") && e.contains("\"region\""), "{e}");
+    let bad = js_sys::JSON::parse(r#"{"calculations":[{"op":"COUNT"}],"bogus":1}"#).unwrap();
+    let e = message(ds.query(bad).unwrap_err());
+    assert!(e.contains("bogus"), "{e}");
+}
+
+#[wasm_bindgen_test]
+fn malformed_specs_are_errors_not_traps() {
+    let mut ds = JsDataset::new(JsValue::UNDEFINED).unwrap();
+    ds.push(&stream(100, 100, Compression::None)).unwrap();
+    for bad in [JsValue::UNDEFINED, JsValue::NULL, JsValue::from_f64(3.0), JsValue::from_str("{}")] {
+        let e = message(ds.query(bad).unwrap_err());
+        assert!(e.contains("invalid query spec"), "{e}");
+    }
+    let e =
+        message(ds.query(js_sys::JSON::parse(r#"{"calculations":[{"op":"AVG","colum":"x"}]}"#).unwrap()).unwrap_err());
+    assert!(e.contains("colum"), "{e}");
+    let e = message(ds.query(js_sys::JSON::parse(r#"{"limit":"ten"}"#).unwrap()).unwrap_err());
+    assert!(e.contains("limit") || e.contains("invalid type"), "{e}");
 }

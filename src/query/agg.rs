@@ -68,12 +68,24 @@ pub(crate) fn aggregate_series(
     aggregate_with(ds, calcs, rows, gid, n, Some(axis), Some(axis.buckets))
 }
 
-#[derive(Default)]
+/// Per-group sum, non-null count, min and max, kept together so that a row touches
+/// one cache line of its group.
+#[derive(Clone, Copy)]
+struct Acc {
+    sum: f64,
+    min: f64,
+    max: f64,
+    nn: u32,
+}
+
 struct Basic {
-    sum: Vec<f64>,
-    nn: Vec<u32>,
-    min: Vec<f64>,
-    max: Vec<f64>,
+    acc: Vec<Acc>,
+}
+
+impl Basic {
+    fn nn(&self) -> Vec<u32> {
+        self.acc.iter().map(|a| a.nn).collect()
+    }
 }
 
 /// The values of `rows` as a contiguous float slice without nulls, when they are.
@@ -85,16 +97,18 @@ fn dense<'a>(view: &NumView<'a>, rows: &Rows) -> Option<&'a [f64]> {
 }
 
 fn basic(view: &NumView, rows: &Rows, gid: &[u32], n: usize) -> Basic {
-    let mut b = Basic { sum: vec![0.0; n], nn: vec![0; n], min: vec![f64::INFINITY; n], max: vec![f64::NEG_INFINITY; n] };
+    let mut acc = vec![Acc { sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, nn: 0 }; n];
     let mut add = |g: usize, v: f64| {
         if !v.is_nan() {
-            b.sum[g] += v;
-            b.nn[g] += 1;
-            if v < b.min[g] {
-                b.min[g] = v;
-            }
-            if v > b.max[g] {
-                b.max[g] = v;
+            if let Some(a) = acc.get_mut(g) {
+                a.sum += v;
+                a.nn += 1;
+                if v < a.min {
+                    a.min = v;
+                }
+                if v > a.max {
+                    a.max = v;
+                }
             }
         }
     };
@@ -112,7 +126,7 @@ fn basic(view: &NumView, rows: &Rows, gid: &[u32], n: usize) -> Basic {
             }
         });
     }
-    b
+    Basic { acc }
 }
 
 /// Exact percentiles `ps` (ascending fractions) of each group's values.
@@ -255,7 +269,15 @@ fn concurrency(view: &NumView, axis: &TimeAxis, rows: &Rows, gid: &[u32], n: usi
 }
 
 /// RATE_AVG / RATE_SUM / RATE_MAX.
-fn rate(op: Op, view: &NumView, axis: &TimeAxis, rows: &Rows, gid: &[u32], n: usize, series: Option<usize>) -> Result<Vec<Option<f64>>> {
+fn rate(
+    op: Op,
+    view: &NumView,
+    axis: &TimeAxis,
+    rows: &Rows,
+    gid: &[u32],
+    n: usize,
+    series: Option<usize>,
+) -> Result<Vec<Option<f64>>> {
     let times = match &axis.column.data {
         ColumnData::Time { values, .. } => values.as_slice(),
         _ => return Ok(vec![None; n]),
@@ -292,12 +314,14 @@ fn rate(op: Op, view: &NumView, axis: &TimeAxis, rows: &Rows, gid: &[u32], n: us
         }
     });
     let b = basic(view, &Rows::List(sub), &cell_id, cells);
-    let x: Vec<Option<f64>> = (0..cells)
-        .map(|c| {
-            (b.nn[c] > 0).then(|| match op {
-                Op::RateAvg => b.sum[c] / b.nn[c] as f64,
-                Op::RateSum => b.sum[c],
-                _ => b.max[c],
+    let x: Vec<Option<f64>> = b
+        .acc
+        .iter()
+        .map(|a| {
+            (a.nn > 0).then(|| match op {
+                Op::RateAvg => a.sum / a.nn as f64,
+                Op::RateSum => a.sum,
+                _ => a.max,
             })
         })
         .collect();
@@ -364,11 +388,14 @@ fn aggregate_with(
             if has(&|o| matches!(o, Op::Sum | Op::Avg | Op::Min | Op::Max | Op::Percentile(_))) {
                 let b = basic(view, rows, gid, n);
                 for c in &mine {
-                    let v: Option<Vec<Option<f64>>> = match calcs[*c].op {
-                        Op::Sum => Some((0..n).map(|g| (b.nn[g] > 0).then_some(b.sum[g])).collect()),
-                        Op::Avg => Some((0..n).map(|g| (b.nn[g] > 0).then(|| b.sum[g] / b.nn[g] as f64)).collect()),
-                        Op::Min => Some((0..n).map(|g| (b.nn[g] > 0).then_some(b.min[g])).collect()),
-                        Op::Max => Some((0..n).map(|g| (b.nn[g] > 0).then_some(b.max[g])).collect()),
+                    let pick = |f: &dyn Fn(&Acc) -> f64| -> Option<Vec<Option<f64>>> {
+                        Some(b.acc.iter().map(|a| (a.nn > 0).then(|| f(a))).collect())
+                    };
+                    let v = match calcs[*c].op {
+                        Op::Sum => pick(&|a| a.sum),
+                        Op::Avg => pick(&|a| a.sum / a.nn as f64),
+                        Op::Min => pick(&|a| a.min),
+                        Op::Max => pick(&|a| a.max),
                         _ => None,
                     };
                     if let Some(v) = v {
@@ -378,7 +405,7 @@ fn aggregate_with(
                 if !ps.is_empty() {
                     ps.sort_by(|a, b| a.1.total_cmp(&b.1));
                     let fr: Vec<f64> = ps.iter().map(|x| x.1).collect();
-                    let out = percentiles(view, rows, gid, &b.nn, &fr);
+                    let out = percentiles(view, rows, gid, &b.nn(), &fr);
                     for ((c, _), v) in ps.iter().zip(out) {
                         values[*c] = v;
                     }

@@ -161,8 +161,22 @@ fn compile<'a>(ds: &'a Dataset, f: &FilterSpec) -> Result<Pred<'a>> {
     let col = &ds.columns()[idx];
     let op = f.op.as_str();
     let known = [
-        "=", "!=", ">", ">=", "<", "<=", "starts-with", "does-not-start-with", "ends-with", "does-not-end-with",
-        "contains", "does-not-contain", "exists", "does-not-exist", "in", "not-in",
+        "=",
+        "!=",
+        ">",
+        ">=",
+        "<",
+        "<=",
+        "starts-with",
+        "does-not-start-with",
+        "ends-with",
+        "does-not-end-with",
+        "contains",
+        "does-not-contain",
+        "exists",
+        "does-not-exist",
+        "in",
+        "not-in",
     ];
     if !known.contains(&op) {
         return Err(op_err(f, format!("unknown filter operator (one of {OPS})")));
@@ -170,7 +184,10 @@ fn compile<'a>(ds: &'a Dataset, f: &FilterSpec) -> Result<Pred<'a>> {
     if matches!(op, "exists" | "does-not-exist") && f.value.is_some() {
         return Err(op_err(f, "takes no value"));
     }
-    let negated = matches!(op, "!=" | "does-not-start-with" | "does-not-end-with" | "does-not-contain" | "not-in" | "does-not-exist");
+    let negated = matches!(
+        op,
+        "!=" | "does-not-start-with" | "does-not-end-with" | "does-not-contain" | "not-in" | "does-not-exist"
+    );
     match &col.data {
         ColumnData::Str { codes, dict } => {
             let n = dict.code_count();

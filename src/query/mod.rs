@@ -23,8 +23,8 @@ use crate::heatmap::{heatmap_rows, Heatmap, Scale, TimeAxis};
 use crate::util::FxHashMap;
 
 pub use filter::{Filters, Rows};
-pub use spec::{Calc, Op, QuerySpec, Value};
 use spec::{check_calculation, column_index, DEFAULT_LIMIT, MAX_BUCKETS, MAX_LIMIT};
+pub use spec::{Calc, Op, QuerySpec, Value};
 
 /// One value of a result row.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,7 +179,9 @@ pub fn resolve_time(ds: &Dataset, tcol: &Column, spec: &QuerySpec) -> Result<Tim
     let range = end - start;
     let granularity = match spec.granularity {
         None => crate::heatmap::nice_step(range, 120).max(1.0),
-        Some(g) if !g.is_finite() || g <= 0.0 => return Err(Error::Spec("granularity must be a positive number".into())),
+        Some(g) if !g.is_finite() || g <= 0.0 => {
+            return Err(Error::Spec("granularity must be a positive number".into()))
+        }
         Some(g) if g < range / MAX_BUCKETS as f64 || g > range => {
             return Err(Error::Spec(format!(
                 "granularity {g} is out of range for a {range} s query: between {} and {range} seconds",
@@ -200,7 +202,8 @@ pub fn resolve_time(ds: &Dataset, tcol: &Column, spec: &QuerySpec) -> Result<Tim
         t1 = t1.saturating_add(1);
     }
     let width = ((granularity / spu).round() as i64).max(1);
-    let buckets = (((t1 as i128 - t0 as i128) + width as i128 - 1) / width as i128).clamp(1, MAX_BUCKETS as i128) as usize;
+    let buckets =
+        (((t1 as i128 - t0 as i128) + width as i128 - 1) / width as i128).clamp(1, MAX_BUCKETS as i128) as usize;
     Ok(TimeRange { t0, t1, width, buckets, spu })
 }
 
@@ -426,11 +429,8 @@ enum OrderKey {
 /// Runs a query.
 pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
     // Check everything before computing anything.
-    let mut calcs: Vec<Calc> = spec
-        .calculations
-        .iter()
-        .map(|c| check_calculation(ds, &c.op, c.column.as_deref()))
-        .collect::<Result<_>>()?;
+    let mut calcs: Vec<Calc> =
+        spec.calculations.iter().map(|c| check_calculation(ds, &c.op, c.column.as_deref())).collect::<Result<_>>()?;
     if calcs.is_empty() {
         calcs.push(check_calculation(ds, "COUNT", None)?);
     }
@@ -480,9 +480,10 @@ pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
         let key = match &o.op {
             Some(op) => {
                 let c = check_calculation(ds, op, o.column.as_deref())?;
-                let i = calcs.iter().position(|x| x.name == c.name && !x.hidden).ok_or_else(|| {
-                    Error::Spec(format!("order by {}: not among the calculations", c.name))
-                })?;
+                let i = calcs
+                    .iter()
+                    .position(|x| x.name == c.name && !x.hidden)
+                    .ok_or_else(|| Error::Spec(format!("order by {}: not among the calculations", c.name)))?;
                 if calcs[i].op == Op::Heatmap {
                     return Err(Error::Spec("cannot order by HEATMAP".into()));
                 }
@@ -491,7 +492,9 @@ pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
             None => {
                 let col = o.column.clone().unwrap_or_default();
                 let i = spec.breakdowns.iter().position(|b| *b == col).ok_or_else(|| {
-                    Error::Spec(format!("order by \"{col}\": not among the breakdowns (give an op to order by a calculation)"))
+                    Error::Spec(format!(
+                        "order by \"{col}\": not among the breakdowns (give an op to order by a calculation)"
+                    ))
                 })?;
                 OrderKey::Breakdown(i)
             }
@@ -520,7 +523,9 @@ pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
         }
         None => {
             if spec.start_time.is_some() || spec.end_time.is_some() || spec.time_range.is_some() {
-                return Err(Error::Spec("the dataset has no time column for start_time, end_time or time_range".into()));
+                return Err(Error::Spec(
+                    "the dataset has no time column for start_time, end_time or time_range".into(),
+                ));
             }
             (None, Rows::Range(0, ds.row_count()))
         }
@@ -539,7 +544,8 @@ pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
     let counts = &values.counts;
     let present: Vec<usize> = (0..groups.n).filter(|g| counts[*g] > 0 || spec.breakdowns.is_empty()).collect();
     let n_groups = present.len() as u64;
-    let calc_value = |c: usize, g: usize| -> Cell { values.values[c].get(g).copied().flatten().map_or(Cell::Null, Cell::Num) };
+    let calc_value =
+        |c: usize, g: usize| -> Cell { values.values[c].get(g).copied().flatten().map_or(Cell::Null, Cell::Num) };
     let passing: Vec<usize> = present
         .into_iter()
         .filter(|g| {
@@ -668,7 +674,18 @@ pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
         Some(r) => (r.t0 as f64 * r.spu, r.t1 as f64 * r.spu, r.width as f64 * r.spu),
         None => (0.0, 0.0, 0.0),
     };
-    Ok(QueryResult { results, series, heatmaps, columns, start_time, end_time, granularity, scanned, matched, groups: n_groups })
+    Ok(QueryResult {
+        results,
+        series,
+        heatmaps,
+        columns,
+        start_time,
+        end_time,
+        granularity,
+        scanned,
+        matched,
+        groups: n_groups,
+    })
 }
 
 #[cfg(test)]
@@ -783,7 +800,8 @@ mod tests {
     fn time_range_and_series() {
         let ds = demo(10_000);
         let end = crate::demo::DEFAULT_END_S as f64;
-        let r = q(&ds, &format!(r#"{{"time_range":3600,"end_time":{end},"granularity":60,"breakdowns":["region"]}}"#)).unwrap();
+        let r = q(&ds, &format!(r#"{{"time_range":3600,"end_time":{end},"granularity":60,"breakdowns":["region"]}}"#))
+            .unwrap();
         assert_eq!((r.start_time, r.end_time, r.granularity), (end - 3600.0, end, 60.0));
         let total: f64 = r.results.iter().map(|x| num(x.get("COUNT"))).sum();
         assert_eq!(total as u64, r.matched);

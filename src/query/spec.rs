@@ -33,7 +33,9 @@ impl Value {
     pub(crate) fn as_text(&self) -> Option<String> {
         match self {
             Value::Bool(b) => Some(b.to_string()),
-            Value::Number(n) => Some(if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", *n as i64) } else { n.to_string() }),
+            Value::Number(n) => {
+                Some(if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", *n as i64) } else { n.to_string() })
+            }
             Value::String(s) => Some(s.clone()),
             Value::List(_) => None,
         }
