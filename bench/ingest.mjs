@@ -45,3 +45,22 @@ for (const compression of ['none', 'lz4', 'zstd']) {
   const mb = bytes.length / 1e6, w = median(wall);
   console.log(`${compression.padEnd(12)} ${mb.toFixed(1).padStart(5)} ${w.toFixed(0).padStart(10)} ${median(cpu).toFixed(0).padStart(8)} ${(mb / (w / 1000)).toFixed(0).padStart(6)} ${(rows / 1e6 / (w / 1000)).toFixed(2).padStart(9)}`);
 }
+
+// Drawing: the heatmap rasterized by plotters' bitmap backend (what the component
+// transfers to the page and blits with one putImageData), at the demo's size.
+{
+  const ds = new Dataset();
+  ds.push(data('none'));
+  ds.finish();
+  for (const [w, h, dpr] of [[1158, 440, 1], [1158, 440, 2]]) {
+    const ms = [];
+    for (let r = 0; r < runs + 2; r++) {
+      const t0 = performance.now();
+      const out = ds.renderHeatmap({ column: 'duration_ms' }, { width: w, height: h, dpr });
+      ms.push(performance.now() - t0);
+      if (out.rgba.length !== out.width * out.height * 4) throw new Error('bad bitmap');
+    }
+    console.log(`renderHeatmap ${w}x${h} CSS px at dpr ${dpr} (heatmap of ${rows} rows + raster): ${median(ms.slice(2)).toFixed(1)} ms median`);
+  }
+  ds.free();
+}

@@ -216,7 +216,8 @@ impl Dataset {
     }
 
     fn on_schema(&mut self, schema: &SchemaRef) -> Result<()> {
-        if self.columns.is_empty() && self.rows == 0 {
+        if self.rows == 0 {
+            // Nothing loaded yet (perhaps a schema-only stream): this schema decides.
             self.columns = schema.fields().iter().map(|f| Column::new(f)).collect();
             self.field_map = (0..self.columns.len()).collect();
             self.metadata = schema.metadata().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -230,9 +231,11 @@ impl Dataset {
     fn map_fields(&self, schema: &Schema) -> Result<Vec<usize>> {
         let mut map = Vec::with_capacity(schema.fields().len());
         for f in schema.fields() {
-            let (i, c) = self.columns.iter().enumerate().find(|(_, c)| c.name == *f.name()).ok_or_else(|| {
-                Error::SchemaMismatch { column: f.name().clone(), message: "not in the loaded data".into() }
-            })?;
+            // By name; a repeated name maps to the next loaded column of that name.
+            let (i, c) =
+                self.columns.iter().enumerate().find(|(i, c)| c.name == *f.name() && !map.contains(i)).ok_or_else(
+                    || Error::SchemaMismatch { column: f.name().clone(), message: "not in the loaded data".into() },
+                )?;
             let fresh = Column::new(f);
             let same = fresh.role == c.role
                 && std::mem::discriminant(&fresh.data) == std::mem::discriminant(&c.data)

@@ -163,10 +163,14 @@ pub fn heatmap(ds: &Dataset, spec: &HeatmapSpec) -> Result<Heatmap> {
     let spu = unit.seconds_per_unit();
     // Time range in raw units: [t0, t1).
     let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-    for (i, t) in times.iter().enumerate().take(n) {
-        if tcol.validity.is_valid(i) {
-            lo = lo.min(*t);
-            hi = hi.max(*t);
+    if tcol.is_sorted() && n > 0 {
+        (lo, hi) = (times[0], times[n - 1]);
+    } else {
+        for (i, t) in times.iter().enumerate().take(n) {
+            if tcol.validity.is_valid(i) {
+                lo = lo.min(*t);
+                hi = hi.max(*t);
+            }
         }
     }
     if lo > hi {
