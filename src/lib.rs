@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod column;
+pub mod compare;
 pub mod dataset;
 pub mod demo;
 pub mod error;

@@ -136,6 +136,15 @@ impl JsDataset {
         Ok(out)
     }
 
+    /// Compares a selection of events with a baseline: `{ selection_count,
+    /// baseline_count, dimensions: [...], measures: [...], tests }`, each list most
+    /// different first. See README.md for the specification and the statistics.
+    pub fn compare(&self, spec: JsValue) -> Result<JsValue, JsError> {
+        let spec: crate::compare::CompareSpec = from_js(spec, "compare spec")?;
+        let c = crate::compare::compare(&self.inner, &spec).map_err(js_err)?;
+        to_js(&c)
+    }
+
     /// Heatmap counts: `{ column, time_edges, value_edges, scale, counts: Uint32Array, low, max_count, total, nulls }`.
     pub fn heatmap(&self, spec: JsValue) -> Result<JsValue, JsError> {
         let spec: HeatmapSpec = from_js(spec, "heatmap spec")?;

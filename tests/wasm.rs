@@ -160,3 +160,34 @@ fn malformed_specs_are_errors_not_traps() {
     let e = message(ds.query(js_sys::JSON::parse(r#"{"limit":"ten"}"#).unwrap()).unwrap_err());
     assert!(e.contains("limit") || e.contains("invalid type"), "{e}");
 }
+
+#[wasm_bindgen_test]
+fn compare_ranks_dimensions() {
+    let mut ds = JsDataset::new(JsValue::UNDEFINED).unwrap();
+    ds.push(&stream(30_000, 10_000, Compression::None)).unwrap();
+    ds.finish().unwrap();
+    let spec =
+        js_sys::JSON::parse(r#"{"selection":{"filters":[{"column":"status_code","op":">=","value":500}]}}"#).unwrap();
+    let c = ds.compare(spec).unwrap();
+    let dims: js_sys::Array = get(&c, "dimensions").unchecked_into();
+    assert!(dims.length() > 5);
+    let first = dims.get(0);
+    assert!(get(&first, "score").as_f64().unwrap() > 0.5);
+    let values: js_sys::Array = get(&first, "values").unchecked_into();
+    let v = values.get(0);
+    for key in [
+        "value",
+        "selection_count",
+        "selection_share",
+        "baseline_count",
+        "baseline_share",
+        "diff_pp",
+        "lift",
+        "significant",
+    ] {
+        assert!(Reflect::has(&v, &JsValue::from_str(key)).unwrap(), "{key}");
+    }
+    let e =
+        message(ds.compare(js_sys::JSON::parse(r#"{"selection":{},"measures":["endpoint"]}"#).unwrap()).unwrap_err());
+    assert!(e.contains("\"endpoint\""), "{e}");
+}
