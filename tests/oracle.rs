@@ -414,3 +414,73 @@ fn agrees_with_duckdb() {
         failures.iter().take(5).cloned().collect::<Vec<_>>().join("\n")
     );
 }
+
+/// `compare` counts every value of every dimension on both sides exactly as DuckDB
+/// counts them with FILTER clauses over the same Arrow data.
+#[test]
+fn compare_counts_agree_with_duckdb() {
+    use sightline::compare::{compare, CompareSpec};
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("oracle-compare");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rng = Rng(0xc0ff_ee00_1234_5678);
+    let dims = ["s_low", "s_high", "b", "u", "i", "d"];
+    let mut cases = Vec::new();
+    let mut ours = Vec::new();
+    for d in 0..4 {
+        let bytes = dataset(&mut rng, 3000, d % 2 == 0);
+        let path = dir.join(format!("data{d}.arrow"));
+        std::fs::write(&path, &bytes).unwrap();
+        let mut ds = Dataset::new();
+        ds.push(&bytes).unwrap();
+        ds.finish().unwrap();
+        for _ in 0..8 {
+            let filters: Vec<J> = (0..1 + rng.below(2)).map(|_| random_filter(&mut rng)).collect();
+            let spec: CompareSpec = serde_json::from_value(json!({
+                "selection": {"filters": filters},
+                "dimensions": dims, "measures": [], "top": 1000
+            }))
+            .unwrap();
+            let c = compare(&ds, &spec).unwrap();
+            let sel = filters.iter().map(filter_sql).collect::<Vec<_>>().join(" AND ");
+            for dim in dims {
+                cases.push(json!({"data": path.to_str().unwrap(), "sql": format!(
+                    "SELECT \"{dim}\", count(*) FILTER (WHERE coalesce({sel}, false)), count(*) FILTER (WHERE NOT coalesce({sel}, false)) FROM t GROUP BY 1"
+                )}));
+                let d = c.dimensions.iter().find(|x| x.column == dim).unwrap();
+                assert_eq!(d.other.values, 0);
+                let mut rows: Vec<(String, f64, f64)> = d
+                    .values
+                    .iter()
+                    .map(|v| (key_of(&[v.value.clone()]), v.selection_count as f64, v.baseline_count as f64))
+                    .collect();
+                rows.sort_by(|a, b| a.0.cmp(&b.0));
+                ours.push((rows, c.selection_count, c.baseline_count));
+            }
+        }
+    }
+    let cases_path = dir.join("cases.json");
+    let out_path = dir.join("duckdb.json");
+    std::fs::write(&cases_path, serde_json::to_vec(&cases).unwrap()).unwrap();
+    let status = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/duckdb_run.py"))
+        .arg(&cases_path)
+        .arg(&out_path)
+        .status()
+        .expect("python3");
+    assert!(status.success());
+    let theirs: Vec<Vec<Vec<J>>> = serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
+    let mut compared = 0;
+    for (k, (rows, ns, nb)) in ours.iter().enumerate() {
+        let mut want: Vec<(String, f64, f64)> = theirs[k]
+            .iter()
+            .map(|r| (key_of(&r[..1]), r[1].as_f64().unwrap(), r[2].as_f64().unwrap()))
+            .filter(|r| r.1 + r.2 > 0.0)
+            .collect();
+        want.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(rows, &want, "{}", cases[k]["sql"]);
+        let (s, b): (f64, f64) = want.iter().fold((0.0, 0.0), |acc, r| (acc.0 + r.1, acc.1 + r.2));
+        assert_eq!((s as u64, b as u64), (*ns, *nb));
+        compared += rows.len();
+    }
+    println!("{} dimension count tables, {compared} values compared with DuckDB", ours.len());
+}
