@@ -1,8 +1,9 @@
 // Sightline (wasm) side by side with DuckDB-WASM, Arquero and a hand-written JS loop
 // over apache-arrow typed arrays, in one Node process, on the demo generator's data.
 // Steps: ingest; HEATMAP (120 time x 40 log duration buckets); breakdown by customer_id
-// with COUNT, AVG, P50, P95, P99 ordered by P99 desc, limit 20. Prints the median CPU
-// ms of several runs per step and the ratios to Sightline.
+// with COUNT, AVG, P50, P95, P99 ordered by P99 desc, limit 20; compare (both sides'
+// counts of every value of 13 dimensions). Prints the median CPU ms of several runs per
+// step and the ratios to Sightline.
 //
 //   node --expose-gc bench/query.mjs [rows=1000000] [runs=5] [warmup=2]
 import { readFileSync, existsSync, mkdirSync } from 'node:fs';
@@ -65,6 +66,11 @@ probe.free();
 const T0 = extent.start_time, SPAN = extent.end_time - extent.start_time;
 const GRAN = Math.ceil(SPAN / TB);
 const T0MS = T0 * 1000, WMS = GRAN * 1000;
+// Compare: brush 16:00-16:30 x duration >= 1 s (the demo's bad-build incident) against
+// the rest; count every value of every dimension (the string, bool and integer
+// columns with at most 1,000 values, IDs included) on both sides.
+const SEL0 = T0 + 16 * 3600, SEL1 = SEL0 + 1800;
+const DIMS = ['endpoint', 'method', 'status_code', 'customer_id', 'plan', 'build_id', 'region', 'host', 'error', 'trace_id', 'user_agent', 'db_calls', 'cache_hit'];
 
 // --- Sightline ------------------------------------------------------------------------
 const sightline = {
@@ -94,6 +100,14 @@ const sightline = {
       limit: 20, disable_series: true,
     });
     return r.results.map((x) => x.customer_id);
+  },
+  compare(ds) {
+    const c = ds.compare({
+      selection: { start_time: SEL0, end_time: SEL1, filters: [{ column: 'duration_ms', op: '>=', value: 1000 }] },
+      dimensions: DIMS, measures: [],
+    });
+    const b = c.dimensions.find((d) => d.column === 'build_id');
+    return [c.dimensions.length, b.values[0].value, b.values[0].selection_count];
   },
 };
 
@@ -140,6 +154,18 @@ const duck = {
       FROM ${t} GROUP BY customer_id ORDER BY p99 DESC, customer_id LIMIT 20`);
     return r.getChild('customer_id').toArray();
   },
+  // One GROUPING SETS query counting both sides of every dimension.
+  compare(t) {
+    const sets = DIMS.map((d) => `(${d})`).join(', ');
+    const r = conn.query(`
+      SELECT ${DIMS.join(', ')}, count(*) FILTER (WHERE sel) AS s, count(*) FILTER (WHERE NOT sel) AS b
+      FROM (SELECT *, (epoch_ms("timestamp") >= ${SEL0 * 1000} AND epoch_ms("timestamp") < ${SEL1 * 1000} AND duration_ms >= 1000) AS sel FROM ${t})
+      GROUP BY GROUPING SETS (${sets})`);
+    const build = r.getChild('build_id').toArray(), sc = r.getChild('s').toArray();
+    let best = null, n = 0;
+    for (let i = 0; i < r.numRows; i++) if (build[i] !== null && Number(sc[i]) > n) { n = Number(sc[i]); best = build[i]; }
+    return [DIMS.length, best, n];
+  },
 };
 
 // --- Arquero 8 ----------------------------------------------------------------------
@@ -171,6 +197,16 @@ const arq = {
       .orderby(aq.desc('p99'), 'customer_id')
       .slice(0, 20)
       .array('customer_id');
+  },
+  compare(dt) {
+    const t = dt.params({ SEL0MS: SEL0 * 1000, SEL1MS: SEL1 * 1000 })
+      .derive({ sel: (d, $) => (+d.timestamp >= $.SEL0MS && +d.timestamp < $.SEL1MS && d.duration_ms >= 1000 ? 1 : 0) });
+    let best = null, n = 0;
+    for (const dim of DIMS) {
+      const g = t.groupby(dim).rollup({ s: aq.op.sum('sel'), total: aq.op.count() });
+      if (dim === 'build_id') for (const row of g.objects()) if (row.s > n) { n = row.s; best = row.build_id; }
+    }
+    return [DIMS.length, best, n];
   },
 };
 
@@ -223,6 +259,26 @@ const js = {
     rows.sort((a, b) => b.p99 - a.p99 || (a.k < b.k ? -1 : 1));
     return rows.slice(0, 20).map((r) => r.k);
   },
+  compare(table) {
+    const ts = table.getChild('timestamp'), du = table.getChild('duration_ms');
+    const n = table.numRows, sel = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const t = Number(ts.get(i));
+      sel[i] = t >= SEL0 * 1000 && t < SEL1 * 1000 && du.get(i) >= 1000 ? 1 : 0;
+    }
+    let best = null, top = 0;
+    for (const dim of DIMS) {
+      const col = table.getChild(dim), counts = new Map();
+      for (let i = 0; i < n; i++) {
+        const k = col.get(i);
+        let c = counts.get(k);
+        if (!c) counts.set(k, (c = [0, 0]));
+        c[sel[i] ? 0 : 1]++;
+      }
+      if (dim === 'build_id') for (const [k, c] of counts) if (c[0] > top) { top = c[0]; best = k; }
+    }
+    return [DIMS.length, best, top];
+  },
 };
 
 // --- run ------------------------------------------------------------------------------
@@ -233,14 +289,18 @@ for (const eng of [sightline, duck, arq, js]) {
   const state = ing.out;
   const heat = await measure(() => eng.heatmap(state));
   const brk = await measure(() => eng.breakdown(state));
-  results.push({ name: eng.name, ingest: ing.cpu, heatmap: heat.cpu, breakdown: brk.cpu, wall: [ing.wall, heat.wall, brk.wall], total: heat.out, top: brk.out });
+  const cmp = await measure(() => eng.compare(state));
+  results.push({
+    name: eng.name, ingest: ing.cpu, heatmap: heat.cpu, breakdown: brk.cpu, compare: cmp.cpu,
+    wall: [ing.wall, heat.wall, brk.wall, cmp.wall], total: heat.out, top: brk.out, cmp: cmp.out,
+  });
 }
 const base = results[0];
 const pad = (s, n) => String(s).padStart(n);
-console.log(`${'engine'.padEnd(26)}${pad('ingest', 10)}${pad('heatmap', 10)}${pad('breakdown', 11)}   ratio to Sightline (ingest / heatmap / breakdown)`);
+console.log(`${'engine'.padEnd(26)}${pad('ingest', 10)}${pad('heatmap', 10)}${pad('breakdown', 11)}${pad('compare', 10)}   ratio to Sightline (ingest / heatmap / breakdown / compare)`);
 for (const r of results) {
   const ratio = (k) => (r[k] / base[k]).toFixed(1) + 'x';
-  console.log(`${r.name.padEnd(26)}${pad(r.ingest.toFixed(0), 10)}${pad(r.heatmap.toFixed(0), 10)}${pad(r.breakdown.toFixed(0), 11)}   ${ratio('ingest')} / ${ratio('heatmap')} / ${ratio('breakdown')}   (wall ms ${r.wall.map((x) => x.toFixed(0)).join(' / ')})`);
+  console.log(`${r.name.padEnd(26)}${pad(r.ingest.toFixed(0), 10)}${pad(r.heatmap.toFixed(0), 10)}${pad(r.breakdown.toFixed(0), 11)}${pad(r.compare.toFixed(0), 10)}   ${ratio('ingest')} / ${ratio('heatmap')} / ${ratio('breakdown')} / ${ratio('compare')}   (wall ms ${r.wall.map((x) => x.toFixed(0)).join(' / ')})`);
 }
 // The engines must agree, or the timing means nothing.
 for (const r of results) {
@@ -248,5 +308,8 @@ for (const r of results) {
   if (JSON.stringify([...r.top]) !== JSON.stringify([...base.top])) {
     throw new Error(`${r.name}: top 20 by P99 differs from Sightline's:\n${[...r.top]}\n${[...base.top]}`);
   }
+  if (JSON.stringify(r.cmp) !== JSON.stringify(base.cmp)) {
+    throw new Error(`${r.name}: compare disagrees (dimensions, top build, its selection count): ${r.cmp} vs ${base.cmp}`);
+  }
 }
-console.log('all engines counted every row and agree on the top 20 customers by P99');
+console.log('all engines counted every row, agree on the top 20 customers by P99 and on the bad build\'s selection count');

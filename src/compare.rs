@@ -292,6 +292,25 @@ fn dimension_codes<'a>(c: &'a Column, side: &[u8]) -> Option<Codes<'a>> {
     }
 }
 
+/// The value of `code` as JSON (integers without a fraction).
+fn value_name(codes: &Codes, code: usize) -> serde_json::Value {
+    match codes {
+        Codes::Str(_, d) => d.get(code as u32).map_or(serde_json::Value::Null, |s| s.into()),
+        Codes::Bool(_) => match code {
+            0 => false.into(),
+            1 => true.into(),
+            _ => serde_json::Value::Null,
+        },
+        Codes::Int(_, v) => v.get(code).copied().flatten().map_or(serde_json::Value::Null, |x| {
+            if x.fract() == 0.0 && x.abs() < 9e15 {
+                (x as i64).into()
+            } else {
+                x.into()
+            }
+        }),
+    }
+}
+
 /// Survival function of the chi-square distribution with one degree of freedom.
 fn chi2_1_sf(x: f64) -> f64 {
     if x <= 0.0 {
@@ -525,9 +544,11 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
     };
 
     // Count every value of every dimension on both sides.
-    struct Counted {
+    struct Counted<'a> {
         column: String,
-        rows: Vec<(serde_json::Value, u64, u64)>,
+        codes: Codes<'a>,
+        /// (code, selection count, baseline count) of each value present.
+        rows: Vec<(u32, u64, u64)>,
     }
     let mut counted = Vec::new();
     for c in dims {
@@ -551,41 +572,31 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
             Codes::Bool(_) => 3,
             Codes::Int(_, v) => v.len(),
         };
-        let (mut cs, mut cb) = (vec![0u64; card], vec![0u64; card]);
-        for (i, s) in side.iter().enumerate() {
-            if *s == 0 {
-                continue;
-            }
-            let code = match &codes {
-                Codes::Str(v, _) => v[i] as usize,
-                Codes::Bool(v) => v[i] as usize,
-                Codes::Int(v, _) => v[i] as usize,
-            };
-            if *s == 1 {
-                cs[code] += 1;
-            } else {
-                cb[code] += 1;
-            }
-        }
-        let name = |code: usize| -> serde_json::Value {
-            match &codes {
-                Codes::Str(_, d) => d.get(code as u32).map_or(serde_json::Value::Null, |s| s.into()),
-                Codes::Bool(_) => match code {
-                    0 => false.into(),
-                    1 => true.into(),
-                    _ => serde_json::Value::Null,
-                },
-                Codes::Int(_, v) => v.get(code).copied().flatten().map_or(serde_json::Value::Null, |x| {
-                    if x.fract() == 0.0 && x.abs() < 9e15 {
-                        (x as i64).into()
-                    } else {
-                        x.into()
-                    }
-                }),
+        // Both sides' counts interleaved: one cache line per value.
+        let mut cnt = vec![[0u32; 2]; card];
+        let mut count = |code: usize, s: u8| {
+            if let Some(c) = cnt.get_mut(code) {
+                c[(s - 1) as usize] += 1;
             }
         };
-        let rows = (0..card).filter(|k| cs[*k] + cb[*k] > 0).map(|k| (name(k), cs[k], cb[k])).collect();
-        counted.push(Counted { column: c.name.clone(), rows });
+        match &codes {
+            Codes::Str(v, _) => {
+                side.iter().zip(v.iter()).filter(|(s, _)| **s != 0).for_each(|(s, c)| count(*c as usize, *s))
+            }
+            Codes::Bool(v) => {
+                side.iter().zip(v.iter()).filter(|(s, _)| **s != 0).for_each(|(s, c)| count(*c as usize, *s))
+            }
+            Codes::Int(v, _) => {
+                side.iter().zip(v.iter()).filter(|(s, _)| **s != 0).for_each(|(s, c)| count(*c as usize, *s))
+            }
+        }
+        let rows = cnt
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c[0] + c[1] > 0)
+            .map(|(k, c)| (k as u32, c[0] as u64, c[1] as u64))
+            .collect();
+        counted.push(Counted { column: c.name.clone(), codes, rows });
     }
 
     // Test values with enough events; correct all p-values together.
@@ -609,12 +620,12 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
         }
     }
     let m = tests.len();
-    let mut order: Vec<usize> = (0..m).collect();
-    order.sort_by(|x, y| tests[*x].2.total_cmp(&tests[*y].2));
+    let mut ps: Vec<f64> = tests.iter().map(|t| t.2).collect();
+    ps.sort_by(f64::total_cmp);
     let mut cutoff = 0.0;
-    for (k, idx) in order.iter().enumerate() {
-        if tests[*idx].2 <= (k + 1) as f64 / m as f64 * alpha {
-            cutoff = tests[*idx].2;
+    for (k, p) in ps.iter().enumerate() {
+        if *p <= (k + 1) as f64 / m as f64 * alpha {
+            cutoff = *p;
         }
     }
     let mut pv: Vec<Vec<Option<f64>>> = counted.iter().map(|c| vec![None; c.rows.len()]).collect();
@@ -627,45 +638,45 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
         .into_iter()
         .enumerate()
         .map(|(d, c)| {
-            let mut vals: Vec<ValueDiff> = c
-                .rows
-                .into_iter()
-                .enumerate()
-                .map(|(r, (value, a, b))| {
+            let diff = |a: u64, b: u64| a as f64 / fs - b as f64 / fb;
+            let sig: Vec<bool> = pv[d].iter().map(|p| significant(*p)).collect();
+            let tvd = 0.5 * c.rows.iter().map(|(_, a, b)| diff(*a, *b).abs()).sum::<f64>();
+            let score = 0.5
+                * c.rows.iter().zip(&sig).filter(|(_, s)| **s).map(|((_, a, b), _)| diff(*a, *b).abs()).sum::<f64>();
+            // The values that explain most: significant first, then by |difference|.
+            let rank = |r: &usize| (sig[*r], diff(c.rows[*r].1, c.rows[*r].2).abs());
+            let by = |x: &usize, y: &usize| rank(y).partial_cmp(&rank(x)).unwrap_or(std::cmp::Ordering::Equal);
+            let mut idx: Vec<usize> = (0..c.rows.len()).collect();
+            let keep = top.min(idx.len());
+            if idx.len() > keep && keep > 0 {
+                idx.select_nth_unstable_by(keep - 1, by);
+            }
+            let rest = idx.split_off(keep);
+            idx.sort_by(by);
+            let values = idx
+                .iter()
+                .map(|r| {
+                    let (code, a, b) = c.rows[*r];
                     let (ss, bs) = (a as f64 / fs, b as f64 / fb);
                     ValueDiff {
-                        value,
+                        value: value_name(&c.codes, code as usize),
                         selection_count: a,
                         selection_share: ss,
                         baseline_count: b,
                         baseline_share: bs,
                         diff_pp: (ss - bs) * 100.0,
                         lift: (b > 0).then(|| ss / bs),
-                        p_value: pv[d][r],
-                        significant: significant(pv[d][r]),
+                        p_value: pv[d][*r],
+                        significant: sig[*r],
                     }
                 })
                 .collect();
-            let tvd = 0.5 * vals.iter().map(|v| (v.selection_share - v.baseline_share).abs()).sum::<f64>();
-            let score = 0.5
-                * vals
-                    .iter()
-                    .filter(|v| v.significant)
-                    .map(|v| (v.selection_share - v.baseline_share).abs())
-                    .sum::<f64>();
-            let distinct = vals.len() as u64;
-            vals.sort_by(|x, y| {
-                (y.significant, y.diff_pp.abs())
-                    .partial_cmp(&(x.significant, x.diff_pp.abs()))
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            });
-            let rest = vals.split_off(top.min(vals.len()));
             let other = Other {
                 values: rest.len() as u64,
-                selection_count: rest.iter().map(|v| v.selection_count).sum(),
-                baseline_count: rest.iter().map(|v| v.baseline_count).sum(),
+                selection_count: rest.iter().map(|r| c.rows[*r].1).sum(),
+                baseline_count: rest.iter().map(|r| c.rows[*r].2).sum(),
             };
-            Dimension { column: c.column, score, tvd, distinct, values: vals, other }
+            Dimension { column: c.column, score, tvd, distinct: c.rows.len() as u64, values, other }
         })
         .collect();
     dimensions.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.tvd.total_cmp(&a.tvd)).then(a.column.cmp(&b.column)));
