@@ -557,6 +557,15 @@ pub fn ipc_stream(opts: &DemoOptions) -> Result<Vec<u8>> {
     write_ipc(opts, Compression::None, Vec::new(), |_| Ok(()))
 }
 
+/// A dataset of `rows` demo events (tests only).
+#[cfg(test)]
+pub(crate) fn test_dataset(rows: usize) -> crate::Dataset {
+    let mut ds = crate::Dataset::new();
+    ds.push(&ipc_stream(&DemoOptions { rows, ..Default::default() }).unwrap()).unwrap();
+    ds.finish().unwrap();
+    ds
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -498,14 +498,7 @@ pub fn heatmap_rows(col: &Column, axis: &TimeAxis, rows: &Rows, value_buckets: u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo::{ipc_stream, DemoOptions};
-
-    fn demo(rows: usize) -> Dataset {
-        let mut ds = Dataset::new();
-        ds.push(&ipc_stream(&DemoOptions { rows, ..Default::default() }).unwrap()).unwrap();
-        ds.finish().unwrap();
-        ds
-    }
+    use crate::demo::test_dataset as demo;
 
     #[test]
     fn counts_every_event_once() {

@@ -96,6 +96,26 @@ fn dense<'a>(view: &NumView<'a>, rows: &Rows) -> Option<&'a [f64]> {
     }
 }
 
+/// Calls `f(group, value)` for each non-null value of `rows` (NaN included), over a
+/// dense float slice when the rows are contiguous and the column has no nulls.
+#[inline(always)]
+fn each_value(view: &NumView, rows: &Rows, gid: &[u32], f: &mut impl FnMut(usize, f64)) {
+    if let Some(vals) = dense(view, rows) {
+        for (v, g) in vals.iter().zip(gid) {
+            f(*g as usize, *v);
+        }
+    } else {
+        let mut k = 0;
+        rows.each(|i| {
+            let g = gid[k] as usize;
+            k += 1;
+            if let Some(v) = view.get(i) {
+                f(g, v);
+            }
+        });
+    }
+}
+
 fn basic(view: &NumView, rows: &Rows, gid: &[u32], n: usize) -> Basic {
     let mut acc = vec![Acc { sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, nn: 0 }; n];
     let mut add = |g: usize, v: f64| {
@@ -112,20 +132,7 @@ fn basic(view: &NumView, rows: &Rows, gid: &[u32], n: usize) -> Basic {
             }
         }
     };
-    if let Some(vals) = dense(view, rows) {
-        for (v, g) in vals.iter().zip(gid) {
-            add(*g as usize, *v);
-        }
-    } else {
-        let mut k = 0;
-        rows.each(|i| {
-            let g = gid[k] as usize;
-            k += 1;
-            if let Some(v) = view.get(i) {
-                add(g, v);
-            }
-        });
-    }
+    each_value(view, rows, gid, &mut add);
     Basic { acc }
 }
 
@@ -147,20 +154,7 @@ fn percentiles(view: &NumView, rows: &Rows, gid: &[u32], nn: &[u32], ps: &[f64])
             cursor[g] += 1;
         }
     };
-    if let Some(vals) = dense(view, rows) {
-        for (v, g) in vals.iter().zip(gid) {
-            put(*g as usize, *v);
-        }
-    } else {
-        let mut k = 0;
-        rows.each(|i| {
-            let g = gid[k] as usize;
-            k += 1;
-            if let Some(v) = view.get(i) {
-                put(g, v);
-            }
-        });
-    }
+    each_value(view, rows, gid, &mut put);
     let mut out = vec![vec![None; n]; ps.len()];
     for g in 0..n {
         let s = &mut buf[offsets[g]..offsets[g + 1]];

@@ -691,14 +691,7 @@ pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo::{ipc_stream, DemoOptions};
-
-    fn demo(rows: usize) -> Dataset {
-        let mut ds = Dataset::new();
-        ds.push(&ipc_stream(&DemoOptions { rows, ..Default::default() }).unwrap()).unwrap();
-        ds.finish().unwrap();
-        ds
-    }
+    use crate::demo::test_dataset as demo;
 
     fn q(ds: &Dataset, json: &str) -> Result<QueryResult> {
         let spec: QuerySpec = serde_json::from_str(json).map_err(|e| Error::Spec(e.to_string()))?;
