@@ -112,6 +112,103 @@ export interface DatasetStats {
   memoryBytes: number;
 }
 
+export type FilterOp =
+  | '=' | '!=' | '>' | '>=' | '<' | '<='
+  | 'starts-with' | 'does-not-start-with' | 'ends-with' | 'does-not-end-with'
+  | 'contains' | 'does-not-contain' | 'exists' | 'does-not-exist' | 'in' | 'not-in';
+export type FilterValue = string | number | boolean | Array<string | number | boolean>;
+export interface Filter { column: string; op: FilterOp; value?: FilterValue }
+export type CalculationOp =
+  | 'COUNT' | 'CONCURRENCY' | 'COUNT_DISTINCT' | 'SUM' | 'AVG' | 'MIN' | 'MAX'
+  | 'P001' | 'P01' | 'P05' | 'P10' | 'P20' | 'P25' | 'P50' | 'P75' | 'P80' | 'P90' | 'P95' | 'P99' | 'P999'
+  | 'HEATMAP' | 'RATE_AVG' | 'RATE_SUM' | 'RATE_MAX';
+
+/** Honeycomb's query specification, plus `time_column`, `heatmap` and `disable_series`. */
+export interface QuerySpec {
+  calculations?: Array<{ op: CalculationOp; column?: string }>;
+  filters?: Filter[];
+  filter_combination?: 'AND' | 'OR';
+  breakdowns?: string[];
+  orders?: Array<{ op?: CalculationOp; column?: string; order?: 'ascending' | 'descending' }>;
+  havings?: Array<{ calculate_op: CalculationOp; column?: string; op: '=' | '!=' | '>' | '>=' | '<' | '<='; value: number }>;
+  /** Default 100, at most 10,000. */
+  limit?: number;
+  start_time?: number;
+  end_time?: number;
+  time_range?: number;
+  granularity?: number;
+  time_column?: string;
+  heatmap?: { value_buckets?: number; time_buckets?: number; scale?: 'log' | 'linear' };
+  disable_series?: boolean;
+}
+
+/** A result row: breakdown values and calculations keyed as Honeycomb names them (`P99(duration_ms)`). */
+export type ResultRow = Record<string, string | number | boolean | null>;
+
+export interface QueryResult {
+  results: ResultRow[];
+  /** One row per non-empty (bucket, group): `time` plus the row's keys. */
+  series: ResultRow[];
+  heatmaps: Array<{
+    name: string; column: string; time_edges: number[]; value_edges: number[]; scale: 'log' | 'linear';
+    counts: Uint32Array; low: Uint32Array; max_count: number; total: number; nulls: number;
+  }>;
+  columns: string[];
+  start_time: number;
+  end_time: number;
+  granularity: number;
+  scanned: number;
+  matched: number;
+  groups: number;
+}
+
+export interface CompareSide {
+  start_time?: number;
+  end_time?: number;
+  filters?: Filter[];
+  filter_combination?: 'AND' | 'OR';
+  /** Baseline only: the selection's window this many seconds earlier. */
+  period?: number;
+}
+
+export interface CompareSpec {
+  scope?: QuerySpec;
+  selection: CompareSide;
+  baseline?: CompareSide;
+  dimensions?: string[];
+  measures?: string[];
+  top?: number;
+  min_count?: number;
+  alpha?: number;
+}
+
+export interface ValueDiff {
+  value: string | number | boolean | null;
+  selection_count: number;
+  selection_share: number;
+  baseline_count: number;
+  baseline_share: number;
+  diff_pp: number;
+  lift: number | null;
+  p_value: number | null;
+  significant: boolean;
+}
+
+export interface Comparison {
+  selection_count: number;
+  baseline_count: number;
+  tests: number;
+  dimensions: Array<{
+    column: string; score: number; tvd: number; distinct: number; values: ValueDiff[];
+    other: { values: number; selection_count: number; baseline_count: number };
+  }>;
+  measures: Array<{
+    column: string; score: number; p_value: number | null; significant: boolean; edges: number[]; scale: 'log' | 'linear';
+    selection: { count: number; p50: number | null; p95: number | null; histogram: number[] };
+    baseline: { count: number; p50: number | null; p95: number | null; histogram: number[] };
+  }>;
+}
+
 /** A promise wrapper over one engine worker, which holds one dataset. */
 export class SightlineClient {
   constructor(options?: { workerUrl?: string | URL });
@@ -129,6 +226,10 @@ export class SightlineClient {
   schema(): Promise<FieldInfo[]>;
   stats(): Promise<DatasetStats>;
   render(spec: HeatmapSpec, options?: RenderOptions, extra?: { counts?: boolean }): Promise<RenderResult>;
+  /** Runs a query in Honeycomb's query specification (README.md, "Queries"). */
+  query(spec: QuerySpec): Promise<QueryResult>;
+  /** What is different about the selected events (README.md, "Comparisons"). */
+  compare(spec: CompareSpec): Promise<Comparison>;
   /** Stops the worker; pending requests reject. */
   terminate(): void;
 }

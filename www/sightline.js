@@ -109,6 +109,16 @@ export class SightlineClient {
     return this.request('render', { spec, options, counts: Boolean(extra.counts) });
   }
 
+  /** Runs a query (Honeycomb's query specification); see README.md. */
+  query(spec) {
+    return this.request('query', { spec });
+  }
+
+  /** Compares a selection with a baseline; see README.md. */
+  compare(spec) {
+    return this.request('compare', { spec });
+  }
+
   /** Stops the worker; pending requests reject. */
   terminate() {
     this.#worker.terminate();

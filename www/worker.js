@@ -11,6 +11,8 @@
 //   render  { spec, options, counts? }  -> { width, height, rgba (transferred), labels, plot,
 //                                            heatmap, counts?, low?, rowCount, ms }
 //   stats   {}                          -> { rowCount, bytesConsumed, memoryBytes }
+//   query   { spec }                    -> Dataset.query(spec) (heatmap counts transferred)
+//   compare { spec }                    -> Dataset.compare(spec)
 
 import init, { Dataset } from '../pkg/sightline.js';
 
@@ -83,14 +85,23 @@ const handlers = {
     };
     const transfer = [r.rgba.buffer];
     if (counts) {
-      // The same spec over the same rows gives the same buckets as the render.
-      const h = ds.heatmap(spec);
-      out.counts = h.counts;
-      out.low = h.low;
-      transfer.push(h.counts.buffer, h.low.buffer);
+      // The render's own buckets, for hit-testing.
+      out.counts = r.heatmap.counts;
+      out.low = r.heatmap.low;
+      transfer.push(out.counts.buffer, out.low.buffer);
     }
     out.ms = performance.now() - t0;
     return [out, transfer];
+  },
+
+  query({ spec }) {
+    const r = current().query(spec);
+    const transfer = r.heatmaps.flatMap((h) => [h.counts.buffer, h.low.buffer]);
+    return [r, transfer];
+  },
+
+  compare({ spec }) {
+    return current().compare(spec);
   },
 };
 
@@ -101,7 +112,7 @@ async function handle(data) {
     const handler = Object.hasOwn(handlers, type) ? handlers[type] : null;
     if (!handler) throw new Error(`unknown request type ${JSON.stringify(type)}`);
     const value = handler(data);
-    if (Array.isArray(value) && type === 'render') {
+    if (Array.isArray(value) && (type === 'render' || type === 'query')) {
       self.postMessage({ id, result: value[0] }, value[1]);
     } else {
       self.postMessage({ id, result: value });

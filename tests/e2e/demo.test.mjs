@@ -358,6 +358,14 @@ test('errors are reported and the worker survives them', { timeout: 30_000 }, as
     const pushed = await client.push(bytes);
     await client.finish();
     out.client = { pushed: pushed.rowCount, stats: await client.stats() };
+    // Queries and comparisons run in the worker too.
+    const q = await client.query({
+      calculations: [{ op: 'COUNT' }, { op: 'P95', column: 'duration_ms' }, { op: 'HEATMAP', column: 'duration_ms' }],
+      breakdowns: ['region'], limit: 3,
+    });
+    out.query = { rows: q.results.length, total: q.matched, counts: q.heatmaps[0].counts instanceof Uint32Array };
+    const c = await client.compare({ selection: { filters: [{ column: 'status_code', op: '>=', value: 500 }] } });
+    out.compare = { dims: c.dimensions.length, first: Object.keys(c.dimensions[0].values[0]).sort().join(',') };
     try {
       await client.render({ column: 'nope' });
     } catch (e) {
@@ -384,6 +392,9 @@ test('errors are reported and the worker survives them', { timeout: 30_000 }, as
   assert.ok(result.events.some((m) => /endpoint/.test(m)), JSON.stringify(result.events));
   assert.equal(result.client.pushed, 2000);
   assert.equal(result.client.stats.rowCount, 2000);
+  assert.deepEqual(result.query, { rows: 3, total: 2000, counts: true });
+  assert.ok(result.compare.dims > 5);
+  assert.equal(result.compare.first, 'baseline_count,baseline_share,diff_pp,lift,p_value,selection_count,selection_share,significant,value');
   assert.match(result.clientError, /nope/);
   assert.deepEqual(pageErrors, []);
   await context.close();
