@@ -33,7 +33,9 @@ fn main() {
         ds
     });
     let q = |json: &str| -> QuerySpec { serde_json::from_str(json).unwrap() };
-    let heat = q(r#"{"calculations":[{"op":"HEATMAP","column":"duration_ms"}],"granularity":720,"heatmap":{"value_buckets":40},"disable_series":true}"#);
+    let heat = q(
+        r#"{"calculations":[{"op":"HEATMAP","column":"duration_ms"}],"granularity":720,"heatmap":{"value_buckets":40},"disable_series":true}"#,
+    );
     if std::env::args().nth(2).as_deref() == Some("heatmap") {
         time("heatmap x30", 30, || run(&ds, &heat).unwrap());
         return;
@@ -43,11 +45,17 @@ fn main() {
         ("breakdown COUNT", r#"[{"op":"COUNT"}]"#),
         ("breakdown AVG", r#"[{"op":"AVG","column":"duration_ms"}]"#),
         ("breakdown P99", r#"[{"op":"P99","column":"duration_ms"}]"#),
-        ("breakdown COUNT AVG P50 P95 P99", r#"[{"op":"COUNT"},{"op":"AVG","column":"duration_ms"},{"op":"P50","column":"duration_ms"},{"op":"P95","column":"duration_ms"},{"op":"P99","column":"duration_ms"}]"#),
+        (
+            "breakdown COUNT AVG P50 P95 P99",
+            r#"[{"op":"COUNT"},{"op":"AVG","column":"duration_ms"},{"op":"P50","column":"duration_ms"},{"op":"P95","column":"duration_ms"},{"op":"P99","column":"duration_ms"}]"#,
+        ),
     ] {
-        let spec = q(&format!(r#"{{"calculations":{calcs},"breakdowns":["customer_id"],"limit":20,"disable_series":true}}"#));
+        let spec =
+            q(&format!(r#"{{"calculations":{calcs},"breakdowns":["customer_id"],"limit":20,"disable_series":true}}"#));
         time(label, 5, || run(&ds, &spec).unwrap());
     }
-    let spec = q(r#"{"calculations":[{"op":"COUNT"},{"op":"P99","column":"duration_ms"}],"breakdowns":["endpoint"],"limit":20}"#);
+    let spec = q(
+        r#"{"calculations":[{"op":"COUNT"},{"op":"P99","column":"duration_ms"}],"breakdowns":["endpoint"],"limit":20}"#,
+    );
     time("breakdown endpoint + series", 5, || run(&ds, &spec).unwrap());
 }
