@@ -121,7 +121,7 @@ impl Validity {
     fn materialize(&mut self) {
         if self.words.is_none() {
             let mut w = vec![u64::MAX; self.len.div_ceil(64)];
-            if self.len % 64 != 0 {
+            if !self.len.is_multiple_of(64) {
                 if let Some(last) = w.last_mut() {
                     *last = (1u64 << (self.len % 64)) - 1;
                 }
@@ -173,7 +173,7 @@ impl Validity {
         }
         if let Some(w) = &mut self.words {
             w.truncate(len.div_ceil(64));
-            if len % 64 != 0 {
+            if !len.is_multiple_of(64) {
                 if let Some(last) = w.last_mut() {
                     *last &= (1u64 << (len % 64)) - 1;
                 }

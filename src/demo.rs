@@ -110,7 +110,7 @@ impl Rng {
     }
     #[inline]
     pub(crate) fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
     /// Standard normal (Box-Muller).
     pub(crate) fn normal(&mut self) -> f64 {
@@ -333,7 +333,7 @@ fn build_at(o: &DemoOptions, bad: &Incident, t_s: i64, region: usize, host: usiz
     } else {
         4
     };
-    let canary = region == 0 && host % 2 == 0;
+    let canary = region == 0 && host.is_multiple_of(2);
     if canary && t_s >= bad.start_s && t_s < bad.end_s {
         3
     } else {

@@ -538,8 +538,8 @@ mod tests {
             assert!(tb <= 7);
             let mut expect = vec![0u32; tb * 9];
             let mut nulls = 0;
-            for i in 0..ds.row_count() {
-                let ts = values[i] as f64 * unit.seconds_per_unit();
+            for (i, raw) in values.iter().enumerate().take(ds.row_count()) {
+                let ts = *raw as f64 * unit.seconds_per_unit();
                 let t = h.time_edges.windows(2).position(|w| ts >= w[0] && ts < w[1]).unwrap();
                 match get.get(i) {
                     None => nulls += 1,

@@ -451,7 +451,9 @@ fn compare_counts_agree_with_duckdb() {
                 let mut rows: Vec<(String, f64, f64)> = d
                     .values
                     .iter()
-                    .map(|v| (key_of(&[v.value.clone()]), v.selection_count as f64, v.baseline_count as f64))
+                    .map(|v| {
+                        (key_of(std::slice::from_ref(&v.value)), v.selection_count as f64, v.baseline_count as f64)
+                    })
                     .collect();
                 rows.sort_by(|a, b| a.0.cmp(&b.0));
                 ours.push((rows, c.selection_count, c.baseline_count));

@@ -141,7 +141,7 @@ fn op_err(f: &FilterSpec, message: impl Into<String>) -> Error {
     Error::Operator { op: f.op.clone(), column: f.column.clone(), message: message.into() }
 }
 
-fn scalar<'v>(f: &'v FilterSpec) -> Result<&'v Value> {
+fn scalar(f: &FilterSpec) -> Result<&Value> {
     match &f.value {
         Some(Value::List(_)) => Err(op_err(f, "needs a single value, not a list")),
         Some(v) => Ok(v),

@@ -637,13 +637,13 @@ pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
         let sv = agg::aggregate_series(ds, &calcs, &Rows::List(sub), &sgid, n, axis)?;
         let edges = axis.edges();
         for (r, (_, key)) in kept.iter().enumerate() {
-            for b in 0..nb {
+            for (b, edge) in edges.iter().take(nb).enumerate() {
                 let s = r * nb + b;
                 if sv.counts[s] == 0 {
                     continue;
                 }
                 let mut row = row_of(key, &|c| sv.values[c].get(s).copied().flatten().map_or(Cell::Null, Cell::Num));
-                row.0.insert(0, ("time".to_string(), Cell::Num(edges[b])));
+                row.0.insert(0, ("time".to_string(), Cell::Num(*edge)));
                 series.push(row);
             }
         }
