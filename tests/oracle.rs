@@ -334,6 +334,23 @@ fn key_of(vals: &[J]) -> String {
         .join("|")
 }
 
+/// Runs `cases` (`{ data, sql }`) in DuckDB, all in one Python process; each case's rows.
+fn duckdb(dir: &std::path::Path, cases: &[J]) -> Vec<Vec<Vec<J>>> {
+    let cases_path = dir.join("cases.json");
+    let out_path = dir.join("duckdb.json");
+    std::fs::write(&cases_path, serde_json::to_vec(cases).unwrap()).unwrap();
+    let status = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/duckdb_run.py"))
+        .arg(&cases_path)
+        .arg(&out_path)
+        .status()
+        .expect("python3 (scripts/setup.sh installs duckdb and pyarrow)");
+    assert!(status.success(), "duckdb_run.py failed");
+    let theirs: Vec<Vec<Vec<J>>> = serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
+    assert_eq!(theirs.len(), cases.len());
+    theirs
+}
+
 #[test]
 fn agrees_with_duckdb() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("oracle");
@@ -368,17 +385,7 @@ fn agrees_with_duckdb() {
             specs.push(spec);
         }
     }
-    let cases_path = dir.join("cases.json");
-    let out_path = dir.join("duckdb.json");
-    std::fs::write(&cases_path, serde_json::to_vec(&cases).unwrap()).unwrap();
-    let status = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/duckdb_run.py"))
-        .arg(&cases_path)
-        .arg(&out_path)
-        .status()
-        .expect("python3 (scripts/setup.sh installs duckdb and pyarrow)");
-    assert!(status.success(), "duckdb_run.py failed");
-    let theirs: Vec<Vec<Vec<J>>> = serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
+    let theirs = duckdb(&dir, &cases);
     assert_eq!(theirs.len(), ours.len());
     let (mut compared_rows, mut failures) = (0usize, Vec::new());
     for (k, (r, rows)) in ours.iter().zip(&theirs).enumerate() {
@@ -460,17 +467,7 @@ fn compare_counts_agree_with_duckdb() {
             }
         }
     }
-    let cases_path = dir.join("cases.json");
-    let out_path = dir.join("duckdb.json");
-    std::fs::write(&cases_path, serde_json::to_vec(&cases).unwrap()).unwrap();
-    let status = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/duckdb_run.py"))
-        .arg(&cases_path)
-        .arg(&out_path)
-        .status()
-        .expect("python3");
-    assert!(status.success());
-    let theirs: Vec<Vec<Vec<J>>> = serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
+    let theirs = duckdb(&dir, &cases);
     let mut compared = 0;
     for (k, (rows, ns, nb)) in ours.iter().enumerate() {
         let mut want: Vec<(String, f64, f64)> = theirs[k]
