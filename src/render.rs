@@ -33,6 +33,10 @@ pub struct RenderOptions {
     pub tz_offset_minutes: i32,
     /// Unit suffix of values (`ms` formats as ms/s); default: guessed from the column name.
     pub unit: Option<String>,
+    /// Line chart series colours, `#rrggbb` each, used in turn.
+    pub lines: Vec<String>,
+    /// Grid line colour of line charts, `#rrggbb`.
+    pub grid: String,
 }
 
 impl Default for RenderOptions {
@@ -49,6 +53,14 @@ impl Default for RenderOptions {
                 .collect(),
             tz_offset_minutes: 0,
             unit: None,
+            lines: [
+                "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
+                "#bab0ac",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            grid: "#eaeef2".into(),
         }
     }
 }
@@ -381,15 +393,154 @@ pub fn render_heatmap(h: &Heatmap, opts: &RenderOptions) -> Result<Rendered> {
         }
         root.present().map_err(plot_err)?;
     }
-    let mut rgba = Vec::with_capacity((w * hgt * 4) as usize);
-    for p in rgb.chunks_exact(3) {
-        rgba.extend_from_slice(&[p[0], p[1], p[2], 255]);
-    }
-    Ok(Rendered { width: w, height: hgt, rgba, labels, plot })
+    Ok(Rendered { width: w, height: hgt, rgba: rgb_to_rgba(&rgb, w, hgt), labels, plot })
 }
 
 fn opts_fg(fg: &RGBColor) -> RGBAColor {
     fg.to_rgba()
+}
+
+/// One line of a [`LineChart`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineSeries {
+    /// The legend name (drawn by the host).
+    pub name: String,
+    /// One value per time bucket; `null` is a gap.
+    pub values: Vec<Option<f64>>,
+}
+
+/// A time series chart: buckets of `granularity` seconds from `start_time`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineChart {
+    /// Start of the first bucket, unix seconds.
+    pub start_time: f64,
+    /// End of the range, unix seconds.
+    pub end_time: f64,
+    /// Seconds per bucket.
+    pub granularity: f64,
+    /// The lines, drawn in order (the first on top).
+    pub series: Vec<LineSeries>,
+    /// Unit of the values (`ms` formats as ms/s).
+    #[serde(default)]
+    pub unit: Option<String>,
+}
+
+/// Most lines drawn in one chart.
+pub const MAX_LINES: usize = 50;
+
+/// Renders a line chart: one line per series (points at bucket starts, gaps at nulls),
+/// a value axis from zero (or the smallest value, if negative) with grid lines, and a
+/// time axis. Legends and tooltips are the host's.
+pub fn render_lines(chart: &LineChart, opts: &RenderOptions) -> Result<Rendered> {
+    let dpr = if opts.dpr.is_finite() { opts.dpr.clamp(0.5, 4.0) } else { 1.0 };
+    let (cw, ch) = (opts.width.clamp(120, 4000) as f64, opts.height.clamp(80, 3000) as f64);
+    let (w, hgt) = ((cw * dpr).round() as u32, (ch * dpr).round() as u32);
+    let bg = parse_hex(&opts.background)?;
+    let fg = parse_hex(&opts.foreground)?;
+    let grid = parse_hex(&opts.grid)?;
+    let colours: Vec<RGBColor> = opts.lines.iter().map(|s| parse_hex(s)).collect::<Result<_>>()?;
+    if colours.is_empty() {
+        return Err(Error::Spec("lines needs at least one colour".into()));
+    }
+    let (t0, t1, g) = (chart.start_time, chart.end_time, chart.granularity);
+    if !(t0.is_finite() && t1.is_finite() && g.is_finite() && t1 > t0 && g > 0.0) {
+        return Err(Error::Spec("a line chart needs finite start_time < end_time and a positive granularity".into()));
+    }
+    if chart.series.len() > MAX_LINES {
+        return Err(Error::Spec(format!("at most {MAX_LINES} lines, got {}", chart.series.len())));
+    }
+    let buckets = ((t1 - t0) / g).ceil().clamp(1.0, 100_000.0) as usize;
+    if let Some(s) = chart.series.iter().find(|s| s.values.len() > buckets) {
+        return Err(Error::Spec(format!("series \"{}\" has {} values for {buckets} buckets", s.name, s.values.len())));
+    }
+    let finite = || chart.series.iter().flat_map(|s| s.values.iter().flatten().copied()).filter(|v| v.is_finite());
+    let lo = finite().fold(0.0f64, f64::min);
+    let mut hi = finite().fold(f64::NEG_INFINITY, f64::max);
+    if !hi.is_finite() || hi <= lo {
+        hi = lo + 1.0;
+    }
+    let ticks = value_ticks(lo, hi, Scale::Linear, ((ch - 34.0) / 36.0).floor() as usize);
+    let (lo, hi) = (lo.min(ticks.first().copied().unwrap_or(lo)), hi.max(ticks.last().copied().unwrap_or(hi)));
+    let plot = Rect { x: 60.0, y: 10.0, w: (cw - 60.0 - 16.0).max(10.0), h: (ch - 10.0 - 26.0).max(10.0) };
+    let px = |x: f64| (x * dpr).round() as i32;
+    let x_of = |t: f64| plot.x + plot.w * (t - t0) / (t1 - t0);
+    let y_of = |v: f64| plot.y + plot.h * (1.0 - (v - lo) / (hi - lo));
+    let stroke = |c: RGBColor, wd: f64| ShapeStyle {
+        color: c.to_rgba(),
+        filled: false,
+        stroke_width: (wd * dpr).round().max(1.0) as u32,
+    };
+    let mut labels = Vec::new();
+    let mut rgb = vec![0u8; (w * hgt * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (w, hgt)).into_drawing_area();
+        root.fill(&bg).map_err(plot_err)?;
+        for v in &ticks {
+            let y = y_of(*v);
+            root.draw(&PathElement::new(vec![(px(plot.x), px(y)), (px(plot.x + plot.w), px(y))], stroke(grid, 1.0)))
+                .map_err(plot_err)?;
+            let unit = chart.unit.as_deref().or(opts.unit.as_deref());
+            labels.push(Label { text: format_value(*v, unit), x: plot.x - 7.0, y, align: "right", baseline: "middle" });
+        }
+        let (tt, step) = time_ticks(t0, t1, ((plot.w / 90.0).floor() as usize).max(3), opts.tz_offset_minutes);
+        let bottom = plot.y + plot.h;
+        for t in tt {
+            let x = x_of(t);
+            root.draw(&PathElement::new(vec![(px(x), px(bottom)), (px(x), px(bottom + 4.0))], stroke(fg, 1.0)))
+                .map_err(plot_err)?;
+            labels.push(Label {
+                text: format_time(t, step, opts.tz_offset_minutes),
+                x,
+                y: bottom + 6.0,
+                align: "center",
+                baseline: "top",
+            });
+        }
+        root.draw(&PathElement::new(
+            vec![(px(plot.x), px(bottom)), (px(plot.x + plot.w), px(bottom))],
+            stroke(fg, 1.0),
+        ))
+        .map_err(plot_err)?;
+        // Last series first, so that the first (the top group) is drawn on top.
+        for (k, s) in chart.series.iter().enumerate().rev() {
+            let colour = colours[k % colours.len()];
+            let mut run: Vec<(i32, i32)> = Vec::new();
+            let flush = |run: &mut Vec<(i32, i32)>| -> Result<()> {
+                match run.len() {
+                    0 => {}
+                    1 => {
+                        let (x, y) = run[0];
+                        root.draw(&Circle::new((x, y), (1.5 * dpr).round().max(1.0) as i32, colour.filled()))
+                            .map_err(plot_err)?;
+                    }
+                    _ => root.draw(&PathElement::new(std::mem::take(run), stroke(colour, 1.5))).map_err(plot_err)?,
+                }
+                run.clear();
+                Ok(())
+            };
+            for (i, v) in s.values.iter().enumerate() {
+                match v {
+                    Some(v) if v.is_finite() => {
+                        run.push((px(x_of(t0 + (i as f64 + 0.5) * g).min(plot.x + plot.w)), px(y_of(*v))))
+                    }
+                    _ => flush(&mut run)?,
+                }
+            }
+            flush(&mut run)?;
+        }
+        root.present().map_err(plot_err)?;
+    }
+    Ok(Rendered { width: w, height: hgt, rgba: rgb_to_rgba(&rgb, w, hgt), labels, plot })
+}
+
+fn rgb_to_rgba(rgb: &[u8], w: u32, h: u32) -> Vec<u8> {
+    let mut rgba = Vec::with_capacity((w * h * 4) as usize);
+    for p in rgb.chunks_exact(3) {
+        rgba.extend_from_slice(&[p[0], p[1], p[2], 255]);
+    }
+    rgba
 }
 
 #[cfg(test)]
@@ -443,5 +594,37 @@ mod tests {
         assert_eq!(p, &[0xe6, 0x55, 0x0d, 255]);
         assert!(r.labels.iter().any(|l| l.text == "10ms"));
         assert!(render_heatmap(&h, &RenderOptions { background: "red".into(), ..Default::default() }).is_err());
+    }
+
+    #[test]
+    fn renders_lines_with_gaps() {
+        let chart = LineChart {
+            start_time: 0.0,
+            end_time: 600.0,
+            granularity: 60.0,
+            series: vec![
+                LineSeries { name: "a".into(), values: vec![Some(1.0), Some(5.0), None, Some(3.0), Some(10.0)] },
+                LineSeries { name: "b".into(), values: vec![Some(2.0); 10] },
+            ],
+            unit: Some("ms".into()),
+        };
+        let o = RenderOptions { width: 400, height: 200, dpr: 1.0, ..Default::default() };
+        let r = render_lines(&chart, &o).unwrap();
+        assert_eq!(r.rgba.len(), 400 * 200 * 4);
+        assert!(r.labels.iter().any(|l| l.text == "10ms"), "{:?}", r.labels);
+        // Series colours appear; the gap between buckets 1 and 3 has none of series a's colour.
+        let has = |c: [u8; 3], x0: f64, x1: f64| {
+            (0..200).any(|y| (x0 as usize..x1 as usize).any(|x| r.rgba[(y * 400 + x) * 4..][..3] == c))
+        };
+        let blue = [0x4e, 0x79, 0xa7];
+        let x = |t: f64| r.plot.x + r.plot.w * t / 600.0;
+        assert!(has(blue, x(30.0), x(90.0)));
+        assert!(!has(blue, x(100.0), x(200.0)));
+        assert!(has([0xf2, 0x8e, 0x2b], x(300.0), x(500.0)));
+        let bad =
+            LineChart { series: vec![LineSeries { name: "x".into(), values: vec![Some(1.0); 11] }], ..chart.clone() };
+        assert!(render_lines(&bad, &o).unwrap_err().to_string().contains("11 values"));
+        let bad = LineChart { end_time: 0.0, ..chart };
+        assert!(render_lines(&bad, &o).is_err());
     }
 }

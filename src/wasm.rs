@@ -145,6 +145,26 @@ impl JsDataset {
         to_js(&c)
     }
 
+    /// Raw events, newest first: `{ columns, rows: [[value, ...]], row_ids, matched }`
+    /// (times as unix seconds). See README.md for the specification.
+    pub fn events(&self, spec: JsValue) -> Result<JsValue, JsError> {
+        let spec: crate::query::events::EventsSpec = from_js(spec, "events spec")?;
+        let e = crate::query::events::events(&self.inner, &spec).map_err(js_err)?;
+        to_js(&e)
+    }
+
+    /// Draws a line chart: `{ width, height, rgba: Uint8ClampedArray, labels, plot }`.
+    #[wasm_bindgen(js_name = renderLines)]
+    pub fn render_lines(&self, chart: JsValue, options: JsValue) -> Result<JsValue, JsError> {
+        let chart: crate::render::LineChart = from_js(chart, "line chart")?;
+        let opts: RenderOptions =
+            if options.is_undefined() { RenderOptions::default() } else { from_js(options, "render options")? };
+        let r = crate::render::render_lines(&chart, &opts).map_err(js_err)?;
+        let obj: Object = to_js(&r)?.unchecked_into();
+        set(&obj, "rgba", &Uint8ClampedArray::from(&r.rgba[..]))?;
+        Ok(obj.into())
+    }
+
     /// Heatmap counts: `{ column, time_edges, value_edges, scale, counts: Uint32Array, low, max_count, total, nulls }`.
     pub fn heatmap(&self, spec: JsValue) -> Result<JsValue, JsError> {
         let spec: HeatmapSpec = from_js(spec, "heatmap spec")?;

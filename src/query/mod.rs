@@ -10,6 +10,7 @@
 //! groups returned, as `series`.
 
 pub mod agg;
+pub mod events;
 pub mod filter;
 pub mod spec;
 
