@@ -1,18 +1,33 @@
 //! `sightline serve`: a small HTTP/1.1 server for the component, the demo page and
-//! Arrow IPC streams of demo data. Native only; std only (no async runtime).
+//! Arrow IPC streams of events. Native only; std only (no async runtime).
 //!
-//! Binds 127.0.0.1 unless told otherwise. Static files come only from `www/` and `pkg/`
-//! under the root, by a whitelist of path characters. Every response to a page carries
-//! a strict Content-Security-Policy, so the demo proves the component works under it.
+//! - `GET /api/events` (and `POST` with a JSON body): raw events of a source, with the
+//!   time range, filters, columns, order, limit and sample pushed down to the source;
+//!   an Arrow IPC stream written batch by batch as it is produced.
+//! - `GET /api/columns?source=`, `GET /api/sources`: what there is.
+//! - `GET /api/demo`: generated demo data (the demo page and its tests use it).
+//! - `/`, `/www/*`, `/pkg/*`: static files, by a whitelist of path characters.
+//!
+//! Binds 127.0.0.1 unless told otherwise. A fixed pool of worker threads serves the
+//! connections (a bounded queue in front; 503 past it), so a thousand connections
+//! never make a thousand threads. Requests are bounded (head, body, filters, values,
+//! response time); an optional bearer token guards `/api/`; CORS is off unless an
+//! origin is configured. Every response carries a strict Content-Security-Policy.
+
+pub mod clickhouse;
+pub mod files;
+pub mod source;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::mpsc::{sync_channel, Receiver, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use crate::demo::{self, Compression, DemoOptions};
+use clickhouse::{ChConfig, ChSchema};
+use source::{EventsRequest, ParamError, Table, DEFAULT_BATCH_ROWS};
 
 /// The Content-Security-Policy sent with every response.
 pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
@@ -21,8 +36,14 @@ frame-ancestors 'self'";
 
 /// Largest demo stream served, in rows.
 pub const MAX_DEMO_ROWS: usize = 20_000_000;
-const MAX_CONNECTIONS: usize = 128;
-const MAX_HEAD_BYTES: usize = 16 << 10;
+/// Largest request head (request line and headers).
+pub const MAX_HEAD_BYTES: usize = 16 << 10;
+/// Largest request body (`POST /api/events`).
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// Longest wait for a request head or body.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Headers exposed to cross-origin pages when CORS is on.
+const EXPOSED: &str = "X-Sightline-Rows, X-Sightline-Matched, X-Sightline-Sample";
 
 /// Server settings.
 #[derive(Debug, Clone)]
@@ -33,29 +54,159 @@ pub struct Config {
     pub port: u16,
     /// Folder holding `www/` and `pkg/`.
     pub root: PathBuf,
-    /// Default demo rows for `/api/demo`.
+    /// Demo rows: the default of `/api/demo`, and the size of the `demo` source.
     pub rows: usize,
-    /// Default demo seed.
+    /// Demo seed.
     pub seed: u64,
+    /// Files or directories to serve as sources (`--data`).
+    pub data: Vec<PathBuf>,
+    /// A ClickHouse table to serve as a source (`--clickhouse`, `--table`).
+    pub clickhouse: Option<ChConfig>,
+    /// Bearer token required on `/api/` when set.
+    pub token: Option<String>,
+    /// Origin allowed to call `/api/` from another site (`*` for any); CORS is off when unset.
+    pub cors_origin: Option<String>,
+    /// Worker threads (connections served at once).
+    pub workers: usize,
+    /// Connections waiting for a worker before new ones get a 503.
+    pub queue: usize,
+    /// Longest time one response may take.
+    pub timeout: Duration,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { host: "127.0.0.1".into(), port: 8080, root: PathBuf::from("."), rows: 1_000_000, seed: 42 }
+        Config {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            root: PathBuf::from("."),
+            rows: 1_000_000,
+            seed: 42,
+            data: Vec::new(),
+            clickhouse: None,
+            token: None,
+            cors_origin: None,
+            workers: 64,
+            queue: 256,
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A data source.
+pub enum Source {
+    /// The demo generator, loaded on first use.
+    Demo {
+        /// Rows.
+        rows: usize,
+        /// Seed.
+        seed: u64,
+        /// The table once loaded.
+        table: OnceLock<Result<Arc<Table>, String>>,
+    },
+    /// A local file, loaded at start.
+    File(Arc<Table>),
+    /// A ClickHouse table.
+    ClickHouse {
+        /// The source's name (the table's).
+        name: String,
+        /// Where it is.
+        config: ChConfig,
+        /// Its columns, read at start.
+        schema: ChSchema,
+    },
+}
+
+impl Source {
+    /// The source's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Source::Demo { .. } => "demo",
+            Source::File(t) => &t.name,
+            Source::ClickHouse { name, .. } => name,
+        }
+    }
+
+    /// The embedded table (demo, file), loading the demo on first use.
+    pub fn table(&self) -> Option<Result<Arc<Table>, String>> {
+        match self {
+            Source::Demo { rows, seed, table } => {
+                Some(table.get_or_init(|| source::demo_table(*rows, *seed).map(Arc::new)).clone())
+            }
+            Source::File(t) => Some(Ok(t.clone())),
+            Source::ClickHouse { .. } => None,
+        }
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            Source::Demo { rows, seed, .. } => json!({ "name": "demo", "kind": "demo", "rows": rows, "seed": seed }),
+            Source::File(t) => json!({
+                "name": t.name, "kind": "file", "path": t.origin, "rows": t.row_count(), "time_column": t.time_column()
+            }),
+            Source::ClickHouse { name, config, schema } => json!({
+                "name": name, "kind": "clickhouse", "table": config.table,
+                "time_column": schema.time_column().map(|c| c.name.clone())
+            }),
+        }
+    }
+}
+
+struct State {
+    config: Config,
+    sources: Vec<Source>,
+}
+
+impl State {
+    fn source(&self, name: Option<&str>) -> Result<&Source, ParamError> {
+        match name {
+            None => self.sources.first().ok_or_else(|| ParamError::new("source", "no sources")),
+            Some(n) => self.sources.iter().find(|s| s.name() == n).ok_or_else(|| {
+                let names: Vec<&str> = self.sources.iter().map(|s| s.name()).collect();
+                ParamError::new("source", format!("unknown source {n:?} (one of {})", names.join(", ")))
+            }),
+        }
     }
 }
 
 /// A running server.
 pub struct Server {
     listener: TcpListener,
-    config: Arc<Config>,
+    state: Arc<State>,
+}
+
+fn other(msg: String) -> std::io::Error {
+    std::io::Error::other(msg)
 }
 
 impl Server {
-    /// Binds the listener.
+    /// Loads the sources (files at once, ClickHouse's columns; the demo on first use)
+    /// and binds the listener. Sources, in the order that makes the first the default:
+    /// `--data` files, ClickHouse, the demo.
     pub fn bind(config: Config) -> std::io::Result<Server> {
+        let mut sources = Vec::new();
+        for p in &config.data {
+            for f in files::expand(p).map_err(other)? {
+                let t = files::load(&f, &files::source_name(&f)).map_err(other)?;
+                sources.push(Source::File(Arc::new(t)));
+            }
+        }
+        if let Some(ch) = &config.clickhouse {
+            let schema = clickhouse::describe(ch, Duration::from_secs(30)).map_err(other)?;
+            sources.push(Source::ClickHouse { name: ch.table.clone(), config: ch.clone(), schema });
+        }
+        sources.push(Source::Demo { rows: config.rows, seed: config.seed, table: OnceLock::new() });
+        for (i, s) in sources.iter().enumerate() {
+            if sources[..i].iter().any(|o| o.name() == s.name()) {
+                return Err(other(format!("two sources are named {:?}", s.name())));
+            }
+        }
+        if config.workers == 0 || config.queue == 0 {
+            return Err(other("workers and queue must be at least 1".into()));
+        }
         let listener = TcpListener::bind((config.host.as_str(), config.port))?;
-        Ok(Server { listener, config: Arc::new(config) })
+        Ok(Server { listener, state: Arc::new(State { config, sources }) })
     }
 
     /// The bound address.
@@ -63,21 +214,41 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves forever, one thread per connection (at most 128 at once).
+    /// The sources' names, the default first.
+    pub fn source_names(&self) -> Vec<String> {
+        self.state.sources.iter().map(|s| s.name().to_string()).collect()
+    }
+
+    /// Serves forever: `workers` threads take connections from a queue of `queue`;
+    /// past that, connections get a 503 at once.
     pub fn run(self) {
-        let active = Arc::new(AtomicUsize::new(0));
-        for stream in self.listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            if active.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
-                let _ = respond(&mut stream, 503, "text/plain", b"too many connections\n");
-                continue;
-            }
-            active.fetch_add(1, Ordering::SeqCst);
-            let (config, active) = (self.config.clone(), active.clone());
-            std::thread::spawn(move || {
-                let _ = handle(stream, &config);
-                active.fetch_sub(1, Ordering::SeqCst);
+        let (tx, rx) = sync_channel::<TcpStream>(self.state.config.queue);
+        let rx: Arc<Mutex<Receiver<TcpStream>>> = Arc::new(Mutex::new(rx));
+        for i in 0..self.state.config.workers {
+            let (rx, state) = (rx.clone(), self.state.clone());
+            let spawned = std::thread::Builder::new().name(format!("sightline-worker-{i}")).spawn(move || loop {
+                let next = match rx.lock() {
+                    Ok(r) => r.recv(),
+                    Err(poisoned) => poisoned.into_inner().recv(),
+                };
+                let Ok(stream) = next else { return };
+                // A backstop only: handlers return errors rather than panic. (With
+                // `panic = "abort"`, as in the release profile, a panic still aborts.)
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle(stream, &state)));
             });
+            if let Err(e) = spawned {
+                eprintln!("sightline: cannot start worker {i}: {e}");
+            }
+        }
+        for stream in self.listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            match tx.try_send(stream) {
+                Ok(()) => {}
+                Err(TrySendError::Full(mut s)) | Err(TrySendError::Disconnected(mut s)) => {
+                    let _ = s.set_write_timeout(Some(Duration::from_secs(1)));
+                    let _ = respond(&mut s, 503, "text/plain", b"too many connections\n", "");
+                }
+            }
         }
     }
 }
@@ -86,6 +257,15 @@ struct Request {
     method: String,
     path: String,
     query: Vec<(String, String)>,
+    /// Header names lowercased.
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -113,21 +293,32 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 fn read_request(stream: &mut TcpStream) -> Result<Request, (u16, String)> {
-    let mut reader = BufReader::new(stream.take(MAX_HEAD_BYTES as u64));
-    let mut line = String::new();
-    reader.read_line(&mut line).map_err(|e| (400, format!("unreadable request: {e}")))?;
+    let mut reader = BufReader::new(stream);
+    let mut used = 0usize;
+    let mut next_line = |reader: &mut BufReader<&mut TcpStream>| -> Result<String, (u16, String)> {
+        let mut line = String::new();
+        let left = MAX_HEAD_BYTES.saturating_sub(used) as u64;
+        let n =
+            reader.by_ref().take(left).read_line(&mut line).map_err(|e| (400, format!("unreadable request: {e}")))?;
+        used += n;
+        if n == 0 || !line.ends_with('\n') {
+            return Err((431, format!("request head truncated or larger than {MAX_HEAD_BYTES} bytes")));
+        }
+        Ok(line)
+    };
+    let line = next_line(&mut reader)?;
     let mut parts = line.split_whitespace();
     let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
         return Err((400, "malformed request line".into()));
     };
-    // Drain the headers; none are needed.
+    let mut headers = Vec::new();
     loop {
-        let mut h = String::new();
-        match reader.read_line(&mut h) {
-            Ok(0) => return Err((400, "request head too large or truncated".into())),
-            Ok(_) if h == "\r\n" || h == "\n" => break,
-            Ok(_) => {}
-            Err(e) => return Err((400, format!("unreadable header: {e}"))),
+        let h = next_line(&mut reader)?;
+        if h == "\r\n" || h == "\n" {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
     let (path, qs) = target.split_once('?').unwrap_or((target, ""));
@@ -136,18 +327,38 @@ fn read_request(stream: &mut TcpStream) -> Result<Request, (u16, String)> {
     for pair in qs.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let k = percent_decode(k).ok_or((400, format!("query parameter name {k:?} is not valid UTF-8")))?;
-        let v = percent_decode(v).ok_or((400, format!("query parameter \"{k}\" is not valid UTF-8")))?;
+        let v = percent_decode(v).ok_or((400, format!("parameter \"{k}\" is not valid percent-encoded UTF-8")))?;
         query.push((k, v));
     }
-    Ok(Request { method: method.to_string(), path, query })
+    let mut req = Request { method: method.to_string(), path, query, headers, body: Vec::new() };
+    if req.header("transfer-encoding").is_some() {
+        return Err((411, "chunked request bodies are not supported: send Content-Length".into()));
+    }
+    if let Some(len) = req.header("content-length") {
+        let len: usize = len.parse().map_err(|_| (400, "bad Content-Length".to_string()))?;
+        if len > MAX_BODY_BYTES {
+            return Err((413, format!("request body larger than {MAX_BODY_BYTES} bytes")));
+        }
+        let mut body = vec![0u8; len];
+        reader.read_exact(&mut body).map_err(|e| (400, format!("request body: {e}")))?;
+        req.body = body;
+    }
+    Ok(req)
 }
 
 fn status_text(code: u16) -> &'static str {
     match code {
         200 => "OK",
+        204 => "No Content",
         400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        431 => "Request Header Fields Too Large",
+        502 => "Bad Gateway",
         503 => "Service Unavailable",
         _ => "Internal Server Error",
     }
@@ -161,41 +372,98 @@ X-Content-Type-Options: nosniff\r\nCache-Control: no-cache\r\nConnection: close\
     )
 }
 
-fn respond(stream: &mut TcpStream, code: u16, content_type: &str, body: &[u8]) -> std::io::Result<()> {
-    stream.write_all(head(code, content_type, &format!("Content-Length: {}\r\n", body.len())).as_bytes())?;
+fn respond(stream: &mut TcpStream, code: u16, content_type: &str, body: &[u8], extra: &str) -> std::io::Result<()> {
+    stream.write_all(head(code, content_type, &format!("Content-Length: {}\r\n{extra}", body.len())).as_bytes())?;
     stream.write_all(body)?;
     stream.flush()
 }
 
-fn handle(mut stream: TcpStream, config: &Config) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(60)))?;
+fn json_response(stream: &mut TcpStream, code: u16, v: &serde_json::Value, extra: &str) -> std::io::Result<()> {
+    let body = serde_json::to_vec(v).unwrap_or_default();
+    respond(stream, code, "application/json", &body, extra)
+}
+
+fn json_error(stream: &mut TcpStream, code: u16, msg: &str, extra: &str) -> std::io::Result<()> {
+    json_response(stream, code, &serde_json::json!({ "error": msg }), extra)
+}
+
+fn param_error(stream: &mut TcpStream, e: &ParamError, extra: &str) -> std::io::Result<()> {
+    json_response(stream, 400, &serde_json::json!({ "error": e.to_string(), "parameter": e.param }), extra)
+}
+
+/// Equal strings, in time independent of where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn handle(mut stream: TcpStream, state: &State) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(READ_TIMEOUT))?;
+    stream.set_write_timeout(Some(state.config.timeout))?;
     let req = match read_request(&mut stream) {
         Ok(r) => r,
         Err((code, msg)) => {
-            return respond(&mut stream, code, "text/plain; charset=utf-8", format!("{msg}\n").as_bytes())
+            return respond(&mut stream, code, "text/plain; charset=utf-8", format!("{msg}\n").as_bytes(), "")
         }
     };
-    if req.method != "GET" && req.method != "HEAD" {
-        return respond(&mut stream, 405, "text/plain", b"only GET and HEAD\n");
+    let api = req.path.starts_with("/api/");
+    // CORS: only for the configured origin, only on the API.
+    let origin = req.header("origin").unwrap_or("");
+    let cors_ok = api
+        && !origin.is_empty()
+        && state.config.cors_origin.as_deref().is_some_and(|o| o == "*" || o == origin)
+        && !origin.contains(['\r', '\n']);
+    let extra = if cors_ok {
+        format!("Access-Control-Allow-Origin: {origin}\r\nVary: Origin\r\nAccess-Control-Expose-Headers: {EXPOSED}\r\n")
+    } else {
+        String::new()
+    };
+    if api && req.method == "OPTIONS" {
+        if !cors_ok {
+            return json_error(&mut stream, 403, "cross-origin requests are not enabled for this origin", "");
+        }
+        let pre = format!(
+            "{extra}Access-Control-Allow-Methods: GET, HEAD, POST, OPTIONS\r\n\
+Access-Control-Allow-Headers: Authorization, Content-Type\r\nAccess-Control-Max-Age: 600\r\n"
+        );
+        return respond(&mut stream, 204, "text/plain", b"", &pre);
     }
+    if api {
+        if let Some(token) = &state.config.token {
+            let given = req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).unwrap_or("");
+            if !same_secret(given.trim(), token) {
+                let extra = format!("{extra}WWW-Authenticate: Bearer\r\n");
+                return json_error(&mut stream, 401, "a bearer token is required (Authorization: Bearer ...)", &extra);
+            }
+        }
+    }
+    let post_ok = req.path == "/api/events";
+    if !(req.method == "GET" || req.method == "HEAD" || (req.method == "POST" && post_ok)) {
+        return respond(&mut stream, 405, "text/plain", b"only GET and HEAD (and POST on /api/events)\n", &extra);
+    }
+    let head_only = req.method == "HEAD";
     match req.path.as_str() {
-        "/" => static_file(&mut stream, &config.root.join("www/index.html"), req.method == "HEAD"),
-        "/api/demo" => demo_stream(&mut stream, config, &req),
+        "/" => static_file(&mut stream, &state.config.root.join("www/index.html"), head_only),
+        "/api/demo" => demo_stream(&mut stream, state, &req, &extra),
         "/api/demo/schema" => {
             let fields: Vec<_> = demo::schema()
                 .fields()
                 .iter()
                 .map(|f| serde_json::json!({ "name": f.name(), "type": f.data_type().to_string() }))
                 .collect();
-            let body = serde_json::to_vec(&serde_json::json!({ "fields": fields })).unwrap_or_default();
-            respond(&mut stream, 200, "application/json", &body)
+            json_response(&mut stream, 200, &serde_json::json!({ "fields": fields }), &extra)
         }
-        p if p.starts_with("/www/") || p.starts_with("/pkg/") => match safe_path(&config.root, p) {
-            Some(path) => static_file(&mut stream, &path, req.method == "HEAD"),
-            None => respond(&mut stream, 404, "text/plain", b"not found\n"),
+        "/api/sources" => {
+            let list: Vec<_> = state.sources.iter().map(Source::describe).collect();
+            json_response(&mut stream, 200, &serde_json::json!({ "sources": list }), &extra)
+        }
+        "/api/columns" => columns(&mut stream, state, &req, &extra),
+        "/api/events" => events(&mut stream, state, &req, &extra),
+        p if p.starts_with("/www/") || p.starts_with("/pkg/") => match safe_path(&state.config.root, p) {
+            Some(path) => static_file(&mut stream, &path, head_only),
+            None => respond(&mut stream, 404, "text/plain", b"not found\n", ""),
         },
-        _ => respond(&mut stream, 404, "text/plain", b"not found\n"),
+        _ => respond(&mut stream, 404, "text/plain", b"not found\n", &extra),
     }
 }
 
@@ -231,10 +499,10 @@ fn static_file(stream: &mut TcpStream, path: &Path, head_only: bool) -> std::io:
                 stream
                     .write_all(head(200, content_type(path), &format!("Content-Length: {}\r\n", body.len())).as_bytes())
             } else {
-                respond(stream, 200, content_type(path), &body)
+                respond(stream, 200, content_type(path), &body, "")
             }
         }
-        _ => respond(stream, 404, "text/plain", b"not found\n"),
+        _ => respond(stream, 404, "text/plain", b"not found\n", ""),
     }
 }
 
@@ -263,6 +531,15 @@ impl Write for Chunked<'_> {
     }
 }
 
+impl Chunked<'_> {
+    /// Sends what is buffered and the terminating chunk: the response is complete.
+    fn end(mut self) -> std::io::Result<()> {
+        self.flush()?;
+        self.out.write_all(b"0\r\n\r\n")?;
+        self.out.flush()
+    }
+}
+
 fn param<T: std::str::FromStr>(req: &Request, name: &str) -> Result<Option<T>, String> {
     match req.query.iter().find(|(k, _)| k == name) {
         None => Ok(None),
@@ -270,7 +547,8 @@ fn param<T: std::str::FromStr>(req: &Request, name: &str) -> Result<Option<T>, S
     }
 }
 
-fn demo_stream(stream: &mut TcpStream, config: &Config, req: &Request) -> std::io::Result<()> {
+fn demo_stream(stream: &mut TcpStream, state: &State, req: &Request, extra: &str) -> std::io::Result<()> {
+    let config = &state.config;
     let parsed = (|| -> Result<(DemoOptions, Compression), String> {
         for (k, _) in &req.query {
             if !["rows", "seed", "compression", "batch_rows"].contains(&k.as_str()) {
@@ -294,24 +572,169 @@ fn demo_stream(stream: &mut TcpStream, config: &Config, req: &Request) -> std::i
     })();
     let (opts, compression) = match parsed {
         Ok(p) => p,
-        Err(msg) => return respond(stream, 400, "text/plain; charset=utf-8", format!("{msg}\n").as_bytes()),
+        Err(msg) => return respond(stream, 400, "text/plain; charset=utf-8", format!("{msg}\n").as_bytes(), extra),
     };
-    let extra = format!("Transfer-Encoding: chunked\r\nX-Sightline-Rows: {}\r\n", opts.rows);
-    stream.write_all(head(200, "application/vnd.apache.arrow.stream", &extra).as_bytes())?;
+    let h = format!("Transfer-Encoding: chunked\r\nX-Sightline-Rows: {}\r\n{extra}", opts.rows);
+    stream.write_all(head(200, "application/vnd.apache.arrow.stream", &h).as_bytes())?;
     if req.method == "HEAD" {
         return Ok(());
     }
+    let deadline = Instant::now() + config.timeout;
     let out = Chunked { out: stream, buf: Vec::with_capacity(1 << 20) };
-    let result = demo::write_ipc(&opts, compression, out, |w| w.flush());
-    match result {
-        Ok(mut w) => {
-            w.flush()?;
-            w.out.write_all(b"0\r\n\r\n")?;
-            w.out.flush()
+    let result = demo::write_ipc(&opts, compression, out, |w| {
+        if Instant::now() > deadline {
+            return Err(other("response time limit reached".into()));
         }
-        // The client went away or the writer failed: end without the terminating chunk,
-        // so the client sees a truncated stream rather than a complete one.
+        w.flush()
+    });
+    match result {
+        Ok(w) => w.end(),
+        // The client went away, the writer failed or time ran out: end without the
+        // terminating chunk, so the client sees a truncated stream, not a complete one.
         Err(_) => Ok(()),
+    }
+}
+
+fn role_of(kind: clickhouse::Kind) -> &'static str {
+    match kind {
+        clickhouse::Kind::Str => "string",
+        clickhouse::Kind::Num => "number",
+        clickhouse::Kind::Bool => "bool",
+        clickhouse::Kind::Time(_) => "time",
+        clickhouse::Kind::Other => "other",
+    }
+}
+
+fn columns(stream: &mut TcpStream, state: &State, req: &Request, extra: &str) -> std::io::Result<()> {
+    if let Some((k, _)) = req.query.iter().find(|(k, _)| k != "source") {
+        return param_error(stream, &ParamError::new("query", format!("unknown parameter {k:?} (source)")), extra);
+    }
+    let name = req.query.iter().find(|(k, _)| k == "source").map(|(_, v)| v.as_str());
+    let src = match state.source(name) {
+        Ok(s) => s,
+        Err(e) => return param_error(stream, &e, extra),
+    };
+    let body = match src {
+        Source::ClickHouse { name, schema, .. } => {
+            let cols: Vec<_> = schema
+                .columns
+                .iter()
+                .map(|c| serde_json::json!({ "name": c.name, "type": c.ch_type, "role": role_of(c.kind) }))
+                .collect();
+            serde_json::json!({
+                "source": name, "kind": "clickhouse",
+                "time_column": schema.time_column().map(|c| c.name.clone()), "columns": cols
+            })
+        }
+        _ => match src.table() {
+            Some(Ok(t)) => serde_json::json!({
+                "source": t.name, "kind": t.kind, "rows": t.row_count(), "time_column": t.time_column(),
+                "columns": t.columns()
+            }),
+            Some(Err(e)) => {
+                return json_error(stream, 500, &format!("source {:?} failed to load: {e}", src.name()), extra)
+            }
+            None => return json_error(stream, 500, "no table", extra),
+        },
+    };
+    json_response(stream, 200, &body, extra)
+}
+
+fn events(stream: &mut TcpStream, state: &State, req: &Request, extra: &str) -> std::io::Result<()> {
+    let parsed = if req.method == "POST" {
+        if !req.query.is_empty() {
+            let e = ParamError::new("query", "POST takes its parameters in the JSON body, not the URL");
+            return param_error(stream, &e, extra);
+        }
+        EventsRequest::from_json(&req.body)
+    } else {
+        EventsRequest::from_query(&req.query)
+    };
+    let r = match parsed {
+        Ok(r) => r,
+        Err(e) => return param_error(stream, &e, extra),
+    };
+    let src = match state.source(r.source.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return param_error(stream, &e, extra),
+    };
+    let deadline = Instant::now() + state.config.timeout;
+    let sample = r.sample.unwrap_or(1.0);
+    match src {
+        Source::ClickHouse { config, schema, .. } => {
+            for (p, given) in [("compression", r.compression.is_some()), ("batch_rows", r.batch_rows.is_some())] {
+                if given {
+                    let e = ParamError::new(p, "not supported by ClickHouse sources");
+                    return param_error(stream, &e, extra);
+                }
+            }
+            let sql = match clickhouse::compile(schema, &r, state.config.timeout.as_secs().max(1)) {
+                Ok(s) => s,
+                Err(e) => return param_error(stream, &e, extra),
+            };
+            let h = format!("Transfer-Encoding: chunked\r\nX-Sightline-Sample: {sample}\r\n{extra}");
+            if req.method == "HEAD" {
+                return stream.write_all(head(200, "application/vnd.apache.arrow.stream", &h).as_bytes());
+            }
+            let mut resp = match clickhouse::post(config, &sql, state.config.timeout) {
+                Ok(r) => r,
+                Err(e) => return json_error(stream, 502, &e, extra),
+            };
+            if resp.status != 200 {
+                let mut body = Vec::new();
+                let _ = resp.body.by_ref().take(64 << 10).read_to_end(&mut body);
+                let msg = format!("ClickHouse answered {}: {}", resp.status, String::from_utf8_lossy(&body).trim());
+                return json_error(stream, 502, &msg, extra);
+            }
+            stream.write_all(head(200, "application/vnd.apache.arrow.stream", &h).as_bytes())?;
+            let mut out = Chunked { out: stream, buf: Vec::new() };
+            let streamed = clickhouse::stream(&mut resp, deadline, |piece| {
+                out.write_all(piece)?;
+                out.flush()
+            });
+            match streamed {
+                Ok(_) => out.end(),
+                Err(e) => {
+                    eprintln!("sightline: /api/events from ClickHouse stopped: {e}");
+                    Ok(())
+                }
+            }
+        }
+        _ => {
+            let table = match src.table() {
+                Some(Ok(t)) => t,
+                Some(Err(e)) => {
+                    return json_error(stream, 500, &format!("source {:?} failed to load: {e}", src.name()), extra)
+                }
+                None => return json_error(stream, 500, "no table", extra),
+            };
+            let compression = match r.compression() {
+                Ok(c) => c,
+                Err(e) => return param_error(stream, &e, extra),
+            };
+            let sel = match table.select(&r) {
+                Ok(s) => s,
+                Err(e) => return param_error(stream, &e, extra),
+            };
+            let h = format!(
+                "Transfer-Encoding: chunked\r\nX-Sightline-Rows: {}\r\nX-Sightline-Matched: {}\r\nX-Sightline-Sample: {sample}\r\n{extra}",
+                sel.rows.len(),
+                sel.matched
+            );
+            stream.write_all(head(200, "application/vnd.apache.arrow.stream", &h).as_bytes())?;
+            if req.method == "HEAD" {
+                return Ok(());
+            }
+            let out = Chunked { out: stream, buf: Vec::with_capacity(1 << 16) };
+            let batch_rows = r.batch_rows.unwrap_or(DEFAULT_BATCH_ROWS);
+            match table.write(&sel, compression, batch_rows, deadline, out, |w| w.flush()) {
+                Ok(w) => w.end(),
+                Err(e) => {
+                    eprintln!("sightline: /api/events stopped: {e}");
+                    Ok(())
+                }
+            }
+        }
     }
 }
 
