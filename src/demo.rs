@@ -271,6 +271,8 @@ pub struct Generator {
     schema: SchemaRef,
     values: [ArrayRef; 8],
     endpoint_weights: Vec<f64>,
+    /// Dictionary key of each of [`ENDPOINTS`]' routes.
+    endpoint_keys: Vec<i8>,
 }
 
 impl Generator {
@@ -279,8 +281,21 @@ impl Generator {
         let hosts: Vec<String> =
             REGIONS.iter().flat_map(|r| (0..HOSTS_PER_REGION).map(move |h| format!("api-{r}-{h:02}"))).collect();
         let strs = |v: Vec<&str>| -> ArrayRef { Arc::new(StringArray::from(v)) };
+        let mut routes: Vec<&str> = Vec::new();
+        let endpoint_keys = ENDPOINTS
+            .iter()
+            .map(|e| match routes.iter().position(|r| *r == e.0) {
+                Some(k) => k as i8,
+                None => {
+                    routes.push(e.0);
+                    (routes.len() - 1) as i8
+                }
+            })
+            .collect();
         let values = [
-            strs(ENDPOINTS.iter().map(|e| e.0).collect()),
+            // Unique routes: an Arrow dictionary with repeated values is refused by
+            // ClickHouse ("Arrow dictionary contains duplicate values").
+            strs(routes.clone()),
             strs(METHODS.to_vec()),
             strs(PLANS.to_vec()),
             strs(BUILDS.to_vec()),
@@ -297,6 +312,7 @@ impl Generator {
             schema: schema(),
             values,
             endpoint_weights: ENDPOINTS.iter().map(|e| e.2).collect(),
+            endpoint_keys,
         }
     }
 
@@ -432,7 +448,7 @@ impl Generator {
             }
             ts.append_value(t_ms);
             dur.append_value((d * 1000.0).round() / 1000.0);
-            endpoint.push(e as i8);
+            endpoint.push(self.endpoint_keys[e]);
             method.push(METHODS.iter().position(|x| *x == m).unwrap_or(0) as i8);
             status.append_value(code);
             customer.append_value(&self.customers.names[c]);
@@ -569,6 +585,28 @@ pub(crate) fn test_dataset(rows: usize) -> crate::Dataset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dictionaries_hold_distinct_values() {
+        use arrow_array::cast::AsArray;
+        let batch = Generator::new(DemoOptions { rows: 2000, ..Default::default() }).next().unwrap().unwrap();
+        let mut checked = 0;
+        for (f, col) in batch.schema().fields().iter().zip(batch.columns()) {
+            if let DataType::Dictionary(k, _) = f.data_type() {
+                let values = match k.as_ref() {
+                    DataType::Int8 => col.as_dictionary::<Int8Type>().values().clone(),
+                    _ => col.as_dictionary::<Int16Type>().values().clone(),
+                };
+                let v: Vec<&str> = values.as_string::<i32>().iter().map(|s| s.unwrap()).collect();
+                let mut u = v.clone();
+                u.sort();
+                u.dedup();
+                assert_eq!(u.len(), v.len(), "column {}: {v:?}", f.name());
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 7);
+    }
 
     #[test]
     fn deterministic_and_sized() {
