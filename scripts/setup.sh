@@ -3,7 +3,8 @@
 # the wasm32 Rust target, wasm-bindgen-cli at exactly the crate's version, Debian's
 # chromium, chromium-driver and clang (zstd's C code for wasm32), npm packages from
 # the lockfile (wasm-opt comes from npm's binaryen: Debian's binaryen 108 breaks
-# modules from current rustc), and the pinned Python packages the tests use.
+# modules from current rustc), and the pinned Python packages the tests use (pyarrow,
+# duckdb for the query oracle, chdb: ClickHouse in-process for the ClickHouse source).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,7 +41,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund
 fi
 
-PY_PKGS=(pyarrow==26.0.1 duckdb==2.0.0)
+PY_PKGS=(pyarrow==26.0.1 duckdb==2.0.0 chdb==4.4.0)
 if ! python3 -c 'import importlib.metadata as m, sys
 want = dict(a.split("==") for a in sys.argv[1:])
 sys.exit(any(m.version(k) != v for k, v in want.items()))' "${PY_PKGS[@]}" 2>/dev/null; then
