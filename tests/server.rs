@@ -1,0 +1,352 @@
+//! `sightline serve` over HTTP: push-down answers, local files (Arrow IPC stream and
+//! file, Parquet, NDJSON), and the safety rules (token, CORS, bad parameters, path
+//! traversal, request size). Servers run in-process on port 0.
+
+#[path = "support/http.rs"]
+mod http;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sightline::demo::{self, DemoOptions};
+use sightline::query::{run, QuerySpec};
+use sightline::server::{Config, Server};
+use sightline::Dataset;
+
+const ROWS: usize = 30_000;
+
+fn start(config: Config) -> SocketAddr {
+    let server =
+        Server::bind(Config { port: 0, root: PathBuf::from(env!("CARGO_MANIFEST_DIR")), rows: ROWS, ..config })
+            .unwrap();
+    let addr = server.local_addr().unwrap();
+    std::thread::spawn(move || server.run());
+    addr
+}
+
+fn decode(bytes: &[u8]) -> Dataset {
+    let mut ds = Dataset::new();
+    ds.push(bytes).unwrap();
+    ds.finish().unwrap();
+    ds
+}
+
+fn demo_dataset() -> Dataset {
+    decode(&demo::ipc_stream(&DemoOptions { rows: ROWS, seed: 42, ..Default::default() }).unwrap())
+}
+
+/// Rows the query engine counts for these filters and times.
+fn count(ds: &Dataset, spec: Value) -> usize {
+    let spec: QuerySpec = serde_json::from_value(spec).unwrap();
+    run(ds, &QuerySpec { disable_series: true, ..spec }).unwrap().matched as usize
+}
+
+fn json_body(r: &http::Resp) -> Value {
+    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()))
+}
+
+#[test]
+fn events_push_down() {
+    let addr = start(Config::default());
+    let ds = demo_dataset();
+    let filters = json!([{ "column": "customer_id", "op": "=", "value": "cust_00042" }]);
+    let q = format!("/api/events?filters={}&order=newest&limit=500", http::pct(&filters.to_string()));
+    let r = http::get(addr, &q);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.complete);
+    let got = decode(&r.body);
+    let expect = count(&ds, json!({ "filters": filters })).min(500);
+    assert!(expect > 50, "cust_00042 is a big customer: {expect}");
+    assert_eq!(got.row_count(), expect);
+    assert_eq!(r.header("x-sightline-rows"), Some(expect.to_string().as_str()));
+    assert_eq!(got.columns().len(), 17);
+
+    // POST with the same fields as JSON gives the same bytes.
+    let body = json!({ "filters": filters, "order": "newest", "limit": 500 }).to_string();
+    let p = http::request(addr, "POST", "/api/events", &[("Content-Type", "application/json")], body.as_bytes());
+    assert_eq!(p.status, 200, "{}", p.text());
+    assert_eq!(p.body, r.body);
+
+    // Time range, projection, compression, batch size.
+    let (s, e) = (1_793_491_200.0 - 86_400.0 + 6.0 * 3600.0, 1_793_491_200.0 - 86_400.0 + 6.5 * 3600.0);
+    let f2 = json!([{ "column": "region", "op": "=", "value": "eu-west-1" }, { "column": "db_duration_ms", "op": ">", "value": 5 }]);
+    let q = format!(
+        "/api/events?start={s}&end={e}&filters={}&columns=timestamp,db_duration_ms,host&compression=zstd&batch_rows=100",
+        http::pct(&f2.to_string())
+    );
+    let r = http::get(addr, &q);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = decode(&r.body);
+    assert_eq!(got.row_count(), count(&ds, json!({ "filters": f2, "start_time": s, "end_time": e })));
+    assert!(got.row_count() > 10, "{}", got.row_count());
+    assert_eq!(
+        got.columns().iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        ["timestamp", "db_duration_ms", "host"]
+    );
+
+    // OR, sample.
+    let f3 = json!([{ "column": "status_code", "op": ">=", "value": 500 }, { "column": "plan", "op": "=", "value": "free" }]);
+    let q = format!("/api/events?filters={}&filter_combination=OR&columns=status_code", http::pct(&f3.to_string()));
+    let r = http::get(addr, &q);
+    let all = decode(&r.body).row_count();
+    assert_eq!(all, count(&ds, json!({ "filters": f3, "filter_combination": "OR" })));
+    let r = http::get(addr, &format!("{q}&sample=0.25&seed=9"));
+    let n = decode(&r.body).row_count() as f64;
+    let sd = (all as f64 * 0.25 * 0.75).sqrt();
+    assert!((n - all as f64 * 0.25).abs() < 5.0 * sd, "{n} of {all}");
+    assert_eq!(r.header("x-sightline-matched"), Some(all.to_string().as_str()));
+
+    // Sources and columns.
+    let src = json_body(&http::get(addr, "/api/sources"));
+    assert_eq!(src["sources"][0]["name"], "demo");
+    let cols = json_body(&http::get(addr, "/api/columns?source=demo"));
+    assert_eq!(cols["rows"], ROWS);
+    assert_eq!(cols["time_column"], "timestamp");
+    assert_eq!(cols["columns"][0]["name"], "timestamp");
+    assert_eq!(cols["columns"][0]["role"], "time");
+
+    // The demo stream still works as the page and its tests use it.
+    let r = http::get(addr, "/api/demo?rows=1234&seed=3&compression=lz4&batch_rows=500");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-sightline-rows"), Some("1234"));
+    assert_eq!(decode(&r.body).row_count(), 1234);
+}
+
+#[test]
+fn bad_requests_name_the_parameter() {
+    let addr = start(Config::default());
+    for (q, param) in [
+        ("limit=0", "limit"),
+        ("limit=-3", "limit"),
+        ("sample=1.5", "sample"),
+        ("order=sideways", "order"),
+        ("start=abc", "start"),
+        ("start=10&end=5", "end"),
+        ("source=nope", "source"),
+        ("columns=timestamp,nope", "columns"),
+        ("columns=a,a", "columns"),
+        ("compression=gzip", "compression"),
+        ("batch_rows=0", "batch_rows"),
+        ("filters=not-json", "filters"),
+        ("filters=%5B%7B%22column%22%3A%22nope%22%2C%22op%22%3A%22exists%22%7D%5D", "filters"),
+        ("filters=%5B%7B%22column%22%3A%22endpoint%22%2C%22op%22%3A%22like%22%2C%22value%22%3A1%7D%5D", "filters"),
+        (
+            "filters=%5B%7B%22column%22%3A%22duration_ms%22%2C%22op%22%3A%22%3E%22%2C%22value%22%3A%22x%22%7D%5D",
+            "filters",
+        ),
+        ("time_column=endpoint&start=1", "time_column"),
+        ("bogus=1", "query"),
+    ] {
+        let r = http::get(addr, &format!("/api/events?{q}"));
+        assert_eq!(r.status, 400, "{q}: {}", r.text());
+        let v = json_body(&r);
+        assert_eq!(v["parameter"], param, "{q}: {v}");
+        assert!(v["error"].as_str().unwrap().starts_with(&format!("parameter \"{param}\"")), "{v}");
+    }
+    let many: Vec<Value> = (0..40).map(|_| json!({ "column": "endpoint", "op": "exists" })).collect();
+    let r = http::get(addr, &format!("/api/events?filters={}", http::pct(&json!(many).to_string())));
+    assert_eq!(json_body(&r)["parameter"], "filters");
+    let r = http::request(addr, "POST", "/api/events", &[], b"{\"limit\": \"ten\"}");
+    assert_eq!(r.status, 400);
+    assert_eq!(json_body(&r)["parameter"], "body");
+    let r = http::request(addr, "POST", "/api/events?limit=3", &[], b"{}");
+    assert_eq!(json_body(&r)["parameter"], "query");
+    let r = http::request(addr, "DELETE", "/api/events", &[], b"");
+    assert_eq!(r.status, 405);
+    let r = http::request(addr, "POST", "/api/demo", &[], b"{}");
+    assert_eq!(r.status, 405);
+}
+
+#[test]
+fn limits_and_paths() {
+    let addr = start(Config::default());
+    for p in [
+        "/www/../Cargo.toml",
+        "/pkg/%2e%2e/Cargo.toml",
+        "/www/.hidden",
+        "/www//etc/passwd",
+        "/src/main.rs",
+        "/www/..%2fCargo.toml",
+    ] {
+        let r = http::get(addr, p);
+        assert_eq!(r.status, 404, "{p}");
+    }
+    assert_eq!(http::get(addr, "/www/index.html").status, 200);
+    // A head larger than 16 KiB.
+    let big = "x".repeat(20 << 10);
+    let r = http::request(addr, "GET", "/api/sources", &[("X-Big", &big)], b"");
+    assert_eq!(r.status, 431);
+    // A body larger than 1 MiB is refused before it is read.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(b"POST /api/events HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = s.read_to_end(&mut raw);
+    assert_eq!(http::parse(&raw).status, 413);
+    // Chunked request bodies are refused.
+    let r = http::request(addr, "POST", "/api/events", &[("Transfer-Encoding", "chunked")], b"");
+    assert_eq!(r.status, 411);
+    // A filter value longer than 4 KiB.
+    let long = json!([{ "column": "endpoint", "op": "=", "value": "x".repeat(5000) }]);
+    let r = http::request(addr, "POST", "/api/events", &[], json!({ "filters": long }).to_string().as_bytes());
+    assert_eq!(r.status, 400);
+    assert_eq!(json_body(&r)["parameter"], "filters");
+}
+
+#[test]
+fn token_and_cors() {
+    let addr = start(Config {
+        token: Some("s3cret".into()),
+        cors_origin: Some("https://admin.example".into()),
+        ..Config::default()
+    });
+    let r = http::get(addr, "/api/sources");
+    assert_eq!(r.status, 401);
+    assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+    assert_eq!(http::request(addr, "GET", "/api/sources", &[("Authorization", "Bearer wrong")], b"").status, 401);
+    assert_eq!(http::request(addr, "GET", "/api/demo?rows=10", &[("Authorization", "Bearer s3cre")], b"").status, 401);
+    let ok = http::request(addr, "GET", "/api/sources", &[("Authorization", "Bearer s3cret")], b"");
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.header("access-control-allow-origin"), None);
+    // Static files are not guarded.
+    assert_eq!(http::get(addr, "/").status, 200);
+    // CORS: the configured origin only.
+    let h = [("Authorization", "Bearer s3cret"), ("Origin", "https://admin.example")];
+    let r = http::request(addr, "GET", "/api/events?limit=3", &h, b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), Some("https://admin.example"));
+    assert!(r.header("access-control-expose-headers").unwrap().contains("X-Sightline-Rows"));
+    let evil = [("Authorization", "Bearer s3cret"), ("Origin", "https://evil.example")];
+    assert_eq!(
+        http::request(addr, "GET", "/api/events?limit=3", &evil, b"").header("access-control-allow-origin"),
+        None
+    );
+    let pre = http::request(addr, "OPTIONS", "/api/events", &[("Origin", "https://admin.example")], b"");
+    assert_eq!(pre.status, 204);
+    assert!(pre.header("access-control-allow-headers").unwrap().contains("Authorization"));
+    assert_eq!(http::request(addr, "OPTIONS", "/api/events", &[("Origin", "https://evil.example")], b"").status, 403);
+
+    // Without configuration: no CORS at all.
+    let plain = start(Config::default());
+    let r = http::request(plain, "GET", "/api/events?limit=1", &[("Origin", "https://admin.example")], b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    assert_eq!(http::request(plain, "OPTIONS", "/api/events", &[("Origin", "https://admin.example")], b"").status, 403);
+}
+
+fn files_dir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/out/server-files-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn local_files() {
+    let dir = files_dir("ok");
+    let opts = DemoOptions { rows: 5000, seed: 5, batch_rows: 1000, ..Default::default() };
+    let batches: Vec<_> = demo::Generator::new(opts).map(|b| b.unwrap()).collect();
+    let schema = batches[0].schema();
+    // Arrow IPC stream, Arrow IPC file, Parquet (snappy), NDJSON (OpenTelemetry-style logs).
+    std::fs::write(dir.join("stream.arrow"), demo::ipc_stream(&opts).unwrap()).unwrap();
+    let mut fw =
+        arrow_ipc::writer::FileWriter::try_new(std::fs::File::create(dir.join("file.arrow")).unwrap(), &schema)
+            .unwrap();
+    for b in &batches {
+        fw.write(b).unwrap();
+    }
+    fw.finish().unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(1500))
+        .build();
+    let mut pw = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(dir.join("table.parquet")).unwrap(),
+        schema.clone(),
+        Some(props),
+    )
+    .unwrap();
+    for b in &batches {
+        pw.write(b).unwrap();
+    }
+    pw.close().unwrap();
+    let mut logs = String::new();
+    for i in 0..300u64 {
+        let sev = ["INFO", "WARN", "ERROR"][(i % 3) as usize];
+        let service = ["api", "web"][(i % 2) as usize];
+        logs.push_str(
+            &json!({
+                "timeUnixNano": (1_793_491_200_000_000_000u64 + i * 1_000_000_000).to_string(),
+                "severityText": sev,
+                "body": format!("request {i} done"),
+                "attributes": { "http.status_code": 200 + (i % 4) * 100, "duration_ms": i as f64 / 3.0 },
+                "resource": { "service": { "name": service }, "host": { "name": format!("h{}", i % 5) } },
+                "trace": if i % 10 == 0 { Value::Null } else { json!({ "id": format!("{i:032x}") }) },
+            })
+            .to_string(),
+        );
+        logs.push('\n');
+    }
+    std::fs::write(dir.join("logs.ndjson"), logs).unwrap();
+    std::fs::write(dir.join("ignored.txt"), "not data").unwrap();
+
+    let addr = start(Config { data: vec![dir.clone()], ..Config::default() });
+    let src = json_body(&http::get(addr, "/api/sources"));
+    let names: Vec<&str> = src["sources"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["file", "logs", "stream", "table", "demo"]);
+
+    let ds = decode(&demo::ipc_stream(&opts).unwrap());
+    let f = json!([{ "column": "status_code", "op": ">=", "value": 400 }, { "column": "endpoint", "op": "contains", "value": "orders" }]);
+    let expect = count(&ds, json!({ "filters": f }));
+    assert!(expect > 20);
+    for source in ["stream", "file", "table"] {
+        let r =
+            http::get(addr, &format!("/api/events?source={source}&filters={}&order=newest", http::pct(&f.to_string())));
+        assert_eq!(r.status, 200, "{source}: {}", r.text());
+        let got = decode(&r.body);
+        assert_eq!(got.row_count(), expect, "{source}");
+        let cols = json_body(&http::get(addr, &format!("/api/columns?source={source}")));
+        assert_eq!(cols["rows"], 5000, "{source}");
+    }
+    // The first --data source is the default.
+    assert_eq!(json_body(&http::get(addr, "/api/columns"))["source"], "file");
+
+    let cols = json_body(&http::get(addr, "/api/columns?source=logs"));
+    assert_eq!(cols["time_column"], "timeUnixNano");
+    let by_name = |n: &str| cols["columns"].as_array().unwrap().iter().find(|c| c["name"] == n).cloned().unwrap();
+    assert_eq!(by_name("resource.service.name")["role"], "string");
+    assert_eq!(by_name("attributes.http.status_code")["type"], "Int64");
+    assert_eq!(by_name("trace.id")["nulls"], 30);
+    let lf = json!([{ "column": "resource.service.name", "op": "=", "value": "web" }, { "column": "severityText", "op": "=", "value": "ERROR" }]);
+    let r = http::get(
+        addr,
+        &format!(
+            "/api/events?source=logs&filters={}&order=newest&limit=10&columns=timeUnixNano,body",
+            http::pct(&lf.to_string())
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = decode(&r.body);
+    assert_eq!(got.row_count(), 10); // of 50: i odd and i % 3 == 2, i = 5, 11, ..., 299
+    let newest = got.column("body").unwrap();
+    if let sightline::column::ColumnData::Str { codes, dict } = &newest.data {
+        assert_eq!(dict.get(codes[0]), Some("request 299 done"));
+    } else {
+        panic!("body is a string column");
+    }
+}
+
+#[test]
+fn bad_data_fails_at_start() {
+    let dir = files_dir("bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("broken.parquet"), b"PAR1 not really").unwrap();
+    let e =
+        Server::bind(Config { port: 0, data: vec![dir.join("broken.parquet")], ..Config::default() }).err().unwrap();
+    assert!(e.to_string().contains("broken.parquet"), "{e}");
+    let e = Server::bind(Config { port: 0, data: vec![dir.join("missing.arrow")], ..Config::default() }).err().unwrap();
+    assert!(e.to_string().contains("no such file"), "{e}");
+}
