@@ -133,9 +133,10 @@ mod cli {
                 }
                 let server = Server::bind(config).map_err(|e| format!("cannot start: {e}"))?;
                 let addr = server.local_addr().map_err(|e| e.to_string())?;
-                println!("Sightline demo: http://{addr}/");
-                println!("sources: {}", server.source_names().join(", "));
-                let _ = std::io::stdout().flush();
+                // Not println!: a closed stdout must not stop the server.
+                let mut out = std::io::stdout();
+                let _ = writeln!(out, "Sightline demo: http://{addr}/\nsources: {}", server.source_names().join(", "));
+                let _ = out.flush();
                 server.run();
                 Ok(())
             }
