@@ -471,7 +471,7 @@ mod tests {
                 ..Default::default()
             })
             .unwrap();
-        assert_eq!(sel.rows, vec![1]);
+        assert_eq!(sel.rows.to_vec(), vec![1]);
         let _ = ColumnData::Other;
         std::fs::remove_dir_all(&dir).unwrap();
     }

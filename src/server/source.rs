@@ -318,12 +318,60 @@ fn value_len(column: &str, v: &Value) -> Result<usize, ParamError> {
     }
 }
 
+/// Selected rows, in output order. A contiguous run (no filters, no sample, stored or
+/// sorted time order) stays a range, so sending a whole table costs no row list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Picked {
+    /// `start..end`, ascending, or descending when `reverse`.
+    Range {
+        /// First row.
+        start: usize,
+        /// After the last row.
+        end: usize,
+        /// Descending.
+        reverse: bool,
+    },
+    /// Global row indices (4 bytes per selected row).
+    List(Vec<u32>),
+}
+
+impl Picked {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        match self {
+            Picked::Range { start, end, .. } => end.saturating_sub(*start),
+            Picked::List(v) => v.len(),
+        }
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Rows `a..b` of the output order.
+    pub fn slice(&self, a: usize, b: usize) -> Vec<u32> {
+        match self {
+            Picked::Range { start, end, reverse: false } => {
+                ((start + a) as u32..(start + b).min(*end) as u32).collect()
+            }
+            Picked::Range { start, end, reverse: true } => {
+                let b = b.min(end.saturating_sub(*start));
+                (a..b).map(|k| (end - 1 - k) as u32).collect()
+            }
+            Picked::List(v) => v.get(a..b.min(v.len())).unwrap_or(&[]).to_vec(),
+        }
+    }
+    /// All rows, in order.
+    pub fn to_vec(&self) -> Vec<u32> {
+        self.slice(0, self.len())
+    }
+}
+
 /// The answer to an [`EventsRequest`] over a [`Table`]: which rows, in order, and which
 /// columns.
 #[derive(Debug)]
 pub struct Selection {
-    /// Global row indices, in output order.
-    pub rows: Vec<u32>,
+    /// The rows, in output order.
+    pub rows: Picked,
     /// Rows in the time range that passed the filters (before sample and limit).
     pub matched: usize,
     /// Column indices to send.
@@ -475,6 +523,19 @@ impl Table {
             .map_err(|e| ParamError::new("filters", e.to_string()))?;
         rows = filters.apply(rows);
         let matched = rows.len();
+        let sampled = req.sample.is_some_and(|p| p < 1.0);
+        let sorted = tcol.is_some_and(|t| t.is_sorted());
+        if let (Rows::Range(a, b), false, true) = (&rows, sampled, req.order == Order::None || sorted) {
+            let (mut start, mut end, reverse) = (*a, *b, req.order == Order::Newest);
+            if let Some(l) = req.limit.map(|l| l.min(usize::MAX as u64) as usize) {
+                if reverse {
+                    start = start.max(end.saturating_sub(l));
+                } else {
+                    end = end.min(start.saturating_add(l));
+                }
+            }
+            return Ok(Selection { rows: Picked::Range { start, end, reverse }, matched, projection });
+        }
         let mut list: Vec<u32> = match rows {
             Rows::Range(a, b) => (a as u32..b as u32).collect(),
             Rows::List(v) => v,
@@ -507,7 +568,7 @@ impl Table {
         if let Some(l) = req.limit {
             list.truncate(l.min(usize::MAX as u64) as usize);
         }
-        Ok(Selection { rows: list, matched, projection })
+        Ok(Selection { rows: Picked::List(list), matched, projection })
     }
 
     /// Writes the selected rows as an Arrow IPC stream into `out`, one record batch of
@@ -535,14 +596,16 @@ impl Table {
             .map_err(err_string)?;
         let mut w = StreamWriter::try_new_with_options(out, &schema, options).map_err(err_string)?;
         flush(w.get_mut()).map_err(err_string)?;
-        for chunk in sel.rows.chunks(batch_rows.clamp(1, MAX_BATCH_ROWS)) {
+        let step = batch_rows.clamp(1, MAX_BATCH_ROWS);
+        for a in (0..sel.rows.len()).step_by(step) {
+            let chunk = sel.rows.slice(a, a + step);
             if Instant::now() > deadline {
                 return Err("response time limit reached".into());
             }
             // (batch, row) per selected row; batches renumbered densely for interleave.
             let mut used: Vec<usize> = Vec::new();
             let mut idx = Vec::with_capacity(chunk.len());
-            for &g in chunk {
+            for &g in &chunk {
                 let g = g as usize;
                 let b = self.starts.partition_point(|s| *s <= g).saturating_sub(1);
                 let k = match used.iter().position(|u| *u == b) {
@@ -611,6 +674,7 @@ mod tests {
         let out = t.write(&sel, Compression::None, 1000, far, Vec::new(), |_| Ok(())).unwrap();
         let ds = decode(&out);
         assert_eq!(ds.row_count(), sel.rows.len());
+        assert_eq!(sel.rows.to_vec().len(), sel.rows.len());
         ds
     }
 
@@ -667,6 +731,32 @@ mod tests {
         assert!((1700..2300).contains(&half), "{half}");
         let again = run(&t, &EventsRequest { sample: Some(0.5), seed: Some(3), ..Default::default() }).row_count();
         assert_eq!(half, again);
+    }
+
+    #[test]
+    fn unfiltered_answers_stay_ranges() {
+        let t = demo_table(3000, 2).unwrap();
+        let all = times(&run(&t, &EventsRequest::default()));
+        for (order, limit) in
+            [(Order::None, None), (Order::Newest, Some(700)), (Order::Oldest, Some(2500)), (Order::Newest, None)]
+        {
+            let req = EventsRequest { order, limit, batch_rows: Some(256), ..Default::default() };
+            let sel = t.select(&req).unwrap();
+            assert!(matches!(sel.rows, Picked::Range { .. }), "{order:?}");
+            let got = times(&run(&t, &req));
+            let mut expect = all.clone();
+            if order == Order::Newest {
+                expect.reverse();
+            }
+            expect.truncate(limit.map_or(usize::MAX, |l| l as usize));
+            assert_eq!(got, expect, "{order:?} {limit:?}");
+        }
+        let r = Picked::Range { start: 10, end: 15, reverse: true };
+        assert_eq!(r.slice(0, 2), [14, 13]);
+        assert_eq!(r.slice(3, 9), [11, 10]);
+        assert_eq!(Picked::Range { start: 10, end: 15, reverse: false }.slice(3, 9), [13, 14]);
+        assert_eq!(Picked::Range { start: 0, end: 5, reverse: true }.slice(3, 9), [1, 0]);
+        assert!(Picked::Range { start: 0, end: 5, reverse: true }.slice(7, 9).is_empty());
     }
 
     #[test]
