@@ -187,6 +187,12 @@ pub struct Comparison {
 
 /// Largest distinct count of an integer column used as a dimension.
 pub const MAX_INT_DIMENSION_VALUES: usize = 1000;
+/// An integer column with more distinct values than this whose values fill a dense range
+/// (span at most [`QUANTITY_SPAN`] times the distinct count) is a quantity, such as a count
+/// of calls: a measure only. Sparse codes (HTTP statuses, enum ids) stay dimensions.
+pub const QUANTITY_MIN_VALUES: usize = 10;
+/// See [`QUANTITY_MIN_VALUES`].
+pub const QUANTITY_SPAN: f64 = 3.0;
 const MEASURE_BUCKETS: usize = 32;
 
 /// Side of each row: 0 outside, 1 selection, 2 baseline.
@@ -285,6 +291,11 @@ fn dimension_codes<'a>(c: &'a Column, side: &[u8]) -> Option<Codes<'a>> {
                 if values.len() > MAX_INT_DIMENSION_VALUES + 1 {
                     return None; // not low-cardinality: a measure, not a dimension
                 }
+            }
+            let distinct = values.len() - 1;
+            let (lo, hi) = values.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+            if distinct > QUANTITY_MIN_VALUES && hi - lo + 1.0 <= QUANTITY_SPAN * distinct as f64 {
+                return None; // a dense range of counts: a quantity, compared as a measure
             }
             Some(Codes::Int(codes, values))
         }

@@ -145,6 +145,26 @@ impl JsDataset {
         to_js(&c)
     }
 
+    /// Runs a query with a HEATMAP calculation and draws its first heatmap (the filters
+    /// and time range apply): as `renderHeatmap`, plus `matched`.
+    #[wasm_bindgen(js_name = renderQuery)]
+    pub fn render_query(&self, spec: JsValue, options: JsValue) -> Result<JsValue, JsError> {
+        let spec: crate::query::QuerySpec = from_js(spec, "query spec")?;
+        let opts: RenderOptions =
+            if options.is_undefined() { RenderOptions::default() } else { from_js(options, "render options")? };
+        let r = crate::query::run(&self.inner, &spec).map_err(js_err)?;
+        let h = &r.heatmaps.first().ok_or_else(|| JsError::new("the query has no HEATMAP calculation"))?.heatmap;
+        let out = render_heatmap(h, &opts).map_err(js_err)?;
+        let obj: Object = to_js(&out)?.unchecked_into();
+        set(&obj, "rgba", &Uint8ClampedArray::from(&out.rgba[..]))?;
+        let header: Object = to_js(&HeatmapHeader::from(h))?.unchecked_into();
+        set(&header, "counts", &Uint32Array::from(&h.counts[..]))?;
+        set(&header, "low", &Uint32Array::from(&h.low[..]))?;
+        set(&obj, "heatmap", &header)?;
+        set(&obj, "matched", &JsValue::from_f64(r.matched as f64))?;
+        Ok(obj.into())
+    }
+
     /// Raw events, newest first: `{ columns, rows: [[value, ...]], row_ids, matched }`
     /// (times as unix seconds). See README.md for the specification.
     pub fn events(&self, spec: JsValue) -> Result<JsValue, JsError> {

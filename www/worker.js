@@ -13,6 +13,14 @@
 //   stats   {}                          -> { rowCount, bytesConsumed, memoryBytes }
 //   query   { spec }                    -> Dataset.query(spec) (heatmap counts transferred)
 //   compare { spec }                    -> Dataset.compare(spec)
+//   events  { spec }                    -> Dataset.events(spec)
+//   renderQuery { spec, options }       -> Dataset.renderQuery(spec, options) (rgba, counts transferred)
+//   renderLines { chart, options }      -> Dataset.renderLines(chart, options) (rgba transferred)
+//   resetStream {}                      -> { rowCount }  drops a partial or failed stream
+//
+// A request may carry a `channel`: when a newer request of the same channel has arrived
+// by the time an older one's turn comes, the older one is answered `{ id, superseded:
+// true }` without running (a new query supersedes one in flight).
 
 import init, { Dataset } from '../pkg/sightline.js';
 
@@ -53,6 +61,12 @@ const handlers = {
     const ds = current();
     const summary = ds.push(new Uint8Array(bytes));
     return { rows: summary.rows, batches: summary.batches, rowCount: ds.rowCount, bytesConsumed: ds.bytesConsumed };
+  },
+
+  resetStream() {
+    const ds = current();
+    ds.resetStream();
+    return { rowCount: ds.rowCount };
   },
 
   finish() {
@@ -103,16 +117,37 @@ const handlers = {
   compare({ spec }) {
     return current().compare(spec);
   },
+
+  events({ spec }) {
+    return current().events(spec);
+  },
+
+  renderQuery({ spec, options }) {
+    const r = current().renderQuery(spec, options);
+    return [r, [r.rgba.buffer, r.heatmap.counts.buffer, r.heatmap.low.buffer]];
+  },
+
+  renderLines({ chart, options }) {
+    const r = current().renderLines(chart, options);
+    return [r, [r.rgba.buffer]];
+  },
 };
 
+const TRANSFERS = new Set(['render', 'query', 'renderQuery', 'renderLines']);
+const latest = new Map(); // channel -> id of the newest request
+
 async function handle(data) {
-  const { id, type } = data ?? {};
+  const { id, type, channel } = data ?? {};
+  if (channel !== undefined && latest.get(channel) !== id) {
+    self.postMessage({ id, superseded: true });
+    return;
+  }
   try {
     await ready;
     const handler = Object.hasOwn(handlers, type) ? handlers[type] : null;
     if (!handler) throw new Error(`unknown request type ${JSON.stringify(type)}`);
     const value = handler(data);
-    if (Array.isArray(value) && (type === 'render' || type === 'query')) {
+    if (Array.isArray(value) && TRANSFERS.has(type)) {
       self.postMessage({ id, result: value[0] }, value[1]);
     } else {
       self.postMessage({ id, result: value });
@@ -125,5 +160,7 @@ async function handle(data) {
 // One request at a time, in arrival order (the first ones wait for the wasm module).
 let queue = Promise.resolve();
 self.addEventListener('message', (event) => {
+  const channel = event.data?.channel;
+  if (channel !== undefined) latest.set(channel, event.data.id);
   queue = queue.then(() => handle(event.data));
 });

@@ -1,73 +1,33 @@
-// End-to-end: the demo page under the real server and a real Chromium.
+// End-to-end: <sightline-heatmap> on its own, on a page of its own under the real server
+// and a real Chromium.
 //
 //   node --test tests/e2e/
 //
 // Needs target/release/sightline and pkg/ (bash scripts/build.sh) and /usr/bin/chromium.
-// Saves a screenshot to tests/out/demo.png.
+// Saves screenshots to tests/out/heatmap*.png.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { OUT, launch, routePage, startServer } from './harness.mjs';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BINARY = path.join(ROOT, 'target/release/sightline');
-const OUT = path.join(ROOT, 'tests/out');
 const ROWS = 1_000_000;
 
 let server;
 let browser;
 let baseUrl;
 
-function startServer() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BINARY, ['serve', '--root', ROOT, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`server did not print its URL in 10 s:\n${out}\n${err}`)), 10_000);
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/Sightline demo: (http:\/\/[^\s]+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1] });
-      }
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code} before printing its URL:\n${out}\n${err}`));
-    });
-  });
-}
+const PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sightline heatmap</title>
+<script type="module" src="/www/sightline.js"></script></head>
+<body><sightline-heatmap src="/api/demo?rows=${ROWS}" column="duration_ms" time-zone="utc"></sightline-heatmap></body></html>`;
+const BLANK = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>blank</title></head><body></body></html>`;
 
 before(async () => {
   const started = await startServer();
   server = started.child;
   baseUrl = started.url;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launch();
 });
 
 after(async () => {
@@ -75,7 +35,7 @@ after(async () => {
   if (server && server.exitCode === null) server.kill('SIGTERM');
 });
 
-test('the demo page streams 1,000,000 rows and draws a crisp heatmap', { timeout: 60_000 }, async (t) => {
+test('a heatmap streams 1,000,000 rows and draws them crisply while they arrive', { timeout: 60_000 }, async (t) => {
   const context = await browser.newContext({
     viewport: { width: 1280, height: 900 },
     deviceScaleFactor: 2,
@@ -118,13 +78,12 @@ test('the demo page streams 1,000,000 rows and draws a crisp heatmap', { timeout
   });
 
   const started = Date.now();
-  const response = await page.goto(baseUrl);
+  const url = await routePage(page, baseUrl, '/e2e/heatmap.html', PAGE);
+  const response = await page.goto(url);
   assert.equal(response.status(), 200);
-  assert.match(response.headers()['content-security-policy'] ?? '', /script-src 'self'/);
-  assert.equal(await page.title(), 'Sightline');
+  assert.equal(await page.title(), 'Sightline heatmap');
 
   // Mid-way: a screenshot of the live heatmap (best effort; a fast machine may finish first).
-  mkdirSync(OUT, { recursive: true });
   try {
     await page.waitForFunction(
       () => {
@@ -134,7 +93,7 @@ test('the demo page streams 1,000,000 rows and draws a crisp heatmap', { timeout
       null,
       { timeout: 20_000, polling: 50 },
     );
-    await page.screenshot({ path: path.join(OUT, 'demo-loading.png') });
+    await page.screenshot({ path: path.join(OUT, 'heatmap-loading.png') });
   } catch {
     t.diagnostic('finished loading before a mid-load screenshot could be taken');
   }
@@ -224,7 +183,7 @@ test('the demo page streams 1,000,000 rows and draws a crisp heatmap', { timeout
   assert.match(tip.text, /Oct 31, 1[56]:\d\d – 1[56]:\d\d UTC/);
   assert.match(tip.text, /\d events?|^.*0 events/);
 
-  await page.screenshot({ path: path.join(OUT, 'demo.png'), fullPage: true, animations: 'disabled' });
+  await page.screenshot({ path: path.join(OUT, 'heatmap.png'), fullPage: true, animations: 'disabled' });
 
   const csp = await page.evaluate(() => window.__csp);
   assert.deepEqual(csp, [], 'CSP violations');
@@ -247,7 +206,7 @@ test('dark mode follows prefers-color-scheme', { timeout: 30_000 }, async () => 
   const errors = [];
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(baseUrl);
+  await page.goto(await routePage(page, baseUrl, '/e2e/heatmap.html', PAGE));
   await page.waitForFunction(() => document.querySelector('sightline-heatmap')?.state === 'ready', null, {
     timeout: 25_000,
   });
@@ -256,7 +215,7 @@ test('dark mode follows prefers-color-scheme', { timeout: 30_000 }, async () => 
     return Array.from(c.getContext('2d').getImageData(2, 2, 1, 1).data.slice(0, 3));
   });
   assert.ok(corner.every((v) => v < 60), `background is not dark: ${corner}`);
-  await page.screenshot({ path: path.join(OUT, 'demo-dark.png'), fullPage: true, animations: 'disabled' });
+  await page.screenshot({ path: path.join(OUT, 'heatmap-dark.png'), fullPage: true, animations: 'disabled' });
 
   // Switching the scheme redraws with the light colours.
   await page.emulateMedia({ colorScheme: 'light' });
@@ -288,7 +247,7 @@ test('errors are reported and the worker survives them', { timeout: 30_000 }, as
   const page = await context.newPage();
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
-  await page.goto(baseUrl);
+  await page.goto(await routePage(page, baseUrl, '/e2e/blank.html', BLANK));
   const result = await page.evaluate(async () => {
     const { SightlineHeatmap, SightlineClient } = await import('/www/sightline.js');
     const out = { defined: customElements.get('sightline-heatmap') === SightlineHeatmap };

@@ -1,0 +1,157 @@
+// Shared by the end-to-end tests: the real server, a real Chromium, pages that collect
+// every error, and pages of our own served on the server's origin (via request routing)
+// with a chosen Content-Security-Policy.
+
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const OUT = path.join(ROOT, 'tests/out');
+const BINARY = path.join(ROOT, 'target/release/sightline');
+
+mkdirSync(OUT, { recursive: true });
+
+/** Starts `sightline serve` on a free port; resolves `{ child, url }`. */
+export function startServer(extraArgs = []) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BINARY, ['serve', '--root', ROOT, '--port', '0', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`server did not print its URL in 10 s:\n${out}\n${err}`)), 10_000);
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/Sightline demo: (http:\/\/[^\s]+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1] });
+      }
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before printing its URL:\n${out}\n${err}`));
+    });
+  });
+}
+
+export function launch() {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+}
+
+/**
+ * A page in a new context that records console errors and warnings (page and workers),
+ * page errors, failed requests, requests to other origins, CSP violations and workers.
+ */
+export async function openPage(browser, options = {}) {
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 900 },
+    deviceScaleFactor: 1,
+    colorScheme: 'light',
+    locale: 'en-US',
+    timezoneId: 'UTC',
+    acceptDownloads: true,
+    ...options,
+  });
+  const page = await context.newPage();
+  const log = { console: [], pageErrors: [], badResponses: [], foreign: [], workers: [], closedWorkers: 0 };
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') log.console.push(`[page ${m.type()}] ${m.text()}`);
+  });
+  page.on('pageerror', (e) => log.pageErrors.push(e.message));
+  page.on('worker', (w) => {
+    log.workers.push(w.url());
+    w.on('close', () => {
+      log.closedWorkers += 1;
+    });
+    w.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') log.console.push(`[worker ${m.type()}] ${m.text()}`);
+    });
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400) log.badResponses.push(`${r.status()} ${r.url()}`);
+  });
+  page.on('requestfailed', (r) => log.badResponses.push(`failed ${r.url()}: ${r.failure()?.errorText}`));
+  page.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith('http://127.0.0.1') && !u.startsWith('blob:') && !u.startsWith('data:')) log.foreign.push(u);
+  });
+  await page.addInitScript(() => {
+    window.__csp = [];
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
+    });
+    window.__events = [];
+    for (const type of ['sightline-select', 'sightline-query-change', 'sightline-progress', 'sightline-error', 'sightline-row-click', 'sightline-ready']) {
+      document.addEventListener(type, (e) => {
+        window.__events.push({ type, target: e.target.localName, detail: JSON.parse(JSON.stringify(e.detail ?? null)) });
+      });
+    }
+  });
+  return { context, page, log };
+}
+
+/** Serves `html` at `baseUrl + pathname` with the given CSP (the server's strict one by default). */
+export async function routePage(page, baseUrl, pathname, html, csp = "script-src 'self' 'wasm-unsafe-eval'") {
+  const url = new URL(pathname, baseUrl).href;
+  await page.route(url, (route) =>
+    route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', headers: { 'Content-Security-Policy': csp }, body: html }),
+  );
+  return url;
+}
+
+/** Serves bytes at `baseUrl + pathname`. */
+export async function routeBytes(page, baseUrl, pathname, body, contentType = 'application/vnd.apache.arrow.stream') {
+  const url = new URL(pathname, baseUrl).href;
+  await page.route(url, (route) => route.fulfill({ status: 200, contentType, body }));
+  return url;
+}
+
+/** Fails with every problem a page recorded. */
+export async function assertClean(assert, page, log) {
+  const csp = await page.evaluate(() => window.__csp);
+  assert.deepEqual(csp, [], 'CSP violations');
+  assert.deepEqual(log.pageErrors, [], 'page errors');
+  assert.deepEqual(log.console, [], 'console errors');
+  assert.deepEqual(log.badResponses, [], 'failed requests');
+  assert.deepEqual(log.foreign, [], 'requests to other origins');
+}
+
+export function shadowText(page, selector) {
+  return page.evaluate((sel) => {
+    const walk = (root) => {
+      let text = '';
+      for (const n of root.childNodes) {
+        if (n.nodeType === 3) text += n.data;
+        else if (n.nodeType === 1) {
+          if (n.shadowRoot) text += walk(n.shadowRoot);
+          text += walk(n);
+        }
+      }
+      return text;
+    };
+    const el = document.querySelector(sel);
+    return el ? walk(el.shadowRoot ?? el) : null;
+  }, selector);
+}

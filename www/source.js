@@ -1,0 +1,471 @@
+// Sightline data sources: the engine worker client, and a source that loads Arrow IPC
+// streams into it and carries the view context that linked elements share.
+//
+// A `SightlineSource` owns one Web Worker (one dataset). Elements that share a source
+// share its data, its filters and time range (`context`) and its brushed `selection`:
+// a brush on a heatmap opens the comparison in a `<sightline-compare>` beside it, a
+// value clicked there filters every element of the source.
+
+const WORKER_URL = new URL('./worker.js', import.meta.url);
+
+// ---------------------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------------------
+
+/** A promise wrapper over one engine worker (one dataset). */
+export class SightlineClient {
+  #worker;
+  #nextId = 1;
+  #pending = new Map();
+  #broken = null;
+
+  /** @param {{ workerUrl?: string | URL }} [options] */
+  constructor(options = {}) {
+    this.#worker = new Worker(options.workerUrl ?? WORKER_URL, { type: 'module', name: 'sightline-engine' });
+    this.#worker.addEventListener('message', (event) => {
+      const { id, result, error, superseded } = event.data ?? {};
+      const p = this.#pending.get(id);
+      if (!p) return;
+      this.#pending.delete(id);
+      if (superseded) p.reject(new DOMException('superseded by a newer request', 'AbortError'));
+      else if (error !== undefined) p.reject(new Error(error));
+      else p.resolve(result);
+    });
+    this.#worker.addEventListener('error', (event) => {
+      // The worker script itself failed (e.g. it could not be loaded).
+      event.preventDefault();
+      this.#fail(new Error(event.message || 'the Sightline worker failed to start'));
+    });
+    this.#worker.addEventListener('messageerror', () => {
+      this.#fail(new Error('a message from the Sightline worker could not be read'));
+    });
+  }
+
+  #fail(err) {
+    this.#broken = err;
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+  }
+
+  /**
+   * Sends one request; resolves with its result or rejects with the engine's message.
+   * Requests with the same `channel` supersede each other: one still queued when a newer
+   * one arrives is dropped and rejects with an `AbortError`.
+   */
+  request(type, args = {}, transfer = [], channel = undefined) {
+    if (this.#broken) return Promise.reject(this.#broken);
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      try {
+        const message = { ...args, id, type };
+        if (channel !== undefined) message.channel = String(channel);
+        this.#worker.postMessage(message, transfer);
+      } catch (err) {
+        this.#pending.delete(id);
+        reject(err);
+      }
+    });
+  }
+
+  /** Replaces the dataset with an empty one. */
+  reset(options = {}) {
+    return this.request('reset', options.budgetBytes === undefined ? {} : { budgetBytes: options.budgetBytes });
+  }
+
+  /**
+   * Feeds the next bytes of an Arrow IPC stream (cut anywhere).
+   * The bytes are copied unless `transfer` is set, in which case the underlying buffer
+   * is handed to the worker (and detached here) when the view covers all of it.
+   * @param {Uint8Array | ArrayBuffer} chunk
+   * @param {{ transfer?: boolean }} [options]
+   */
+  push(chunk, options = {}) {
+    let view = chunk instanceof ArrayBuffer ? new Uint8Array(chunk) : chunk;
+    if (!ArrayBuffer.isView(view)) return Promise.reject(new TypeError('push() takes a Uint8Array or an ArrayBuffer'));
+    if (!(view instanceof Uint8Array)) view = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+    const whole = view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
+    const buffer =
+      options.transfer && whole && view.buffer instanceof ArrayBuffer ? view.buffer : view.slice().buffer;
+    return this.request('push', { bytes: buffer }, [buffer]);
+  }
+
+  /** Ends the stream; rejects if it stopped inside a message or failed earlier. */
+  finish() {
+    return this.request('finish');
+  }
+
+  /** Drops a partial or failed stream (the rows loaded stay). */
+  resetStream() {
+    return this.request('resetStream');
+  }
+
+  /** The columns: `[{ name, type, role, unit?, note?, nulls, distinct? }]`. */
+  schema() {
+    return this.request('schema');
+  }
+
+  /** `{ rowCount, bytesConsumed, memoryBytes }`. */
+  stats() {
+    return this.request('stats');
+  }
+
+  /**
+   * Computes and draws a heatmap. With `counts: true` the result also carries the bucket
+   * counts (`counts`, `low`) for hit-testing.
+   */
+  render(spec, options = {}, extra = {}) {
+    return this.request('render', { spec, options, counts: Boolean(extra.counts) }, [], extra.channel);
+  }
+
+  /** Runs a query with a HEATMAP calculation and draws it (filters apply). */
+  renderQuery(spec, options = {}, extra = {}) {
+    return this.request('renderQuery', { spec, options }, [], extra.channel);
+  }
+
+  /** Draws a line chart `{ start_time, end_time, granularity, series: [{ name, values }] }`. */
+  renderLines(chart, options = {}, extra = {}) {
+    return this.request('renderLines', { chart, options }, [], extra.channel);
+  }
+
+  /** Runs a query (Honeycomb's query specification); see README.md. */
+  query(spec, extra = {}) {
+    return this.request('query', { spec }, [], extra.channel);
+  }
+
+  /** Compares a selection with a baseline; see README.md. */
+  compare(spec, extra = {}) {
+    return this.request('compare', { spec }, [], extra.channel);
+  }
+
+  /** Raw events, newest first; see README.md. */
+  events(spec, extra = {}) {
+    return this.request('events', { spec }, [], extra.channel);
+  }
+
+  /** Stops the worker; pending requests reject. */
+  terminate() {
+    this.#worker.terminate();
+    this.#fail(new Error('the Sightline worker was terminated'));
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Source
+// ---------------------------------------------------------------------------------------
+
+const MAX_IN_FLIGHT_BYTES = 4 << 20;
+const SLICE_BYTES = 1 << 20;
+
+function isArrowTable(x) {
+  return x != null && typeof x === 'object' && Array.isArray(x.batches) && x.schema && Array.isArray(x.schema.fields);
+}
+
+/** Turns any accepted input into a `Response` or bytes. */
+function toInput(input, options) {
+  if (typeof input === 'string' || input instanceof URL) return { url: String(input) };
+  if (input instanceof Response) return { response: input };
+  if (typeof Blob !== 'undefined' && input instanceof Blob) return { response: new Response(input), size: input.size };
+  if (input instanceof ArrayBuffer) return { bytes: new Uint8Array(input) };
+  if (ArrayBuffer.isView(input)) return { bytes: new Uint8Array(input.buffer, input.byteOffset, input.byteLength) };
+  if (isArrowTable(input)) {
+    // apache-arrow is the page's own copy: its serializer comes from the page too.
+    const tableToIPC = options.tableToIPC ?? globalThis.Arrow?.tableToIPC;
+    if (typeof tableToIPC !== 'function') {
+      throw new TypeError(
+        'load(table) needs apache-arrow\'s tableToIPC: pass { tableToIPC } as the second argument ' +
+          '(import { tableToIPC } from "apache-arrow")',
+      );
+    }
+    return { bytes: tableToIPC(input, 'stream') };
+  }
+  throw new TypeError(
+    'load() takes a URL, a Uint8Array, an ArrayBuffer, a Blob, a Response or an apache-arrow Table',
+  );
+}
+
+function event(type, detail) {
+  return new CustomEvent(type, { detail });
+}
+
+/**
+ * One dataset in one worker, loaded from Arrow IPC streams, plus the context shared by
+ * the elements linked to it.
+ *
+ * Events (on the source, not bubbling): `progress` `{ rows, bytes, totalRows?,
+ * totalBytes? }`, `data` (rows were added), `ready` `{ rows, bytes, ms }`, `error`
+ * `{ message }`, `context` (filters or time range changed), `select` (a selection was
+ * brushed or cleared).
+ */
+export class SightlineSource extends EventTarget {
+  #client = null;
+  #options;
+  #gen = 0;
+  #abort = null;
+  #busy = Promise.resolve();
+  #schema = null;
+  #users = new Set();
+  #closed = false;
+
+  /** `loading`, `ready`, `error`, or `idle` before anything was loaded. */
+  state = 'idle';
+  rows = 0;
+  bytes = 0;
+  totalBytes = undefined;
+  totalRows = undefined;
+  loadMs = 0;
+  error = null;
+  /** Increments whenever rows are added or replaced. */
+  version = 0;
+  /** Filters and time range every linked element applies: `{ filters, filter_combination?, start_time?, end_time?, time_range? }`. */
+  context = { filters: [] };
+  /** The brushed selection `{ start_time, end_time, column?, min?, max? }`, or null. */
+  selection = null;
+
+  /** @param {{ workerUrl?: string | URL, budgetBytes?: number, tableToIPC?: Function }} [options] */
+  constructor(options = {}) {
+    super();
+    this.#options = options;
+  }
+
+  /** The engine client (the worker starts on first use). */
+  get client() {
+    if (this.#closed) throw new Error('this Sightline source was closed');
+    this.#client ??= new SightlineClient({ workerUrl: this.#options.workerUrl });
+    return this.#client;
+  }
+
+  /** Whether a worker is running. */
+  get running() {
+    return this.#client !== null;
+  }
+
+  /** Registers an element using the source; `release` ends the worker after the last one leaves. */
+  retain(user) {
+    this.#users.add(user);
+  }
+  release(user) {
+    this.#users.delete(user);
+    if (this.#users.size === 0 && this.#options.owned) this.close();
+  }
+
+  /** Ends the worker and drops the data. */
+  close() {
+    this.#abort?.abort();
+    this.#gen += 1;
+    this.#client?.terminate();
+    this.#client = null;
+    this.#closed = true;
+    this.rows = 0;
+    this.state = 'idle';
+  }
+
+  /** The columns (cached until the data changes). */
+  schema() {
+    if (!this.#schema || this.#schema.version !== this.version) {
+      this.#schema = { version: this.version, promise: this.client.schema() };
+    }
+    return this.#schema.promise;
+  }
+
+  /**
+   * Replaces the data with an Arrow IPC stream: a URL (fetched streaming), bytes, a
+   * `Blob`, a `Response`, or an apache-arrow `Table`. Resolves with `{ rows, bytes }`.
+   */
+  load(input, options = {}) {
+    return this.#start(input, options, false);
+  }
+
+  /** Adds the batches of another Arrow IPC stream to the data (a live tail). */
+  append(input, options = {}) {
+    return this.#start(input, options, true);
+  }
+
+  async #start(input, options, append) {
+    const source = toInput(input, { ...this.#options, ...options });
+    const controller = new AbortController();
+    if (!append) {
+      this.#abort?.abort();
+      this.#abort = controller;
+    }
+    const gen = append ? this.#gen : ++this.#gen;
+    // Loads run one after another; a replacing load does not wait for older ones.
+    const previous = append ? this.#busy : Promise.resolve();
+    const run = previous.catch(() => {}).then(() => this.#run(gen, source, controller, append));
+    this.#busy = run.catch(() => {});
+    return run;
+  }
+
+  async #run(gen, source, controller, append) {
+    const client = this.client;
+    const started = performance.now();
+    if (!append) {
+      this.rows = 0;
+      this.bytes = 0;
+      this.version += 1;
+      this.selection = null;
+      this.error = null;
+    }
+    this.totalBytes = undefined;
+    this.totalRows = undefined;
+    this.#setState('loading');
+    try {
+      if (append) await client.resetStream();
+      else await client.reset(this.#options.budgetBytes === undefined ? {} : { budgetBytes: this.#options.budgetBytes });
+      if (gen !== this.#gen) throw new DOMException('superseded by a newer load', 'AbortError');
+      if (source.url !== undefined) {
+        const response = await fetch(source.url, { signal: controller.signal });
+        await this.#consume(gen, client, response);
+      } else if (source.response) {
+        await this.#consume(gen, client, source.response, source.size);
+      } else {
+        await this.#consumeBytes(gen, client, source.bytes);
+      }
+      if (gen !== this.#gen) throw new DOMException('superseded by a newer load', 'AbortError');
+      const done = await client.finish();
+      if (gen !== this.#gen) throw new DOMException('superseded by a newer load', 'AbortError');
+      this.rows = done.rowCount;
+      this.version += 1;
+      this.loadMs = performance.now() - started;
+      this.#emitProgress();
+      this.#setState('ready');
+      this.dispatchEvent(event('ready', { rows: this.rows, bytes: this.bytes, ms: this.loadMs }));
+      return { rows: this.rows, bytes: this.bytes };
+    } catch (err) {
+      if (gen === this.#gen && err?.name !== 'AbortError') {
+        // Rows of batches completed before the fault stay queryable.
+        try {
+          const stats = await client.stats();
+          this.rows = stats.rowCount;
+          await client.resetStream();
+        } catch {
+          // the worker is gone
+        }
+        this.version += 1;
+        this.error = err?.message || String(err);
+        this.#setState('error');
+        this.dispatchEvent(event('error', { message: this.error }));
+      }
+      throw err;
+    }
+  }
+
+  #setState(state) {
+    this.state = state;
+    this.dispatchEvent(event('state', { state }));
+  }
+
+  async #consume(gen, client, response, sizeHint) {
+    if (!response.ok) {
+      let body = '';
+      try {
+        body = (await response.text()).trim().slice(0, 300);
+      } catch {
+        // no body
+      }
+      throw new Error(`HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}${body ? `: ${body}` : ''}`);
+    }
+    const length = Number(response.headers.get('Content-Length'));
+    const encoded = response.headers.get('Content-Encoding');
+    this.totalBytes = sizeHint ?? (length > 0 && !encoded ? length : undefined);
+    const rows = Number(response.headers.get('X-Sightline-Rows'));
+    this.totalRows = rows > 0 ? this.rows + rows : undefined;
+    this.#emitProgress();
+    if (!response.body) return;
+    const reader = response.body.getReader();
+    const inFlight = [];
+    let inFlightBytes = 0;
+    let failure = null;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (gen !== this.#gen) {
+          reader.cancel().catch(() => {});
+          return;
+        }
+        if (failure) break;
+        const size = value.byteLength;
+        this.bytes += size;
+        const p = client.push(value, { transfer: true }).then(
+          (r) => this.#pushed(gen, r),
+          (err) => {
+            failure ??= err;
+          },
+        );
+        inFlight.push({ p, size });
+        inFlightBytes += size;
+        // Back-pressure: do not run ahead of the engine by more than a few megabytes.
+        while (inFlightBytes > MAX_IN_FLIGHT_BYTES) {
+          const first = inFlight.shift();
+          await first.p;
+          inFlightBytes -= first.size;
+        }
+      }
+      await Promise.all(inFlight.map((x) => x.p));
+    } finally {
+      if (failure) reader.cancel().catch(() => {});
+    }
+    if (failure) throw failure;
+  }
+
+  async #consumeBytes(gen, client, bytes) {
+    this.totalBytes = bytes.byteLength;
+    const pushes = [];
+    let failure = null;
+    for (let at = 0; at < bytes.byteLength && !failure; at += SLICE_BYTES) {
+      const part = bytes.subarray(at, Math.min(bytes.byteLength, at + SLICE_BYTES));
+      this.bytes += part.byteLength;
+      pushes.push(
+        client.push(part).then(
+          (r) => this.#pushed(gen, r),
+          (err) => {
+            failure ??= err;
+          },
+        ),
+      );
+      if (pushes.length >= 16) await pushes.shift();
+      if (gen !== this.#gen) return;
+    }
+    await Promise.all(pushes);
+    if (failure) throw failure;
+  }
+
+  #pushed(gen, r) {
+    if (gen !== this.#gen) return;
+    this.rows = r.rowCount;
+    this.#emitProgress();
+    if (r.rows > 0) {
+      this.version += 1;
+      this.dispatchEvent(event('data', { rows: this.rows }));
+    }
+  }
+
+  #emitProgress() {
+    const detail = { bytes: this.bytes, rows: this.rows };
+    if (this.totalBytes !== undefined) detail.totalBytes = this.totalBytes;
+    if (this.totalRows !== undefined) detail.totalRows = this.totalRows;
+    this.dispatchEvent(event('progress', detail));
+  }
+
+  /** Replaces the shared context (filters, time range) and tells the linked elements. */
+  setContext(context, cause = {}) {
+    const next = { filters: [], ...context };
+    next.filters = Array.isArray(next.filters) ? next.filters : [];
+    this.context = next;
+    this.dispatchEvent(event('context', { context: next, ...cause }));
+  }
+
+  /** Adds one filter `{ column, op, value }` to the context (replacing an equal one). */
+  addFilter(filter, cause = {}) {
+    const same = (f) => f.column === filter.column && f.op === filter.op && JSON.stringify(f.value) === JSON.stringify(filter.value);
+    const filters = this.context.filters.filter((f) => !same(f));
+    this.setContext({ ...this.context, filters: [...filters, filter] }, cause);
+  }
+
+  /** Sets or clears (null) the brushed selection. */
+  select(selection, cause = {}) {
+    this.selection = selection;
+    this.dispatchEvent(event('select', { selection, ...cause }));
+  }
+}

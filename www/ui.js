@@ -1,0 +1,379 @@
+// Shared pieces of the Sightline elements: formatting, the base stylesheet, colours
+// from CSS custom properties, and drawing an engine rendering onto a canvas.
+//
+// Everything that shows data-derived text does it through textContent, attributes or
+// canvas fillText: never innerHTML.
+
+// ---------------------------------------------------------------------------------------
+// Formatting
+// ---------------------------------------------------------------------------------------
+
+const intFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+
+export function formatInt(n) {
+  return intFormat.format(n);
+}
+
+export function formatBytes(n) {
+  if (!Number.isFinite(n)) return '';
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i += 1;
+  }
+  return `${i === 0 ? n : n.toFixed(n < 10 ? 2 : 1)} ${units[i]}`;
+}
+
+export function formatSeconds(ms) {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+export function trimNumber(x, digits) {
+  const s = x.toFixed(digits);
+  return s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s;
+}
+
+/** Three significant digits: 0.0772, 1.23, 12.3, 123, 1.23k ... */
+export function compact(v) {
+  const a = Math.abs(v);
+  const sig = (x) => trimNumber(x, Math.max(0, 2 - Math.floor(Math.log10(Math.abs(x) || 1))));
+  if (a >= 1e9) return `${sig(v / 1e9)}G`;
+  if (a >= 1e6) return `${sig(v / 1e6)}M`;
+  if (a >= 1e3) return `${sig(v / 1e3)}k`;
+  if (a === 0) return '0';
+  return sig(v);
+}
+
+/** A value with its unit, as the axis labels write it (`ms` becomes s above 1000). */
+export function formatValue(v, unit) {
+  if (!Number.isFinite(v)) return String(v);
+  if (unit === 'ms') return Math.abs(v) >= 1000 ? `${compact(v / 1000)} s` : `${compact(v)} ms`;
+  if (unit) return `${compact(v)} ${unit}`;
+  return compact(v);
+}
+
+export function timeFormats(utc) {
+  const timeZone = utc ? 'UTC' : undefined;
+  return {
+    date: new Intl.DateTimeFormat(undefined, { timeZone, month: 'short', day: 'numeric' }),
+    time: new Intl.DateTimeFormat(undefined, { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }),
+    seconds: new Intl.DateTimeFormat(undefined, {
+      timeZone,
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+    }),
+    day: (ms) => new Date(ms).toLocaleDateString(undefined, { timeZone, year: 'numeric', month: 'short', day: 'numeric' }),
+  };
+}
+
+/** `Oct 31, 16:00 – 16:12` (the end's date only when it differs). */
+export function formatTimeRange(t0, t1, utc) {
+  const f = timeFormats(utc);
+  const fine = t1 - t0 < 120;
+  const clock = fine ? f.seconds : f.time;
+  const a = new Date(t0 * 1000);
+  const b = new Date(t1 * 1000);
+  const da = f.date.format(a);
+  const db = f.date.format(b);
+  const zone = utc ? ' UTC' : '';
+  return da === db
+    ? `${da}, ${clock.format(a)} – ${clock.format(b)}${zone}`
+    : `${da}, ${clock.format(a)} – ${db}, ${clock.format(b)}${zone}`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Styles
+// ---------------------------------------------------------------------------------------
+
+export const STYLE = `
+:host {
+  --sightline-bg: #ffffff;
+  --sightline-fg: #57606a;
+  --sightline-muted: #8c959f;
+  --sightline-accent: #0969da;
+  --sightline-border: #d0d7de;
+  --sightline-font: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+  --sightline-palette: #e8f6b1 #c7e9b4 #7fcdbb #41b6c4 #1d91c0 #225ea8 #0c2c84;
+  display: flex;
+  flex-direction: column;
+  box-sizing: border-box;
+  position: relative;
+  height: var(--sightline-height, 420px);
+  min-height: 180px;
+  color: var(--sightline-fg);
+  background: var(--sightline-bg);
+  font: 13px/1.4 var(--sightline-font);
+  contain: layout paint;
+}
+@media (prefers-color-scheme: dark) {
+  :host {
+    --sightline-bg: #0d1117;
+    --sightline-fg: #9da7b3;
+    --sightline-muted: #6e7681;
+    --sightline-accent: #58a6ff;
+    --sightline-border: #30363d;
+    --sightline-palette: #2b3f73 #2c5c8f #21868f #2fae7f #9bd35a #f5e55b;
+  }
+}
+:host([hidden]) { display: none; }
+[hidden] { display: none !important; }
+.head {
+  display: flex;
+  align-items: baseline;
+  gap: 12px;
+  min-height: 20px;
+  padding: 0 2px 6px;
+}
+[part="status"] {
+  flex: 1 1 auto;
+  min-width: 0;
+  overflow: hidden;
+  white-space: nowrap;
+  text-overflow: ellipsis;
+  font-variant-numeric: tabular-nums;
+}
+[part="status"] .title {
+  color: var(--sightline-title, currentColor);
+  font-weight: 600;
+}
+[part="status"] .sep { color: var(--sightline-muted); padding: 0 6px; }
+:host([state="error"]) [part="status"] .detail { color: var(--sightline-error, #cf222e); }
+[part="progress"] {
+  position: relative;
+  height: 3px;
+  margin: 0 2px 6px;
+  border-radius: 2px;
+  overflow: hidden;
+  background: var(--sightline-border);
+  transition: opacity 400ms ease 200ms;
+}
+[part="progress"] .fill {
+  position: absolute;
+  inset: 0;
+  background: var(--sightline-accent);
+  transform-origin: left center;
+  transform: scaleX(0);
+  transition: transform 120ms linear;
+}
+[part="progress"].indeterminate .fill {
+  transform: scaleX(0.3);
+  animation: sweep 1.2s ease-in-out infinite;
+}
+@keyframes sweep {
+  from { translate: -30% 0; }
+  to { translate: 100% 0; }
+}
+:host([state="ready"]) [part="progress"], :host([state="error"]) [part="progress"] { opacity: 0; }
+.plot {
+  position: relative;
+  flex: 1 1 auto;
+  min-height: 100px;
+  overflow: hidden;
+}
+canvas {
+  position: absolute;
+  left: 0;
+  top: 0;
+  display: block;
+  width: 100%;
+  height: 100%;
+  outline: none;
+  cursor: crosshair;
+}
+canvas:focus-visible { outline: 2px solid var(--sightline-accent); outline-offset: -2px; }
+.cursor {
+  position: absolute;
+  left: 0;
+  top: 0;
+  box-sizing: border-box;
+  pointer-events: none;
+  border: 1.5px solid var(--sightline-cursor, var(--sightline-fg));
+  border-radius: 1px;
+}
+[part="tooltip"] {
+  position: absolute;
+  left: 0;
+  top: 0;
+  z-index: 1;
+  pointer-events: none;
+  padding: 6px 9px;
+  border-radius: 6px;
+  border: 1px solid var(--sightline-border);
+  background: var(--sightline-tooltip-bg, var(--sightline-bg));
+  color: var(--sightline-fg);
+  box-shadow: 0 4px 14px rgb(0 0 0 / 0.14);
+  font-size: 12px;
+  line-height: 1.45;
+  white-space: nowrap;
+  font-variant-numeric: tabular-nums;
+}
+.brush {
+  position: absolute;
+  left: 0;
+  top: 0;
+  box-sizing: border-box;
+  pointer-events: none;
+  border: 1.5px dashed var(--sightline-accent);
+  background: color-mix(in srgb, var(--sightline-accent) 12%, transparent);
+}
+[part="tooltip"] .count { font-weight: 600; color: var(--sightline-title, currentColor); }
+`;
+
+let sheet = null;
+export function styleSheet() {
+  if (!sheet) {
+    sheet = new CSSStyleSheet();
+    sheet.replaceSync(STYLE);
+  }
+  return sheet;
+}
+
+// ---------------------------------------------------------------------------------------
+// Colours from CSS custom properties
+// ---------------------------------------------------------------------------------------
+
+let scratch = null;
+/** Normalises any CSS colour to `#rrggbb` (or returns `fallback`). */
+export function hexColour(value, fallback) {
+  const v = (value ?? '').trim();
+  if (/^#[0-9a-f]{6}$/i.test(v)) return v.toLowerCase();
+  if (!v) return fallback;
+  scratch ??= document.createElement('canvas').getContext('2d');
+  // An invalid colour leaves fillStyle unchanged: parse from two different starting points.
+  scratch.fillStyle = '#000000';
+  scratch.fillStyle = v;
+  const a = scratch.fillStyle;
+  scratch.fillStyle = '#ffffff';
+  scratch.fillStyle = v;
+  const b = scratch.fillStyle;
+  return a === b && /^#[0-9a-f]{6}$/i.test(a) ? a : fallback;
+}
+
+export function intAttr(node, name, fallback, lo, hi) {
+  const v = Number.parseInt(node.getAttribute(name) ?? '', 10);
+  return Number.isFinite(v) ? Math.min(hi, Math.max(lo, v)) : fallback;
+}
+
+/** `el('div', { class, text, ...attributes }, ...children)`: text goes in as textContent. */
+export function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') node.className = v;
+    else if (k === 'text') node.textContent = v;
+    else node.setAttribute(k, v === true ? '' : String(v));
+  }
+  node.append(...children);
+  return node;
+}
+
+/** Colours and font of an element, from its --sightline-* custom properties. */
+export function readTheme(node) {
+  const cs = getComputedStyle(node);
+  const background = hexColour(cs.getPropertyValue('--sightline-bg'), '#ffffff');
+  const foreground = hexColour(cs.getPropertyValue('--sightline-fg'), '#57606a');
+  const grid = hexColour(cs.getPropertyValue('--sightline-grid'), background === '#ffffff' ? '#eaeef2' : '#21262d');
+  const list = (name) =>
+    cs
+      .getPropertyValue(name)
+      .split(/[\s,]+/)
+      .filter(Boolean)
+      .map((c) => hexColour(c, ''))
+      .filter(Boolean);
+  const family = cs.getPropertyValue('--sightline-font').trim() || 'system-ui, sans-serif';
+  return { background, foreground, grid, palette: list('--sightline-palette'), lines: list('--sightline-lines'), family };
+}
+
+export function devicePixelRatio() {
+  return Math.min(4, Math.max(0.5, window.devicePixelRatio || 1));
+}
+
+/** Draws an engine rendering (RGBA bitmap plus labels) on a canvas at `dpr`. */
+export function drawRendered(canvas, r, theme, dpr) {
+  if (canvas.width !== r.width) canvas.width = r.width;
+  if (canvas.height !== r.height) canvas.height = r.height;
+  const cssW = r.width / dpr;
+  canvas.style.width = `${cssW}px`;
+  canvas.style.height = `${r.height / dpr}px`;
+  const ctx = canvas.getContext('2d', { alpha: false });
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.putImageData(new ImageData(r.rgba, r.width, r.height), 0, 0);
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.font = `12px ${theme.family}`;
+  ctx.fillStyle = theme.foreground;
+  const placed = [];
+  const pad = 3;
+  for (const label of r.labels) {
+    ctx.textAlign = label.align;
+    ctx.textBaseline = label.baseline;
+    const m = ctx.measureText(label.text);
+    const width = m.width;
+    let x = label.x;
+    let left = label.align === 'right' ? x - width : label.align === 'center' ? x - width / 2 : x;
+    // Keep labels inside the canvas; skip one that would overlap another.
+    const shift = Math.max(0, 2 - left) - Math.max(0, left + width - (cssW - 2));
+    x += shift;
+    left += shift;
+    const box = {
+      l: left - pad,
+      r: left + width + pad,
+      t: label.y - m.actualBoundingBoxAscent - 1,
+      b: label.y + m.actualBoundingBoxDescent + 1,
+    };
+    if (placed.some((p) => box.l < p.r && box.r > p.l && box.t < p.b && box.b > p.t)) continue;
+    placed.push(box);
+    ctx.fillText(label.text, x, label.y);
+  }
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+}
+
+/** Fills a canvas of `w` x `h` CSS pixels with one centred line of text. */
+export function drawMessage(canvas, w, h, text, theme) {
+  if (!w || !h) return;
+  const dpr = devicePixelRatio();
+  canvas.width = Math.round(w * dpr);
+  canvas.height = Math.round(h * dpr);
+  canvas.style.width = `${w}px`;
+  canvas.style.height = `${h}px`;
+  const ctx = canvas.getContext('2d', { alpha: false });
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.fillStyle = theme.background;
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.font = `13px ${theme.family}`;
+  ctx.fillStyle = theme.foreground;
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'middle';
+  let line = text.length > 160 ? `${text.slice(0, 157)}…` : text;
+  while (line.length > 8 && ctx.measureText(line).width > w - 24) line = `${line.slice(0, -2)}…`;
+  ctx.fillText(line, w / 2, h / 2);
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  canvas.setAttribute('aria-label', text);
+}
+
+/** Dispatches a bubbling, composed CustomEvent. */
+export function emit(node, type, detail) {
+  node.dispatchEvent(new CustomEvent(type, { bubbles: true, composed: true, detail }));
+}
+
+const exactFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 3 });
+const roundFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
+
+/** A number for a table: grouped digits, at most 3 decimals (2 from 1000 up). */
+export function formatNumber(v) {
+  if (!Number.isFinite(v)) return String(v);
+  return Math.abs(v) >= 1000 ? roundFormat.format(v) : exactFormat.format(v);
+}
+
+/** The text a cell shows: numbers exact, times as dates, null as the empty-set sign. */
+export function cellText(v, column) {
+  if (v === null || v === undefined) return '∅';
+  if (typeof v === 'number') {
+    if (column?.role === 'time') return new Date(v * 1000).toISOString().replace('T', ' ').replace(/\.000Z$|Z$/, ' UTC');
+    return formatNumber(v);
+  }
+  return String(v);
+}
