@@ -350,3 +350,50 @@ fn bad_data_fails_at_start() {
     let e = Server::bind(Config { port: 0, data: vec![dir.join("missing.arrow")], ..Config::default() }).err().unwrap();
     assert!(e.to_string().contains("no such file"), "{e}");
 }
+
+#[test]
+fn garbage_requests_get_errors_not_crashes() {
+    let addr = start(Config { workers: 4, queue: 8, ..Config::default() });
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let pieces: [&[u8]; 12] = [
+        b"GET ",
+        b"POST ",
+        b"/api/events?",
+        b"filters=%5B%7B",
+        b"%ZZ",
+        b"\r\n",
+        b"Content-Length: 99999999999999999999\r\n",
+        b"Content-Length: 5\r\n",
+        b"\xff\xfe",
+        b" HTTP/1.1",
+        b"limit=18446744073709551616&",
+        b"columns=,,,&",
+    ];
+    for _ in 0..300 {
+        let mut req = Vec::new();
+        for _ in 0..(next() % 12) {
+            req.extend_from_slice(pieces[(next() % 12) as usize]);
+            if next() % 4 == 0 {
+                req.push((next() % 256) as u8);
+            }
+        }
+        req.extend_from_slice(b"\r\n\r\n");
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let _ = s.write_all(&req);
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw);
+        assert!(raw.starts_with(b"HTTP/1.1 "), "no response to {:?}", String::from_utf8_lossy(&req));
+    }
+    // Still serving.
+    let r = http::get(addr, "/api/events?limit=2");
+    assert_eq!(r.status, 200);
+    assert_eq!(decode(&r.body).row_count(), 2);
+}
