@@ -9,7 +9,7 @@ say() { printf '\033[1m[test]\033[0m %s\n' "$*"; }
 bash scripts/setup.sh
 bash scripts/build.sh
 
-say "native: cargo test"
+say "native: cargo test (includes the server, ClickHouse-in-chdb and load tests)"
 cargo test
 
 say "wasm under Node: wasm-bindgen-test"
