@@ -266,7 +266,9 @@ enum Codes<'a> {
     Int(Vec<u32>, Vec<Option<f64>>),
 }
 
-fn dimension_codes<'a>(c: &'a Column, side: &[u8]) -> Option<Codes<'a>> {
+/// `auto`: the column was not asked for by name, so a quantity-like integer column is left
+/// to the measures.
+fn dimension_codes<'a>(c: &'a Column, side: &[u8], auto: bool) -> Option<Codes<'a>> {
     match &c.data {
         ColumnData::Str { codes, dict } => Some(Codes::Str(codes, dict)),
         ColumnData::Bool(v) => Some(Codes::Bool(v)),
@@ -294,7 +296,7 @@ fn dimension_codes<'a>(c: &'a Column, side: &[u8]) -> Option<Codes<'a>> {
             }
             let distinct = values.len() - 1;
             let (lo, hi) = values.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
-            if distinct > QUANTITY_MIN_VALUES && hi - lo + 1.0 <= QUANTITY_SPAN * distinct as f64 {
+            if auto && distinct > QUANTITY_MIN_VALUES && hi - lo + 1.0 <= QUANTITY_SPAN * distinct as f64 {
                 return None; // a dense range of counts: a quantity, compared as a measure
             }
             Some(Codes::Int(codes, values))
@@ -562,11 +564,18 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
         rows: Vec<(u32, u64, u64)>,
     }
     let mut counted = Vec::new();
+    // A column the selection is defined by (`=` or `in` among its filters) would rank
+    // first trivially: leave it out unless asked for.
+    let pinned: Vec<&str> =
+        spec.selection.filters.iter().filter(|f| f.op == "=" || f.op == "in").map(|f| f.column.as_str()).collect();
     for c in dims {
         if matches!(c.data, ColumnData::Float(_)) && spec.dimensions.is_none() {
             continue; // floats are measures
         }
-        let Some(codes) = dimension_codes(c, &side) else {
+        if spec.dimensions.is_none() && pinned.contains(&c.name.as_str()) {
+            continue;
+        }
+        let Some(codes) = dimension_codes(c, &side, spec.dimensions.is_none()) else {
             if spec.dimensions.is_some() {
                 return Err(Error::Operator {
                     op: "compare".into(),

@@ -129,3 +129,34 @@ fn errors_name_the_column() {
     let e = compare(&ds, &spec(serde_json::json!({"selection": {}, "dimensions": ["duration_ms"]}))).unwrap_err();
     assert!(e.to_string().contains("\"duration_ms\""), "{e}");
 }
+
+#[test]
+fn pinned_and_quantity_columns_are_not_ranked_as_dimensions() {
+    let ds = load(&ipc_stream(&DemoOptions { rows: 50_000, ..Default::default() }).unwrap());
+    // "This customer vs all": customer_id defines the selection, so it is not ranked;
+    // what differs about the customer (their plan, region, user agents) is.
+    let c = compare(
+        &ds,
+        &spec(serde_json::json!({
+            "selection": {"filters": [{"column": "customer_id", "op": "=", "value": "cust_00042"}]}
+        })),
+    )
+    .unwrap();
+    let names: Vec<&str> = c.dimensions.iter().map(|d| d.column.as_str()).collect();
+    assert!(!names.contains(&"customer_id"), "{names:?}");
+    assert!(c.dimensions[0].score > 0.3, "{:?}", c.dimensions[0]);
+    // db_calls (a dense range of counts) is a measure; status_code (sparse codes) a dimension.
+    assert!(!names.contains(&"db_calls"), "{names:?}");
+    assert!(names.contains(&"status_code"), "{names:?}");
+    assert!(c.measures.iter().any(|m| m.column == "db_calls"));
+    // Asked for by name, both are counted.
+    let c = compare(
+        &ds,
+        &spec(serde_json::json!({
+            "selection": {"filters": [{"column": "customer_id", "op": "=", "value": "cust_00042"}]},
+            "dimensions": ["customer_id", "db_calls"]
+        })),
+    )
+    .unwrap();
+    assert_eq!(c.dimensions.len(), 2);
+}

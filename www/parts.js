@@ -94,7 +94,8 @@ h3, h4 { margin: 0; font-size: 13px; font-weight: 600; }
 .table-wrap { overflow: auto; max-height: var(--sightline-table-height, 360px); border: 1px solid var(--sightline-border); border-radius: 6px; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
 th, td { padding: 4px 10px; text-align: left; border-bottom: 1px solid var(--sightline-border); white-space: nowrap; max-width: 420px; overflow: hidden; text-overflow: ellipsis; unicode-bidi: isolate; }
-th { position: sticky; top: 0; background: var(--sightline-subtle); font-weight: 600; z-index: 1; }
+thead { position: sticky; top: 0; z-index: 1; }
+th { background: var(--sightline-subtle); font-weight: 600; }
 th button { all: unset; cursor: pointer; }
 th button:focus-visible { outline: 2px solid var(--sightline-accent); }
 td.num, th.num { text-align: right; }
@@ -211,6 +212,7 @@ class Table {
     this.onRow = onRow;
     this.columns = [];
     this.rows = [];
+    this.renderGen = 0;
   }
 
   set(columns, rows) {
@@ -249,8 +251,7 @@ class Table {
     }
     this.head.replaceChildren(tr);
     const rows = this.sorted();
-    this.body.replaceChildren(
-      ...rows.map((r) => {
+    const make = (r) => {
         const row = el('tr', this.onRow ? { tabindex: '0' } : {});
         for (const c of this.columns) {
           const text = c.format ? c.format(r[c.key], r) : cellText(r[c.key]);
@@ -269,10 +270,21 @@ class Table {
           });
         }
         return row;
-      }),
-    );
+    };
+    // The first rows now, the rest in later tasks: a long table never blocks the page
+    // (layout of a few hundred cells per task).
+    const gen = ++this.renderGen;
+    this.body.replaceChildren(...rows.slice(0, FIRST_ROWS).map(make));
+    for (let at = FIRST_ROWS; at < rows.length; at += MORE_ROWS) {
+      setTimeout(() => {
+        if (gen === this.renderGen) this.body.append(...rows.slice(at, at + MORE_ROWS).map(make));
+      }, 0);
+    }
   }
 }
+
+const FIRST_ROWS = 40;
+const MORE_ROWS = 30;
 
 /** Runs `fn` for the latest call only: older in-flight results are dropped. */
 class Latest {
@@ -412,7 +424,6 @@ export class SightlineSourceElement extends HTMLElement {
 // <sightline-breakdown>
 // ---------------------------------------------------------------------------------------
 
-const ADDITIVE = new Set(['COUNT', 'SUM', 'CONCURRENCY', 'RATE_SUM', 'RATE_COUNT']);
 const MAX_CHART_LINES = 10;
 
 /**
@@ -443,8 +454,9 @@ export class SightlineBreakdown extends Part {
     this.#resize = new ResizeObserver(() => {
       const w = Math.floor(this.#ui.charts.getBoundingClientRect().width);
       if (w && w !== this.#width) {
+        const first = this.#width === 0;
         this.#width = w;
-        if (this.#result) this.#drawCharts();
+        if (this.#result && !first) this.schedule(100);
       }
     });
   }
@@ -493,16 +505,18 @@ export class SightlineBreakdown extends Part {
     this.#ui.status.textContent = 'Running…';
     const t0 = performance.now();
     try {
-      const r = await this.latest.run(() => this.source.client.query(spec, { channel: this.channel }));
+      const lines = this.getAttribute('charts') === 'none' ? null : this.#lineOptions();
+      const { result: r, charts } = await this.latest.run(() => this.source.client.breakdown(spec, lines, { channel: this.channel }));
       this.#result = r;
       this.#spec = spec;
+      this.#rendered = { charts, theme: lines?.theme, dpr: lines?.options.dpr };
       const ms = performance.now() - t0;
       this.#ui.status.classList.remove('error');
       this.#ui.status.textContent =
         `${formatInt(r.results.length)} of ${formatInt(r.groups)} groups · ${formatInt(r.matched)} of ${formatInt(r.scanned)} events · ` +
         `${formatTimeRange(r.start_time, r.end_time, this.#utc())} · ${formatSeconds(ms)}`;
       this.#fillTable();
-      this.#drawCharts();
+      this.#drawCharts(r);
       emit(this, 'sightline-result', { result: r, ms });
     } catch (err) {
       if (err?.name === 'AbortError') return;
@@ -523,11 +537,6 @@ export class SightlineBreakdown extends Part {
 
   #groupKey(row, breakdowns) {
     return JSON.stringify(breakdowns.map((b) => row[b] ?? null));
-  }
-
-  #groupName(row, breakdowns) {
-    if (!breakdowns.length) return 'all events';
-    return breakdowns.map((b) => cellText(row[b])).join(' · ');
   }
 
   #fillTable() {
@@ -578,65 +587,62 @@ export class SightlineBreakdown extends Part {
     download(await this.toPNG(index), name);
   }
 
-  async #drawCharts() {
-    const r = this.#result;
-    if (!r || this.getAttribute('charts') === 'none') {
+  #rendered = null;
+
+  /** Size, colours and time zone of the line charts, for the worker. */
+  #lineOptions() {
+    const theme = readTheme(this);
+    const dpr = devicePixelRatio();
+    const width = Math.max(240, this.#width || Math.floor(this.#ui.charts.getBoundingClientRect().width) || 600);
+    const utc = this.#utc();
+    const mid = this.#result ? ((this.#result.start_time + this.#result.end_time) / 2) * 1000 : Date.now();
+    const options = {
+      width,
+      height: 200,
+      dpr,
+      background: theme.background,
+      foreground: theme.foreground,
+      grid: theme.grid,
+      tz_offset_minutes: utc ? 0 : -new Date(mid).getTimezoneOffset(),
+    };
+    if (theme.lines.length) options.lines = theme.lines;
+    return { max: MAX_CHART_LINES, options, theme };
+  }
+
+  /** Draws the charts the worker rendered. */
+  #drawCharts(r) {
+    const rendered = this.#rendered;
+    if (!r || !rendered?.charts.length) {
       this.#ui.charts.replaceChildren();
       this.#charts = [];
       return;
     }
-    const breakdowns = this.#spec.breakdowns ?? [];
-    const calcs = r.columns.filter((c) => !breakdowns.includes(c));
-    const top = r.results.slice(0, MAX_CHART_LINES).map((row) => this.#groupKey(row, breakdowns));
-    const names = new Map(r.results.map((row) => [this.#groupKey(row, breakdowns), this.#groupName(row, breakdowns)]));
-    const buckets = Math.max(1, Math.ceil((r.end_time - r.start_time) / r.granularity));
-    const theme = readTheme(this);
-    const dpr = devicePixelRatio();
-    const width = Math.max(240, this.#width || Math.floor(this.#ui.charts.getBoundingClientRect().width) || 600);
-    const height = 200;
+    const { theme, dpr } = rendered;
+    const utc = this.#utc();
     // Reuse the chart containers by calculation name.
     const old = new Map(this.#charts.map((c) => [c.name, c]));
-    this.#charts = calcs.map((name) => old.get(name) ?? this.#newChart(name));
+    this.#charts = rendered.charts.map((c) => old.get(c.name) ?? this.#newChart(c.name));
     this.#ui.charts.replaceChildren(...this.#charts.map((c) => c.box));
-    const utc = this.#utc();
-    const tz = utc ? 0 : -new Date(((r.start_time + r.end_time) / 2) * 1000).getTimezoneOffset();
-    for (const chart of this.#charts) {
-      const additive = ADDITIVE.has(chart.name.replace(/\(.*$/, ''));
-      const byKey = new Map(top.map((k) => [k, new Array(buckets).fill(additive ? 0 : null)]));
-      for (const row of r.series) {
-        const values = byKey.get(this.#groupKey(row, breakdowns));
-        if (!values) continue;
-        const i = Math.round((row.time - r.start_time) / r.granularity);
-        if (i >= 0 && i < buckets) values[i] = row[chart.name] ?? null;
-      }
-      const series = top.map((k) => ({ name: names.get(k), values: byKey.get(k) }));
-      chart.data = { series, start: r.start_time, granularity: r.granularity, utc };
-      const unit = /_ms\)$/.test(chart.name) && !/^COUNT/.test(chart.name) ? 'ms' : undefined;
-      const lineChart = { start_time: r.start_time, end_time: r.start_time + buckets * r.granularity, granularity: r.granularity, series };
-      if (unit) lineChart.unit = unit;
-      const options = { width, height, dpr, background: theme.background, foreground: theme.foreground, grid: theme.grid, tz_offset_minutes: tz };
-      if (theme.lines.length) options.lines = theme.lines;
+    rendered.charts.forEach((c, k) => {
+      const chart = this.#charts[k];
+      chart.data = { series: c.series, start: c.start, granularity: c.granularity, utc, unit: c.unit };
       chart.legend.replaceChildren(
-        ...series.map((s, i) => {
+        ...c.series.map((s, i) => {
           const sw = el('span', { class: 'swatch', 'aria-hidden': 'true' });
           sw.style.background = theme.lines[i % theme.lines.length] ?? '#888';
           return el('span', {}, sw, el('span', { text: s.name }));
         }),
       );
-      try {
-        const out = await this.source.client.renderLines(lineChart, options, { channel: `${this.channel}-${chart.name}` });
-        if (this.#result !== r) return;
-        drawRendered(chart.canvas, out, theme, dpr);
-        chart.plot = out.plot;
-        chart.canvas.setAttribute(
-          'aria-label',
-          `${chart.name} over time, ${series.length} ${series.length === 1 ? 'line' : 'lines'}: ${series.map((s) => s.name).join(', ')}`,
-        );
-      } catch (err) {
-        if (err?.name === 'AbortError') return;
-        drawMessage(chart.canvas, width, height, err?.message || String(err), theme);
+      if (c.render) {
+        drawRendered(chart.canvas, c.render, theme, dpr);
+        chart.plot = c.render.plot;
+        const n = c.series.length;
+        chart.canvas.setAttribute('aria-label', `${c.name} over time, ${n} ${n === 1 ? 'line' : 'lines'}: ${c.series.map((s) => s.name).join(', ')}`);
+      } else {
+        chart.plot = null;
+        drawMessage(chart.canvas, rendered.charts.width ?? 600, 200, c.error ?? 'no chart', theme);
       }
-    }
+    });
   }
 
   #newChart(name) {
@@ -664,7 +670,7 @@ export class SightlineBreakdown extends Part {
       guide.hidden = false;
       guide.style.height = `${p.h}px`;
       guide.style.transform = `translate(${p.x + ((i + 0.5) * p.w) / n}px, ${p.y}px)`;
-      const unit = /_ms\)$/.test(name) && !/^COUNT/.test(name) ? 'ms' : undefined;
+      const unit = d.unit;
       tip.replaceChildren(
         el('div', { class: 'muted', text: formatTimeRange(t, t + d.granularity, d.utc) }),
         ...d.series
@@ -893,7 +899,7 @@ export class SightlineEvents extends Part {
   }
 
   #effectiveLimit() {
-    return this.#limit || intAttr(this, 'limit', 100, 1, 10000);
+    return this.#limit || intAttr(this, 'limit', 50, 1, 10000);
   }
 
   onSource(type, detail) {
@@ -906,6 +912,7 @@ export class SightlineEvents extends Part {
     const ctx = contextSpec(this.source);
     const spec = { ...ctx, filters: [...ctx.filters, ...this.filters], limit: this.#effectiveLimit(), order: 'newest' };
     const cols = listAttr(this, 'columns');
+    if (cols.length) spec.columns = cols;
     try {
       const [r, schema] = await this.latest.run(() =>
         Promise.all([this.source.client.events(spec, { channel: this.channel }), this.source.schema()]),
@@ -990,6 +997,8 @@ const EXPLORER_STYLE = `
 .clause input { width: 140px; }
 .actions { grid-column: 1 / -1; display: flex; gap: 8px; align-items: center; }
 section.block { margin: 14px 0; }
+/* Below-the-fold tables cost nothing to lay out and paint until scrolled to. */
+section.block.lazy { content-visibility: auto; contain-intrinsic-size: auto 480px; }
 section.block > h3 { margin-bottom: 6px; }
 .heatmaps { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 12px; }
 .lens { border: 1px solid var(--sightline-accent); border-radius: 8px; padding: 10px 12px; margin-bottom: 12px; }
@@ -1094,8 +1103,8 @@ export class SightlineExplorer extends SourceBound {
       filtersBar,
       el('section', { class: 'block', 'aria-label': 'Charts' }, heatmaps),
       compareBlock,
-      el('section', { class: 'block', 'aria-label': 'Results' }, el('h3', { text: 'Results' }), breakdown),
-      el('section', { class: 'block', 'aria-label': 'Events' }, el('h3', { text: 'Events, newest first' }), events),
+      el('section', { class: 'block lazy', 'aria-label': 'Results' }, el('h3', { text: 'Results' }), breakdown),
+      el('section', { class: 'block lazy', 'aria-label': 'Events' }, el('h3', { text: 'Events, newest first' }), events),
     );
     this.#ui = { status, progress, fill, share, builder, lens, filtersBar, heatmaps, breakdown, compare, compareBlock, events };
 
@@ -1108,12 +1117,6 @@ export class SightlineExplorer extends SourceBound {
       e.stopPropagation();
       if (!this.#query.breakdowns.includes(e.detail.column)) this.#query.breakdowns = [...this.#query.breakdowns, e.detail.column];
       this.#userChange();
-    });
-    // Brushing any heatmap opens the comparison.
-    this.#root.addEventListener('sightline-select', (e) => {
-      this.#ui.compareBlock.hidden = !e.detail.selection;
-      this.#ui.compare.spec = null;
-      this.#saveUrl();
     });
     this.#popstate = () => this.#readUrl(true);
   }
@@ -1224,6 +1227,12 @@ export class SightlineExplorer extends SourceBound {
 
   onSource(type, detail) {
     if (type === 'bind') this.#link();
+    if (type === 'select') {
+      // A selection (brushed here, restored, or set on the source) opens the comparison.
+      if (detail.selection) this.#ui.compare.spec = null;
+      this.#ui.compareBlock.hidden = !detail.selection && !this.#ui.compare.spec;
+      this.#saveUrl();
+    }
     if (type === 'progress' || type === 'state' || type === 'ready' || type === 'error') this.#showStatus();
     if (type === 'progress' && this.ownsSource) emit(this, 'sightline-progress', detail);
     if (type === 'error' && this.ownsSource) emit(this, 'sightline-error', detail);
@@ -1288,7 +1297,8 @@ export class SightlineExplorer extends SourceBound {
       if (tz) h.setAttribute('time-zone', tz);
       return h;
     });
-    this.#ui.heatmaps.replaceChildren(...maps);
+    // Re-inserting an element disconnects and reconnects it: only touch what changed.
+    if (maps.length !== existing.length || maps.some((m, i) => m !== existing[i])) this.#ui.heatmaps.replaceChildren(...maps);
     const rest = { ...q, calculations: q.calculations.filter((c) => c.op !== 'HEATMAP'), filters: [] };
     for (const k of ['filter_combination', 'start_time', 'end_time', 'time_range']) delete rest[k];
     if (!rest.calculations.length) rest.calculations = [{ op: 'COUNT' }];
@@ -1303,9 +1313,14 @@ export class SightlineExplorer extends SourceBound {
     this.#saveUrl();
   }
 
+  #lensKey = '';
+
   #applyLens() {
     const f = this.#lensFilter();
     const { lens, events } = this.#ui;
+    const key = JSON.stringify([f, this.heatCol(), this.getAttribute('time-zone')]);
+    if (key === this.#lensKey) return;
+    this.#lensKey = key;
     events.filters = f ? [f] : [];
     if (!f) {
       lens.hidden = true;
@@ -1426,7 +1441,8 @@ export class SightlineExplorer extends SourceBound {
     const q = this.#query;
     const all = this.#columns((f) => f.role !== 'other');
     const numeric = this.#columns((f) => f.role === 'number');
-    const groupable = this.#columns((f) => f.role === 'string' || f.role === 'bool' || f.role === 'number' || f.role === 'id');
+    // Strings, booleans and integers group; floats (durations, sizes) do not.
+    const groupable = this.#columns((f) => f.role === 'string' || f.role === 'bool' || (f.role === 'number' && /^U?Int/.test(f.type)));
     const rerun = () => this.#userChange();
 
     const calcs = el('div', { class: 'clauses' });

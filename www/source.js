@@ -133,6 +133,11 @@ export class SightlineClient {
     return this.request('query', { spec }, [], extra.channel);
   }
 
+  /** A query plus its line charts drawn in the worker: `{ result (without series), charts }`. */
+  breakdown(spec, lines, extra = {}) {
+    return this.request('breakdown', { spec, lines }, [], extra.channel);
+  }
+
   /** Compares a selection with a baseline; see README.md. */
   compare(spec, extra = {}) {
     return this.request('compare', { spec }, [], extra.channel);

@@ -17,6 +17,9 @@
 //   renderQuery { spec, options }       -> Dataset.renderQuery(spec, options) (rgba, counts transferred)
 //   renderLines { chart, options }      -> Dataset.renderLines(chart, options) (rgba transferred)
 //   resetStream {}                      -> { rowCount }  drops a partial or failed stream
+//   breakdown { spec, lines }           -> { result, charts }: the query, plus one line chart
+//                                          per calculation (top `lines.max` groups) drawn
+//                                          here, so that the page never handles `series`
 //
 // A request may carry a `channel`: when a newer request of the same channel has arrived
 // by the time an older one's turn comes, the older one is answered `{ id, superseded:
@@ -133,7 +136,54 @@ const handlers = {
   },
 };
 
-const TRANSFERS = new Set(['render', 'query', 'renderQuery', 'renderLines']);
+// Calculations whose empty buckets are zero rather than gaps.
+const ADDITIVE = new Set(['COUNT', 'SUM', 'CONCURRENCY', 'RATE_SUM', 'RATE_COUNT']);
+
+function groupName(row, breakdowns) {
+  if (!breakdowns.length) return 'all events';
+  return breakdowns.map((b) => (row[b] === null || row[b] === undefined ? '∅' : String(row[b]))).join(' · ');
+}
+
+handlers.breakdown = ({ spec, lines }) => {
+  const ds = current();
+  const r = ds.query(spec);
+  const breakdowns = spec.breakdowns ?? [];
+  const calcs = r.columns.filter((c) => !breakdowns.includes(c));
+  const key = (row) => JSON.stringify(breakdowns.map((b) => row[b] ?? null));
+  const top = r.results.slice(0, lines?.max ?? 10);
+  const index = new Map(top.map((row, i) => [key(row), i]));
+  const buckets = Math.max(1, Math.ceil((r.end_time - r.start_time) / r.granularity));
+  const charts = [];
+  const transfer = [];
+  if (lines) {
+    for (const name of calcs) {
+      const fill = ADDITIVE.has(name.replace(/\(.*$/, '')) ? 0 : null;
+      const series = top.map((row) => ({ name: groupName(row, breakdowns), values: new Array(buckets).fill(fill) }));
+      for (const row of r.series) {
+        const g = index.get(key(row));
+        if (g === undefined) continue;
+        const i = Math.round((row.time - r.start_time) / r.granularity);
+        if (i >= 0 && i < buckets) series[g].values[i] = row[name] ?? null;
+      }
+      const chart = { start_time: r.start_time, end_time: r.start_time + buckets * r.granularity, granularity: r.granularity, series };
+      const unit = /_ms\)$/.test(name) && !/^COUNT/.test(name) ? 'ms' : undefined;
+      if (unit) chart.unit = unit;
+      const out = { name, series, start: r.start_time, granularity: r.granularity, unit };
+      try {
+        const img = ds.renderLines(chart, lines.options);
+        out.render = { width: img.width, height: img.height, rgba: img.rgba, labels: img.labels, plot: img.plot };
+        transfer.push(img.rgba.buffer);
+      } catch (err) {
+        out.error = message(err);
+      }
+      charts.push(out);
+    }
+  }
+  r.series = [];
+  return [{ result: r, charts }, transfer];
+};
+
+const TRANSFERS = new Set(['render', 'query', 'renderQuery', 'renderLines', 'breakdown']);
 const latest = new Map(); // channel -> id of the newest request
 
 async function handle(data) {

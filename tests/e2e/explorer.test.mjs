@@ -1,0 +1,616 @@
+// End-to-end: <sightline-explorer> on the demo page (1,000,000 rows) and on pages of our
+// own, under the real server and a real Chromium, driven through the UI as a person would.
+//
+//   node --test --test-concurrency=1 tests/e2e/
+//
+// Screenshots: tests/out/explorer-*.png (look at them).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { OUT, ROOT, assertClean, launch, openPage, routeBytes, routePage, startServer } from './harness.mjs';
+
+const ROWS = 1_000_000;
+const BAD_BUILD = '2026.10.31-7f3c2a1';
+const INCIDENT_START = 1_793_462_400; // 2026-10-31 16:00 UTC
+const INCIDENT_END = INCIDENT_START + 1800;
+
+let server;
+let browser;
+let baseUrl;
+
+before(async () => {
+  const started = await startServer();
+  server = started.child;
+  baseUrl = started.url;
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  if (server && server.exitCode === null) server.kill('SIGTERM');
+});
+
+const explorer = (page) => page.locator('sightline-explorer').first();
+
+async function waitReady(page, timeout = 60_000) {
+  await page.waitForFunction(() => document.querySelector('sightline-explorer')?.source?.state === 'ready', null, {
+    timeout,
+    polling: 100,
+  });
+}
+
+/** Waits until the explorer's results (breakdown) satisfy `predicate(r)`, checked here in Node. */
+async function waitResults(page, predicate = () => true, timeout = 30_000) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    last = await page.evaluate(() => {
+      const r = document.querySelector('sightline-explorer')?.shadowRoot.querySelector('sightline-breakdown')?.result;
+      return r ? { ...r, series: [] } : null;
+    });
+    if (last && predicate(last)) return last;
+    if (Date.now() > deadline) throw new Error(`results did not match ${predicate} in ${timeout} ms: ${JSON.stringify(last)?.slice(0, 300)}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+/** Drags across the incident on the explorer's first heatmap: 16:00-16:30 UTC, from the top down to ~1 s. */
+async function brushIncident(page, selector = 'sightline-explorer') {
+  const geo = await page.evaluate(
+    ({ sel, t0, t1 }) => {
+      const host = document.querySelector(sel);
+      const h = host.localName === 'sightline-heatmap' ? host : host.shadowRoot.querySelector('sightline-heatmap');
+      h.scrollIntoView({ block: 'center' });
+      const c = h.shadowRoot.querySelector('canvas').getBoundingClientRect();
+      const hm = h.heatmap;
+      const p = h.plot;
+      const a = hm.time_edges[0];
+      const b = hm.time_edges[hm.time_edges.length - 1];
+      const x = (t) => c.left + p.x + (p.w * (t - a)) / (b - a);
+      const lo = hm.value_edges[0];
+      const hi = hm.value_edges[hm.value_edges.length - 1];
+      const y = (v) => c.top + p.y + p.h * (1 - Math.log(v / lo) / Math.log(hi / lo));
+      return { x0: x(t0 + 60), x1: x(t1 - 60), y0: c.top + p.y + 2, y1: y(1100) };
+    },
+    { sel: selector, t0: INCIDENT_START, t1: INCIDENT_END },
+  );
+  await page.mouse.move(geo.x0, geo.y0);
+  await page.mouse.down();
+  await page.mouse.move(geo.x1, geo.y1, { steps: 8 });
+  await page.mouse.up();
+}
+
+async function waitCompare(page, host = 'sightline-explorer') {
+  await page.waitForFunction(
+    (sel) => {
+      const h = document.querySelector(sel);
+      const c = h.localName === 'sightline-compare' ? h : h.shadowRoot.querySelector('sightline-compare');
+      return c?.result && c.shadowRoot.querySelector('[part="dimension"]');
+    },
+    host,
+    { timeout: 30_000, polling: 100 },
+  );
+}
+
+test('explorer: streams 1M rows with progress, breaks down with percentiles, brushes the incident to its cause, filters by a click', { timeout: 180_000 }, async (t) => {
+  const { context, page, log } = await openPage(browser);
+  const response = await page.goto(baseUrl);
+  assert.equal(response.status(), 200);
+  assert.match(response.headers()['content-security-policy'] ?? '', /script-src 'self' 'wasm-unsafe-eval'/);
+  await waitReady(page);
+
+  // Progress: from the explorer, growing, up to the total the server announced.
+  const progress = (await page.evaluate(() => window.__events)).filter((e) => e.type === 'sightline-progress');
+  assert.ok(progress.length > 10, `only ${progress.length} progress events`);
+  assert.ok(progress.every((e) => e.target === 'sightline-explorer'), 'progress should come from the explorer');
+  for (let i = 1; i < progress.length; i += 1) assert.ok(progress[i].detail.rows >= progress[i - 1].detail.rows);
+  const last = progress[progress.length - 1].detail;
+  assert.equal(last.rows, ROWS);
+  assert.equal(last.totalRows, ROWS);
+  assert.ok(progress.some((p) => p.detail.rows > 0 && p.detail.rows < ROWS), 'rows should arrive in steps');
+  const status = await page.evaluate(() => document.querySelector('sightline-explorer').shadowRoot.querySelector('[part="status"]').textContent);
+  assert.match(status, /1,000,000 events/);
+  // Nothing fired sightline-query-change or sightline-select: no user action yet.
+  const early = (await page.evaluate(() => window.__events)).filter((e) => ['sightline-query-change', 'sightline-select'].includes(e.type));
+  assert.deepEqual(early, []);
+  await waitResults(page, (r) => r.matched === 1000000);
+  await page.waitForTimeout(300);
+  await explorer(page).screenshot({ path: path.join(OUT, 'explorer-overview.png') });
+
+  // A breakdown with percentiles, built in the query builder: GROUP BY endpoint.
+  await page.getByRole('button', { name: 'Add a group by column' }).click();
+  await page.getByLabel('Group by column', { exact: true }).selectOption('endpoint');
+  await waitResults(page, (r) => r.columns[0] === 'endpoint' && r.results.length > 5);
+  const table = await page.evaluate(() => {
+    const b = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-breakdown');
+    const head = [...b.shadowRoot.querySelectorAll('thead th')].map((th) => th.textContent);
+    const rows = [...b.shadowRoot.querySelectorAll('tbody tr')].map((tr) => [...tr.children].map((td) => td.textContent));
+    return { head, rows, result: b.result.results };
+  });
+  assert.deepEqual(table.head, ['endpoint', 'COUNT', 'P99(duration_ms)']);
+  assert.equal(table.rows.length, table.result.length);
+  const p99 = Object.fromEntries(table.result.map((r) => [r.endpoint, r['P99(duration_ms)']]));
+  assert.ok(p99['/api/v2/export'] > p99['/healthz'] * 5, `P99 export ${p99['/api/v2/export']} vs healthz ${p99['/healthz']}`);
+  const total = table.result.reduce((s, r) => s + r.COUNT, 0);
+  assert.equal(total, ROWS, 'the groups cover every event');
+  // The same numbers as a direct query to the engine.
+  const direct = await page.evaluate(() =>
+    document.querySelector('sightline-explorer').source.client.query({
+      calculations: [{ op: 'COUNT' }, { op: 'P99', column: 'duration_ms' }],
+      breakdowns: ['endpoint'],
+    }),
+  );
+  assert.deepEqual(direct.results, table.result);
+  // Sort by P99 through its header.
+  await page.evaluate(() => {
+    const b = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-breakdown');
+    [...b.shadowRoot.querySelectorAll('thead th button')].find((x) => x.textContent.startsWith('P99')).click();
+  });
+  const sorted = await page.evaluate(() => {
+    const b = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-breakdown');
+    return [...b.shadowRoot.querySelectorAll('tbody tr')].map((tr) => tr.children[0].textContent);
+  });
+  const byP99 = [...table.result].sort((a, b) => b['P99(duration_ms)'] - a['P99(duration_ms)']).map((r) => r.endpoint);
+  assert.deepEqual(sorted, byP99);
+  // One line per endpoint in the P99 chart, drawn by the engine.
+  const legend = await page.evaluate(() => {
+    const b = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-breakdown');
+    const figs = [...b.shadowRoot.querySelectorAll('figure')];
+    return figs.map((f) => ({ title: f.querySelector('h4').textContent, lines: f.querySelectorAll('.legend > span').length, label: f.querySelector('canvas').getAttribute('aria-label') }));
+  });
+  assert.deepEqual(legend.map((l) => l.title), ['COUNT', 'P99(duration_ms)']);
+  // The top ten groups are drawn.
+  assert.ok(legend.every((l) => l.lines === Math.min(10, table.result.length)), JSON.stringify(legend));
+  await explorer(page).screenshot({ path: path.join(OUT, 'explorer-breakdown.png') });
+  let changes = (await page.evaluate(() => window.__events)).filter((e) => e.type === 'sightline-query-change');
+  assert.ok(changes.length >= 2, 'query changes from the builder are reported');
+  assert.deepEqual(changes[changes.length - 1].detail.query.breakdowns, ['endpoint']);
+
+  // Brush the incident: the comparison opens and ranks the bad build first.
+  await brushIncident(page);
+  await waitCompare(page);
+  const cmp = await page.evaluate(() => {
+    const c = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-compare');
+    const first = c.shadowRoot.querySelector('[part="dimension"]');
+    return {
+      result: { selection: c.result.selection_count, first: c.result.dimensions[0].column, value: c.result.dimensions[0].values[0].value, score: c.result.dimensions[0].score },
+      shownFirst: first.dataset.column,
+      shownValue: first.querySelector('.val .name').textContent,
+      bars: first.querySelectorAll('.bar').length,
+    };
+  });
+  t.diagnostic(`brushed ${cmp.result.selection} events; first: ${cmp.result.first} ${cmp.result.value} (score ${cmp.result.score.toFixed(2)})`);
+  assert.equal(cmp.result.first, 'build_id');
+  assert.equal(cmp.result.value, BAD_BUILD);
+  assert.equal(cmp.shownFirst, 'build_id');
+  assert.equal(cmp.shownValue, BAD_BUILD);
+  assert.ok(cmp.bars >= 4, 'each value has a selection bar and a baseline bar');
+  const selects = (await page.evaluate(() => window.__events)).filter((e) => e.type === 'sightline-select');
+  assert.equal(selects.length, 1);
+  assert.equal(selects[0].detail.selection.start_time, INCIDENT_START);
+  assert.equal(selects[0].detail.selection.end_time, INCIDENT_END);
+  assert.equal(selects[0].detail.selection.column, 'duration_ms');
+  await page.waitForTimeout(200);
+  await explorer(page).screenshot({ path: path.join(OUT, 'explorer-compare.png') });
+
+  // Click the bad build: it becomes a filter, and every view follows.
+  const badCount = await page.evaluate(
+    (b) => document.querySelector('sightline-explorer').source.client.query({ filters: [{ column: 'build_id', op: '=', value: b }] }),
+    BAD_BUILD,
+  );
+  await page.evaluate(() => {
+    const c = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-compare');
+    c.shadowRoot.querySelector('[part="dimension"] .val .name').click();
+  });
+  await waitResults(page, (r) => r.matched === badCount.matched);
+  const after = await page.evaluate(() => {
+    const x = document.querySelector('sightline-explorer');
+    return {
+      filters: x.query.filters,
+      chips: [...x.shadowRoot.querySelectorAll('[part="filters"] .chip')].map((c) => c.firstChild.textContent),
+      events: x.shadowRoot.querySelector('sightline-events').result?.matched,
+      heatmapTotal: x.shadowRoot.querySelector('sightline-heatmap').heatmap?.total,
+    };
+  });
+  assert.deepEqual(after.filters, [{ column: 'build_id', op: '=', value: BAD_BUILD }]);
+  assert.deepEqual(after.chips, [`build_id = ${BAD_BUILD}`]);
+  await page.waitForFunction(
+    (n) => {
+      const x = document.querySelector('sightline-explorer');
+      return x.shadowRoot.querySelector('sightline-events').result?.matched === n && x.shadowRoot.querySelector('sightline-heatmap').heatmap?.total === n;
+    },
+    badCount.matched,
+    { timeout: 20_000 },
+  );
+  changes = (await page.evaluate(() => window.__events)).filter((e) => e.type === 'sightline-query-change');
+  assert.deepEqual(changes[changes.length - 1].detail.query.filters, [{ column: 'build_id', op: '=', value: BAD_BUILD }]);
+  await page.waitForTimeout(300);
+  await explorer(page).screenshot({ path: path.join(OUT, 'explorer-filtered.png') });
+  await assertClean(assert, page, log);
+  await context.close();
+});
+
+test('explorer: the customer lens shows one customer beside everyone, newest first, and compares them', { timeout: 120_000 }, async () => {
+  const { context, page, log } = await openPage(browser);
+  await page.goto(baseUrl);
+  await waitReady(page);
+  // Through the demo page's form, as support staff would.
+  await page.getByLabel('Customer', { exact: true }).fill('cust_00042');
+  await page.getByRole('button', { name: 'Open lens' }).click();
+  await page.waitForFunction(
+    () => {
+      const x = document.querySelector('sightline-explorer');
+      const lens = x.shadowRoot.querySelector('[part="lens"]');
+      const maps = lens?.querySelectorAll('sightline-heatmap') ?? [];
+      const ev = x.shadowRoot.querySelector('sightline-events').result;
+      return !lens.hidden && maps.length === 2 && maps[0].heatmap && maps[1].heatmap && ev && ev.rows.length > 0 && ev.matched < 1000000;
+    },
+    null,
+    { timeout: 30_000 },
+  );
+  const lens = await page.evaluate(() => {
+    const x = document.querySelector('sightline-explorer');
+    const maps = [...x.shadowRoot.querySelector('[part="lens"]').querySelectorAll('sightline-heatmap')];
+    const ev = x.shadowRoot.querySelector('sightline-events').result;
+    const ci = ev.columns.indexOf('customer_id');
+    const ti = ev.columns.indexOf('timestamp');
+    return {
+      totals: maps.map((m) => m.heatmap.total),
+      customers: [...new Set(ev.rows.map((r) => r[ci]))],
+      times: ev.rows.map((r) => r[ti]),
+      matched: ev.matched,
+      heading: x.shadowRoot.querySelector('[part="lens"] h3').textContent,
+    };
+  });
+  const count = await page.evaluate(() =>
+    document.querySelector('sightline-explorer').source.client.query({ filters: [{ column: 'customer_id', op: '=', value: 'cust_00042' }] }),
+  );
+  assert.equal(lens.heading, 'Customer cust_00042');
+  assert.deepEqual(lens.totals, [count.matched, ROWS]);
+  assert.equal(lens.matched, count.matched);
+  assert.deepEqual(lens.customers, ['cust_00042']);
+  for (let i = 1; i < lens.times.length; i += 1) assert.ok(lens.times[i] <= lens.times[i - 1], 'newest first');
+
+  // Every field of the wide event on click.
+  await page.evaluate(() => {
+    const ev = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-events');
+    ev.shadowRoot.querySelector('tbody tr').click();
+  });
+  const detail = await page.evaluate(() => {
+    const ev = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-events');
+    const d = ev.shadowRoot.querySelector('[part="event-detail"]');
+    return { fields: [...d.querySelectorAll('dt')].map((x) => x.textContent), expanded: ev.shadowRoot.querySelector('tbody tr').getAttribute('aria-expanded') };
+  });
+  const schema = await page.evaluate(() => document.querySelector('sightline-explorer').schema());
+  assert.deepEqual(detail.fields, schema.map((f) => f.name));
+  assert.equal(detail.expanded, 'true');
+  const clicks = (await page.evaluate(() => window.__events)).filter((e) => e.type === 'sightline-row-click');
+  assert.equal(clicks.length, 1);
+  assert.equal(clicks[0].detail.row.customer_id, 'cust_00042');
+  assert.equal(clicks[0].detail.kind, 'event');
+
+  // One click: this customer vs all.
+  await page.getByRole('button', { name: 'Compare this customer vs all' }).click();
+  await waitCompare(page);
+  const cmp = await page.evaluate(() => document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-compare').result);
+  assert.equal(cmp.selection_count, count.matched);
+  assert.equal(cmp.baseline_count, ROWS - count.matched);
+  // What differs about the customer; not the customer column itself, which defines the selection.
+  const dims = cmp.dimensions.map((d) => `${d.column} ${d.score.toFixed(2)}`).join(', ');
+  assert.ok(!cmp.dimensions.some((d) => d.column === 'customer_id'), dims);
+  assert.ok(cmp.dimensions[0].score > 0.3, dims);
+  await page.waitForTimeout(300);
+  await explorer(page).screenshot({ path: path.join(OUT, 'explorer-lens.png') });
+  await assertClean(assert, page, log);
+  await context.close();
+});
+
+test('explorer: save() and restore() round-trip the view, and the URL carries it', { timeout: 120_000 }, async () => {
+  const { context, page, log } = await openPage(browser);
+  await page.goto(baseUrl);
+  await waitReady(page);
+  const query = {
+    calculations: [{ op: 'HEATMAP', column: 'duration_ms' }, { op: 'COUNT' }, { op: 'P95', column: 'duration_ms' }],
+    filters: [{ column: 'status_code', op: '>=', value: 500 }],
+    breakdowns: ['region'],
+    orders: [{ op: 'COUNT', order: 'descending' }],
+    havings: [{ calculate_op: 'COUNT', op: '>', value: 10 }],
+    limit: 3,
+    time_range: 43200,
+  };
+  await page.evaluate((q) => {
+    document.querySelector('sightline-explorer').query = q;
+  }, query);
+  await waitResults(page, (r) => r.columns[0] === 'region' && r.results.length === 3);
+  // Setting the property is not a user action: no event.
+  const changes = (await page.evaluate(() => window.__events)).filter((e) => e.type === 'sightline-query-change');
+  assert.deepEqual(changes, []);
+  await brushIncident(page);
+  await waitCompare(page);
+  const saved = await page.evaluate(() => document.querySelector('sightline-explorer').save());
+  assert.equal(saved.v, 1);
+  for (const [k, v] of Object.entries(query)) assert.deepEqual(saved.query[k], v, k);
+  assert.equal(saved.selection.start_time, INCIDENT_START);
+  const results = await page.evaluate(() => document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-breakdown').result.results);
+  const url = page.url();
+  assert.match(url, /#sightline=/);
+
+  // The link opens the same view in a new page.
+  const second = await openPage(browser);
+  await second.page.goto(url);
+  await waitReady(second.page);
+  await waitResults(second.page, (r) => r.columns[0] === 'region' && r.results.length === 3);
+  await waitCompare(second.page);
+  const reopened = await second.page.evaluate(() => {
+    const x = document.querySelector('sightline-explorer');
+    return { state: x.save(), results: x.shadowRoot.querySelector('sightline-breakdown').result.results };
+  });
+  assert.deepEqual(reopened.state, saved);
+  assert.deepEqual(reopened.results, results);
+  await second.page.screenshot({ path: path.join(OUT, 'explorer-restored.png'), fullPage: true });
+  await assertClean(assert, second.page, second.log);
+  await second.context.close();
+
+  // restore() on the first page: back to the defaults, then to the saved view.
+  const roundTrip = await page.evaluate(async (state) => {
+    const x = document.querySelector('sightline-explorer');
+    x.restore({ v: 1, query: { calculations: [{ op: 'COUNT' }] } });
+    const plain = x.save();
+    x.restore(state);
+    let bad;
+    try {
+      x.restore({ v: 99 });
+    } catch (e) {
+      bad = e.message;
+    }
+    return { plain, again: x.save(), bad };
+  }, saved);
+  assert.deepEqual(roundTrip.plain.query.calculations, [{ op: 'COUNT' }]);
+  assert.equal(roundTrip.plain.selection, undefined);
+  assert.deepEqual(roundTrip.again, saved);
+  assert.match(roundTrip.bad, /version 99/);
+  await assertClean(assert, page, log);
+  await context.close();
+});
+
+test('explorer: CSV of the results table and PNG of a chart', { timeout: 120_000 }, async () => {
+  const { context, page, log } = await openPage(browser);
+  await page.goto(baseUrl);
+  await waitReady(page);
+  await page.evaluate(() => {
+    document.querySelector('sightline-explorer').query = {
+      calculations: [{ op: 'HEATMAP', column: 'duration_ms' }, { op: 'COUNT' }, { op: 'P99', column: 'duration_ms' }],
+      breakdowns: ['region'],
+    };
+  });
+  await waitResults(page, (r) => r.columns[0] === 'region');
+  const [csvDownload] = await Promise.all([
+    page.waitForEvent('download'),
+    page.evaluate(() => {
+      const b = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-breakdown');
+      b.shadowRoot.querySelector('[part="export-csv"]').click();
+    }),
+  ]);
+  assert.equal(csvDownload.suggestedFilename(), 'sightline-results.csv');
+  const csv = readFileSync(await csvDownload.path(), 'utf8');
+  const lines = csv.trim().split('\r\n');
+  assert.equal(lines[0], 'region,COUNT,P99(duration_ms)');
+  const result = await page.evaluate(() => document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-breakdown').result.results);
+  assert.equal(lines.length, result.length + 1);
+  assert.equal(lines[1], `${result[0].region},${result[0].COUNT},${result[0]['P99(duration_ms)']}`);
+
+  // PNG of a line chart (its button) and of the heatmap (the API).
+  const [pngDownload] = await Promise.all([
+    page.waitForEvent('download'),
+    page.evaluate(() => {
+      const b = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-breakdown');
+      b.shadowRoot.querySelector('figure button').click();
+    }),
+  ]);
+  assert.equal(pngDownload.suggestedFilename(), 'sightline-COUNT.png');
+  const png = readFileSync(await pngDownload.path());
+  assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  assert.ok(png.length > 5000, `PNG of ${png.length} bytes`);
+  const [heatPng] = await Promise.all([page.waitForEvent('download'), page.evaluate(() => document.querySelector('sightline-explorer').exportPNG())]);
+  const heat = readFileSync(await heatPng.path());
+  assert.equal(heatPng.suggestedFilename(), 'sightline-heatmap.png');
+  assert.equal(heat.readUInt32BE(16), await page.evaluate(() => document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-heatmap').shadowRoot.querySelector('canvas').width));
+  await assertClean(assert, page, log);
+  await context.close();
+});
+
+test('hostile strings in the data stay inert text in every view, and CSV export defuses formulas', { timeout: 120_000 }, async () => {
+  const { context, page, log } = await openPage(browser);
+  const data = readFileSync(path.join(ROOT, 'tests/out/fixtures/hostile.arrows'));
+  await routeBytes(page, baseUrl, '/e2e/hostile.arrows', data);
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>hostile</title>
+<script type="module" src="/www/sightline.js"></script></head>
+<body><sightline-explorer src="/e2e/hostile.arrows" customer-column="customer_id" time-zone="utc"></sightline-explorer></body></html>`;
+  await page.goto(await routePage(page, baseUrl, '/e2e/hostile.html', html));
+  await waitReady(page);
+  await page.evaluate(() => {
+    document.querySelector('sightline-explorer').query = {
+      calculations: [{ op: 'HEATMAP', column: 'duration_ms' }, { op: 'COUNT' }, { op: 'P99', column: 'duration_ms' }],
+      breakdowns: ['customer_id'],
+    };
+  });
+  await waitResults(page, (r) => r.columns[0] === 'customer_id' && r.results.length === 11);
+  // A lens on a hostile customer, compared with everyone (the comparison lists payloads); open an event.
+  await page.evaluate(() => {
+    document.querySelector('sightline-explorer').customer = '<img src=x onerror="window.__pwned=1">';
+  });
+  await page.waitForFunction(() => document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-events').result?.matched < 2000);
+  await page.getByRole('button', { name: 'Compare this customer vs all' }).click();
+  await waitCompare(page);
+  await page.evaluate(() => document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-events').shadowRoot.querySelector('tbody tr').click());
+  await page.waitForTimeout(500);
+  const check = await page.evaluate(() => {
+    const all = [];
+    const walk = (root) => {
+      for (const n of root.querySelectorAll('*')) {
+        all.push(n);
+        if (n.shadowRoot) walk(n.shadowRoot);
+      }
+    };
+    walk(document);
+    const tags = all.map((n) => n.localName);
+    const text = [];
+    const collect = (root) => {
+      const w = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+      while (w.nextNode()) text.push(w.currentNode.data);
+      for (const n of root.querySelectorAll('*')) if (n.shadowRoot) collect(n.shadowRoot);
+    };
+    collect(document.body);
+    const td = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-breakdown').shadowRoot.querySelector('td');
+    return {
+      pwned: window.__pwned,
+      imgs: tags.filter((t) => t === 'img').length,
+      scripts: tags.filter((t) => t === 'script').length,
+      svgs: tags.filter((t) => t === 'svg').length,
+      text: text.join('\n'),
+      bidi: getComputedStyle(td).unicodeBidi,
+    };
+  });
+  assert.equal(check.pwned, undefined, 'a payload ran');
+  assert.equal(check.imgs, 0);
+  assert.equal(check.scripts, 1, 'only the page module script');
+  assert.equal(check.svgs, 0);
+  for (const payload of ['<img src=x onerror="window.__pwned=1">', '<script>window.__pwned=2</script>', '"><svg onload=window.__pwned=3>', 'cust_\u202eevil_txt.exe', 'zero\u200bwidth\u200djoin']) {
+    assert.ok(check.text.includes(payload), `payload not shown as text: ${payload}`);
+  }
+  assert.equal(check.bidi, 'isolate', 'right-to-left overrides are isolated in their cells');
+  await explorer(page).screenshot({ path: path.join(OUT, 'explorer-hostile.png') });
+
+  // CSV: formulas get a leading apostrophe; quotes are doubled.
+  const csv = await page.evaluate(() => document.querySelector('sightline-explorer').toCSV());
+  const cells = csv.split('\r\n').slice(1, -1).map((l) => l.replace(/,\d+,[\d.]+$/, ''));
+  assert.ok(cells.includes(`"'=HYPERLINK(""http://evil.example/"",""click"")"`), csv.slice(0, 600));
+  assert.ok(cells.includes(`"'+cmd|"" /C calc""!A0"`));
+  assert.ok(cells.includes("'@SUM(1+1)"));
+  assert.ok(cells.includes("'-2+3"));
+  assert.ok(!cells.some((c) => /^[=+@-]/.test(c) || /^"[=+@-]/.test(c)), 'a cell starts with a formula character');
+  await assertClean(assert, page, log);
+  await context.close();
+});
+
+test('a page under exactly script-src \'self\' \'wasm-unsafe-eval\': parts link through a shared source', { timeout: 120_000 }, async () => {
+  const { context, page, log } = await openPage(browser);
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>parts</title>
+<script type="module" src="/www/sightline.js"></script></head>
+<body>
+<sightline-source id="prod" src="/api/demo?rows=200000"></sightline-source>
+<sightline-heatmap source="prod" column="duration_ms" time-zone="utc"></sightline-heatmap>
+<sightline-compare source="prod"></sightline-compare>
+<sightline-breakdown source="prod" calculations="COUNT, P99(duration_ms)" breakdowns="build_id" time-zone="utc"></sightline-breakdown>
+<sightline-events source="prod" limit="20" columns="timestamp,build_id,endpoint,duration_ms"></sightline-events>
+</body></html>`;
+  const response = await page.goto(await routePage(page, baseUrl, '/e2e/parts.html', html));
+  assert.equal(response.headers()['content-security-policy'], "script-src 'self' 'wasm-unsafe-eval'");
+  await page.waitForFunction(() => document.querySelector('sightline-breakdown').result?.matched === 200000, null, { timeout: 30_000 });
+  assert.equal(log.workers.length, 1, 'one worker for the shared source');
+  await page.waitForFunction(() => document.querySelector('sightline-heatmap').heatmap?.total === 200000);
+  await brushIncident(page, 'sightline-heatmap');
+  await waitCompare(page, 'sightline-compare');
+  const first = await page.evaluate(() => document.querySelector('sightline-compare').result.dimensions[0]);
+  assert.equal(first.column, 'build_id');
+  // A click on a value filters every part of the source.
+  await page.evaluate(() => document.querySelector('sightline-compare').shadowRoot.querySelector('.val .name').click());
+  await page.waitForFunction(
+    (b) => {
+      const r = document.querySelector('sightline-breakdown').result;
+      const e = document.querySelector('sightline-events').result;
+      return r && r.results.length === 1 && r.results[0].build_id === b && e && e.rows.every((row) => row[1] === b);
+    },
+    BAD_BUILD,
+    { timeout: 20_000 },
+  );
+  await page.screenshot({ path: path.join(OUT, 'parts.png'), fullPage: true });
+  await assertClean(assert, page, log);
+  await context.close();
+});
+
+test('removing an element ends its worker; a shared source ends with its element', { timeout: 60_000 }, async () => {
+  const { context, page, log } = await openPage(browser);
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>lifecycle</title>
+<script type="module" src="/www/sightline.js"></script></head><body></body></html>`;
+  await page.goto(await routePage(page, baseUrl, '/e2e/lifecycle.html', html));
+  await page.evaluate(() => import('/www/sightline.js'));
+  // An explorer with its own data.
+  await page.evaluate(() => {
+    const x = document.createElement('sightline-explorer');
+    x.src = '/api/demo?rows=20000';
+    document.body.append(x);
+  });
+  await waitReady(page);
+  assert.equal(log.workers.length, 1);
+  // Moving it within the page keeps the worker and the data.
+  await page.evaluate(() => {
+    const x = document.querySelector('sightline-explorer');
+    const div = document.createElement('div');
+    document.body.append(div);
+    div.append(x);
+  });
+  await page.waitForTimeout(300);
+  assert.equal(log.closedWorkers, 0);
+  assert.equal(await page.evaluate(() => document.querySelector('sightline-explorer').source?.rows), 20000);
+  await page.evaluate(() => document.querySelector('sightline-explorer').remove());
+  await page.waitForFunction(() => true);
+  for (let i = 0; i < 50 && log.closedWorkers < 1; i += 1) await page.waitForTimeout(100);
+  assert.equal(log.closedWorkers, 1, 'the explorer\'s worker ended');
+
+  // A shared source: parts come and go, the worker stays until the source element leaves.
+  await page.evaluate(() => {
+    document.body.insertAdjacentHTML(
+      'beforeend',
+      '<sightline-source id="s" src="/api/demo?rows=5000"></sightline-source><sightline-heatmap source="s"></sightline-heatmap><sightline-events source="s"></sightline-events>',
+    );
+  });
+  await page.waitForFunction(() => document.querySelector('sightline-events').result?.matched === 5000);
+  assert.equal(log.workers.length, 2);
+  await page.evaluate(() => {
+    document.querySelector('sightline-heatmap').remove();
+    document.querySelector('sightline-events').remove();
+  });
+  await page.waitForTimeout(300);
+  assert.equal(log.closedWorkers, 1, 'parts leaving do not end a shared source');
+  await page.evaluate(() => document.querySelector('sightline-source').remove());
+  for (let i = 0; i < 50 && log.closedWorkers < 2; i += 1) await page.waitForTimeout(100);
+  assert.equal(log.closedWorkers, 2, 'the source element leaving ends its worker');
+  await assertClean(assert, page, log);
+  await context.close();
+});
+
+test('no long task over 50 ms on the main thread while queries run on 1M rows', { timeout: 180_000 }, async (t) => {
+  const { context, page, log } = await openPage(browser);
+  await page.goto(baseUrl);
+  await waitReady(page);
+  await waitResults(page, (r) => r.matched === 1000000);
+  await page.waitForTimeout(500);
+  await page.evaluate(() => {
+    window.__long = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__long.push(Math.round(e.duration));
+    }).observe({ type: 'longtask' });
+  });
+  const started = Date.now();
+  // A breakdown, a filter, a percentile, a brush: each a new query on 1M rows.
+  await page.getByRole('button', { name: 'Add a group by column' }).click();
+  await page.getByLabel('Group by column', { exact: true }).selectOption('customer_id');
+  await waitResults(page, (r) => r.columns[0] === 'customer_id');
+  await page.evaluate(() => {
+    const x = document.querySelector('sightline-explorer');
+    x.query = { ...x.query, calculations: [...x.query.calculations, { op: 'P50', column: 'db_duration_ms' }, { op: 'COUNT_DISTINCT', column: 'trace_id' }] };
+  });
+  await waitResults(page, (r) => r.columns.includes('COUNT_DISTINCT(trace_id)'));
+  await brushIncident(page);
+  await waitCompare(page);
+  const elapsed = Date.now() - started;
+  await page.waitForTimeout(300);
+  const long = await page.evaluate(() => window.__long);
+  t.diagnostic(`long tasks during ${elapsed} ms of querying: ${JSON.stringify(long)}`);
+  assert.ok(long.every((d) => d <= 50), `long tasks over 50 ms: ${JSON.stringify(long)}`);
+  await assertClean(assert, page, log);
+  await context.close();
+});
