@@ -23,5 +23,9 @@ say "pkg/ under Node: pyarrow-written streams, arrow-testing streams"
 python3 tests/fixtures/pyarrow_streams.py tests/out/fixtures
 node --test tests/node/
 
-say "end to end in Chromium: playwright-core"
+say "the public TypeScript declarations: tsc"
+node_modules/.bin/tsc -p tests/types
+
+say "end to end in Chromium: playwright-core (screenshots in tests/out/)"
+python3 tests/fixtures/hostile.py tests/out/fixtures
 node --test --test-concurrency=1 tests/e2e/

@@ -150,8 +150,11 @@ export class SourceBound extends HTMLElement {
     return this.ensureSource().load(input, options);
   }
 
-  /** Adds the batches of another stream to the data (tailing). */
-  append(input, options) {
+  /**
+   * Adds the batches of another stream to the data (tailing new events). Not `append`:
+   * that is the DOM's own `Element.append`, which an element must keep.
+   */
+  appendStream(input, options) {
     return this.ensureSource().append(input, options);
   }
 

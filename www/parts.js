@@ -8,6 +8,7 @@ import { SightlineSource } from './source.js';
 import { SourceBound, contextSpec } from './heatmap.js';
 import {
   cellText,
+  displayText,
   compact,
   devicePixelRatio,
   drawMessage,
@@ -242,7 +243,8 @@ class Table {
     for (const c of this.columns) {
       const active = this.sort?.key === c.key;
       const sortText = active ? (this.sort.desc ? 'descending' : 'ascending') : 'none';
-      const b = el('button', { type: 'button', text: `${c.label}${active ? (this.sort.desc ? ' ▼' : ' ▲') : ''}`, title: `Sort by ${c.label}` });
+      const label = displayText(c.label);
+      const b = el('button', { type: 'button', text: `${label}${active ? (this.sort.desc ? ' ▼' : ' ▲') : ''}`, title: `Sort by ${label}` });
       b.addEventListener('click', () => {
         this.sort = { key: c.key, desc: this.sort?.key === c.key ? !this.sort.desc : Boolean(c.numeric) };
         this.render();
@@ -398,7 +400,8 @@ export class SightlineSourceElement extends HTMLElement {
   load(input, options) {
     return this.source.load(input, options);
   }
-  append(input, options) {
+  /** Adds the batches of another stream (not `append`, which is the DOM's). */
+  appendStream(input, options) {
     return this.source.append(input, options);
   }
 
@@ -794,7 +797,7 @@ export class SightlineCompare extends Part {
         const head = el(
           'header',
           {},
-          el('h4', { text: `${rank + 1}. ${d.column}` }),
+          el('h4', { text: displayText(`${rank + 1}. ${d.column}`) }),
           groupBy,
           el('span', { class: 'score', text: `score ${d.score.toFixed(2)}`, title: 'total variation distance over the significant values' }),
         );
@@ -973,7 +976,7 @@ export class SightlineEvents extends Part {
 
 const OPS = ['COUNT', 'COUNT_DISTINCT', 'SUM', 'AVG', 'MIN', 'MAX', 'P50', 'P75', 'P90', 'P95', 'P99', 'P999', 'HEATMAP', 'CONCURRENCY', 'RATE_AVG', 'RATE_SUM', 'RATE_MAX'];
 const NO_COLUMN = new Set(['COUNT', 'CONCURRENCY']);
-const FILTER_OPS = ['=', '!=', '>', '>=', '<', '<=', 'starts-with', 'does-not-start-with', 'contains', 'does-not-contain', 'exists', 'does-not-exist', 'in', 'not-in'];
+const FILTER_OPS = ['=', '!=', '>', '>=', '<', '<=', 'starts-with', 'does-not-start-with', 'ends-with', 'does-not-end-with', 'contains', 'does-not-contain', 'exists', 'does-not-exist', 'in', 'not-in'];
 const RANGES = [
   ['', 'All time'],
   ['900', 'Last 15 minutes'],
@@ -997,8 +1000,6 @@ const EXPLORER_STYLE = `
 .clause input { width: 140px; }
 .actions { grid-column: 1 / -1; display: flex; gap: 8px; align-items: center; }
 section.block { margin: 14px 0; }
-/* Below-the-fold tables cost nothing to lay out and paint until scrolled to. */
-section.block.lazy { content-visibility: auto; contain-intrinsic-size: auto 480px; }
 section.block > h3 { margin-bottom: 6px; }
 .heatmaps { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 12px; }
 .lens { border: 1px solid var(--sightline-accent); border-radius: 8px; padding: 10px 12px; margin-bottom: 12px; }
@@ -1103,8 +1104,8 @@ export class SightlineExplorer extends SourceBound {
       filtersBar,
       el('section', { class: 'block', 'aria-label': 'Charts' }, heatmaps),
       compareBlock,
-      el('section', { class: 'block lazy', 'aria-label': 'Results' }, el('h3', { text: 'Results' }), breakdown),
-      el('section', { class: 'block lazy', 'aria-label': 'Events' }, el('h3', { text: 'Events, newest first' }), events),
+      el('section', { class: 'block', 'aria-label': 'Results' }, el('h3', { text: 'Results' }), breakdown),
+      el('section', { class: 'block', 'aria-label': 'Events' }, el('h3', { text: 'Events, newest first' }), events),
     );
     this.#ui = { status, progress, fill, share, builder, lens, filtersBar, heatmaps, breakdown, compare, compareBlock, events };
 
@@ -1332,7 +1333,7 @@ export class SightlineExplorer extends SourceBound {
     const mine = document.createElement('sightline-heatmap');
     mine.column = col;
     mine.filters = [f];
-    mine.setAttribute('label', `${f.value}: ${col}`);
+    mine.setAttribute('label', displayText(`${f.value}: ${col}`));
     mine.setAttribute('part', 'lens-heatmap');
     const all = document.createElement('sightline-heatmap');
     all.column = col;
@@ -1350,7 +1351,7 @@ export class SightlineExplorer extends SourceBound {
       emit(this, 'sightline-query-change', { query: this.query, customer: null });
     });
     lens.replaceChildren(
-      el('div', { class: 'row' }, el('h3', { text: `Customer ${f.value}` }), el('span', { class: 'muted', text: `${f.column} = ${f.value}` }), el('span', { class: 'spacer' }), compareBtn, clear),
+      el('div', { class: 'row' }, el('h3', { text: displayText(`Customer ${f.value}`) }), el('span', { class: 'muted', text: displayText(`${f.column} = ${f.value}`) }), el('span', { class: 'spacer' }), compareBtn, clear),
       el('div', { class: 'heatmaps' }, mine, all),
     );
     mine.source = this.source;
@@ -1378,7 +1379,7 @@ export class SightlineExplorer extends SourceBound {
         el(
           'span',
           { class: 'chip' },
-          el('span', { text: `${f.column} ${f.op}${f.value === undefined ? '' : ` ${valueText(f.value)}`}` }),
+          el('span', { text: displayText(`${f.column} ${f.op}${f.value === undefined ? '' : ` ${valueText(f.value)}`}`) }),
           removeButton(`Remove filter ${f.column} ${f.op}`, () => {
             q.filters.splice(i, 1);
             this.#userChange();

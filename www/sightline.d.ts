@@ -1,4 +1,4 @@
-// Type declarations for www/sightline.js: the <sightline-heatmap> element and SightlineClient.
+// Type declarations for www/sightline.js: the elements, SightlineSource and SightlineClient.
 
 /** How a column is analysed. */
 export type ColumnRole = 'time' | 'number' | 'string' | 'bool' | 'other';
@@ -209,11 +209,50 @@ export interface Comparison {
   }>;
 }
 
+/** Which raw events to return (`Dataset.events`). */
+export interface EventsSpec {
+  filters?: Filter[];
+  filter_combination?: 'AND' | 'OR';
+  start_time?: number;
+  end_time?: number;
+  time_range?: number;
+  time_column?: string;
+  /** Default 100, at most 10,000. */
+  limit?: number;
+  offset?: number;
+  /** Default `newest`. */
+  order?: 'newest' | 'oldest';
+  /** Default: every column. */
+  columns?: string[];
+}
+
+export interface EventsResult {
+  columns: string[];
+  /** One array of values per event (times as unix seconds). */
+  rows: Array<Array<string | number | boolean | null>>;
+  /** Row numbers in the dataset. */
+  row_ids: number[];
+  matched: number;
+}
+
+/** A line chart for `renderLines`: buckets of `granularity` seconds from `start_time`. */
+export interface LineChart {
+  start_time: number;
+  end_time: number;
+  granularity: number;
+  series: Array<{ name: string; values: Array<number | null> }>;
+  unit?: string;
+}
+
 /** A promise wrapper over one engine worker, which holds one dataset. */
 export class SightlineClient {
   constructor(options?: { workerUrl?: string | URL });
-  /** Sends a raw request; rejects with the engine's message. */
-  request(type: string, args?: Record<string, unknown>, transfer?: Transferable[]): Promise<unknown>;
+  /**
+   * Sends a raw request; rejects with the engine's message. Requests with the same
+   * `channel` supersede each other: one still queued when a newer one arrives rejects
+   * with an `AbortError`.
+   */
+  request(type: string, args?: Record<string, unknown>, transfer?: Transferable[], channel?: string): Promise<unknown>;
   /** Replaces the dataset with an empty one. */
   reset(options?: { budgetBytes?: number }): Promise<{ rows: number }>;
   /**
@@ -223,18 +262,83 @@ export class SightlineClient {
   push(chunk: Uint8Array | ArrayBuffer, options?: { transfer?: boolean }): Promise<PushResult>;
   /** Ends the stream; rejects if it stopped inside a message or failed earlier. */
   finish(): Promise<{ rowCount: number; bytesConsumed: number }>;
+  /** Drops a partial or failed stream; the rows loaded stay. */
+  resetStream(): Promise<{ rowCount: number }>;
   schema(): Promise<FieldInfo[]>;
   stats(): Promise<DatasetStats>;
-  render(spec: HeatmapSpec, options?: RenderOptions, extra?: { counts?: boolean }): Promise<RenderResult>;
+  render(spec: HeatmapSpec, options?: RenderOptions, extra?: { counts?: boolean; channel?: string }): Promise<RenderResult>;
+  /** Runs a query with a HEATMAP calculation and draws its heatmap (filters apply). */
+  renderQuery(spec: QuerySpec, options?: RenderOptions, extra?: { channel?: string }): Promise<RenderResult & { matched: number }>;
+  /** Draws a line chart. */
+  renderLines(chart: LineChart, options?: RenderOptions & { lines?: string[]; grid?: string }, extra?: { channel?: string }): Promise<Omit<RenderResult, 'heatmap'>>;
   /** Runs a query in Honeycomb's query specification (README.md, "Queries"). */
-  query(spec: QuerySpec): Promise<QueryResult>;
+  query(spec: QuerySpec, extra?: { channel?: string }): Promise<QueryResult>;
   /** What is different about the selected events (README.md, "Comparisons"). */
-  compare(spec: CompareSpec): Promise<Comparison>;
+  compare(spec: CompareSpec, extra?: { channel?: string }): Promise<Comparison>;
+  /** Raw events, newest first (README.md, "Events"). */
+  events(spec: EventsSpec, extra?: { channel?: string }): Promise<EventsResult>;
   /** Stops the worker; pending requests reject. */
   terminate(): void;
 }
 
 export type SightlineState = 'idle' | 'loading' | 'ready' | 'error';
+
+/** What `load` and `append` take: a URL (fetched streaming), bytes, a Blob, a Response, or an apache-arrow Table. */
+export type SightlineInput = string | URL | Uint8Array | ArrayBuffer | Blob | Response | { batches: unknown[]; schema: { fields: unknown[] } };
+
+/** The context every element of a source applies: filters and time range (query-spec fields). */
+export interface SightlineContext {
+  filters: Filter[];
+  filter_combination?: 'AND' | 'OR';
+  start_time?: number;
+  end_time?: number;
+  time_range?: number;
+}
+
+/** A brushed region: a time range, and a value range of `column` when given. */
+export interface SightlineSelection {
+  start_time: number;
+  end_time: number;
+  column?: string;
+  /** Inclusive lower bound of `column`. */
+  min?: number;
+  /** Exclusive upper bound of `column`. */
+  max?: number;
+  filters?: Filter[];
+}
+
+/**
+ * One dataset in one worker, loaded from Arrow IPC streams, plus the context and
+ * selection its elements share. Events (not bubbling): `progress`, `data`, `ready`,
+ * `error`, `state`, `context`, `select`.
+ */
+export class SightlineSource extends EventTarget {
+  constructor(options?: { workerUrl?: string | URL; budgetBytes?: number; tableToIPC?: (table: unknown, type: 'stream') => Uint8Array });
+  readonly client: SightlineClient;
+  /** Whether its worker is running. */
+  readonly running: boolean;
+  state: SightlineState;
+  rows: number;
+  bytes: number;
+  totalBytes?: number;
+  totalRows?: number;
+  loadMs: number;
+  error: string | null;
+  /** Increments whenever rows are added or replaced. */
+  version: number;
+  context: SightlineContext;
+  selection: SightlineSelection | null;
+  /** Replaces the data. With an apache-arrow Table, pass `{ tableToIPC }` (from apache-arrow). */
+  load(input: SightlineInput, options?: { tableToIPC?: (table: unknown, type: 'stream') => Uint8Array }): Promise<{ rows: number; bytes: number }>;
+  /** Adds the batches of another stream (tailing new events). */
+  append(input: SightlineInput, options?: { tableToIPC?: (table: unknown, type: 'stream') => Uint8Array }): Promise<{ rows: number; bytes: number }>;
+  schema(): Promise<FieldInfo[]>;
+  setContext(context: Partial<SightlineContext>): void;
+  addFilter(filter: Filter): void;
+  select(selection: SightlineSelection | null): void;
+  /** Ends the worker and drops the data. */
+  close(): void;
+}
 
 export interface SightlineProgressDetail {
   bytes: number;
@@ -256,78 +360,194 @@ export interface SightlineReadyDetail {
   ms: number;
 }
 
-export interface SightlineHeatmapEventMap extends HTMLElementEventMap {
+export interface SightlineSelectDetail {
+  /** Null when the selection was cleared. */
+  selection: SightlineSelection | null;
+}
+
+export interface SightlineQueryChangeDetail {
+  query: QuerySpec;
+  /** Set to null when the customer lens was closed. */
+  customer?: string | null;
+}
+
+export interface SightlineRowClickDetail {
+  /** The event's fields (`kind: 'event'`) or the result row (`kind: 'result'`). */
+  row: Record<string, string | number | boolean | null>;
+  rowId?: number;
+  kind: 'event' | 'result';
+}
+
+export interface SightlineEventMap extends HTMLElementEventMap {
   'sightline-progress': CustomEvent<SightlineProgressDetail>;
   'sightline-error': CustomEvent<SightlineErrorDetail>;
   'sightline-ready': CustomEvent<SightlineReadyDetail>;
+  'sightline-select': CustomEvent<SightlineSelectDetail>;
+  'sightline-query-change': CustomEvent<SightlineQueryChangeDetail>;
+  'sightline-row-click': CustomEvent<SightlineRowClickDetail>;
+}
+
+/** What every element bound to a source has: `src`, `source`, `load`, `appendStream`. */
+export class SightlineSourceBound extends HTMLElement {
+  /** An Arrow IPC stream URL: the element then owns a private source and worker. */
+  src: string;
+  /** A shared source (or the `source="id"` attribute naming a `<sightline-source>`). */
+  source: SightlineSource | null;
+  readonly state: SightlineState;
+  readonly rows: number;
+  readonly error: string | null;
+  readonly client: SightlineClient;
+  load(input: SightlineInput, options?: { tableToIPC?: (table: unknown, type: 'stream') => Uint8Array }): Promise<{ rows: number; bytes: number }>;
+  /** Adds another stream's batches (tailing). Not `append`, which stays the DOM's `Element.append`. */
+  appendStream(input: SightlineInput, options?: { tableToIPC?: (table: unknown, type: 'stream') => Uint8Array }): Promise<{ rows: number; bytes: number }>;
+  schema(): Promise<FieldInfo[]>;
+  stats(): Promise<DatasetStats>;
+
+  addEventListener<K extends keyof SightlineEventMap>(
+    type: K,
+    listener: (this: this, ev: SightlineEventMap[K]) => unknown,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof SightlineEventMap>(
+    type: K,
+    listener: (this: this, ev: SightlineEventMap[K]) => unknown,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | EventListenerOptions): void;
 }
 
 /**
  * `<sightline-heatmap src="/api/demo" column="duration_ms">`: a streaming heatmap of a
- * numeric column over time.
+ * numeric column over time; drag (or press Enter twice) to select a region.
  *
- * Attributes: `src`, `column` (default `duration_ms`), `time-buckets` (120),
- * `value-buckets` (40), `scale` (`log` | `linear`), `unit`, `time-zone` (`utc` or local),
- * and `state` (set by the element: `loading` | `ready` | `error`).
+ * Attributes: `src`, `source`, `column` (default `duration_ms`), `time-buckets` (default:
+ * one per round granularity), `value-buckets` (40), `scale` (`log` | `linear`), `unit`,
+ * `time-zone` (`utc` or local), `filters` (JSON, on top of the source's), `label`, and
+ * `state` (set by the element: `loading` | `ready` | `error`).
  *
  * Styling: `--sightline-bg`, `--sightline-fg`, `--sightline-font`, `--sightline-palette`
  * (space-separated colours), `--sightline-height`, `--sightline-accent`,
- * `--sightline-border`, `--sightline-muted`; parts `status`, `progress`, `canvas`, `tooltip`.
+ * `--sightline-border`, `--sightline-muted`; parts `status`, `progress`, `canvas`,
+ * `tooltip`, `selection`.
  */
-export class SightlineHeatmap extends HTMLElement {
+export class SightlineHeatmap extends SightlineSourceBound {
   static readonly observedAttributes: string[];
-  src: string;
   column: string;
   timeBuckets: number;
   valueBuckets: number;
   scale: HeatmapScale;
-  readonly state: SightlineState;
-  /** Rows loaded so far. */
-  readonly rows: number;
-  /** The last error message, or null. */
-  readonly error: string | null;
-  /** The engine client (created on first use; terminated when the element leaves the document). */
-  readonly client: SightlineClient;
-  /** Loads an Arrow IPC stream, replacing any data; resolves when it is drawn. */
-  load(input: Uint8Array | ArrayBuffer | Response | Blob): Promise<{ rows: number; bytes: number }>;
+  filters: Filter[];
+  /** The last drawn heatmap's header, or null. */
+  readonly heatmap: (HeatmapHeader & { counts: Uint32Array; low: Uint32Array }) | null;
+  /** The plot area of the last drawing in CSS pixels relative to the canvas, or null. */
+  readonly plot: Rect | null;
+  /** Loads and draws; rejects with the load's error or the drawing's (data kept). */
+  load(input: SightlineInput, options?: { tableToIPC?: (table: unknown, type: 'stream') => Uint8Array }): Promise<{ rows: number; bytes: number }>;
   /** Re-fetches `src`. */
   reload(): Promise<void>;
   /** Redraws, e.g. after changing the `--sightline-*` custom properties. */
   refresh(): void;
-  schema(): Promise<FieldInfo[]>;
-  stats(): Promise<DatasetStats>;
-
-  addEventListener<K extends keyof SightlineHeatmapEventMap>(
-    type: K,
-    listener: (this: SightlineHeatmap, ev: SightlineHeatmapEventMap[K]) => unknown,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  removeEventListener<K extends keyof SightlineHeatmapEventMap>(
-    type: K,
-    listener: (this: SightlineHeatmap, ev: SightlineHeatmapEventMap[K]) => unknown,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject,
-    options?: boolean | EventListenerOptions,
-  ): void;
+  /** The chart as PNG (bitmap plus labels, at the device pixel ratio). */
+  toPNG(): Promise<Blob>;
 }
+
+/** `<sightline-source id="prod" src="...">`: an invisible source that parts name with `source="prod"`. */
+export class SightlineSourceElement extends HTMLElement {
+  src: string;
+  readonly source: SightlineSource;
+  load(input: SightlineInput): Promise<{ rows: number; bytes: number }>;
+  appendStream(input: SightlineInput): Promise<{ rows: number; bytes: number }>;
+}
+
+/**
+ * `<sightline-breakdown calculations="COUNT, P99(duration_ms)" breakdowns="endpoint">`:
+ * a line chart per calculation (the top ten groups) and a sortable results table.
+ * Attributes: `calculations`, `breakdowns`, `limit`, `charts="none"`, `time-zone`; parts
+ * `charts`, `chart`, `table`, `status`, `export-csv`, `tooltip`.
+ */
+export class SightlineBreakdown extends SightlineSourceBound {
+  /** The query without the source's filters and time range (which are added). */
+  query: QuerySpec;
+  /** The last result (its `series` are drawn in the worker and left out). */
+  readonly result: QueryResult | null;
+  toCSV(): string;
+  exportCSV(filename?: string): void;
+  toPNG(index?: number): Promise<Blob>;
+  exportPNG(index?: number, filename?: string): Promise<void>;
+}
+
+/**
+ * `<sightline-compare>`: what is different about the brushed selection (or `spec`);
+ * dimensions ranked with bars for selection and baseline. A click on a value adds it as a
+ * filter of the source (unless `no-filter`), firing `sightline-filter`; "Group by" fires
+ * `sightline-group-by`. Attribute `top` (values per dimension, default 6).
+ */
+export class SightlineCompare extends SightlineSourceBound {
+  spec: CompareSpec | null;
+  readonly result: Comparison | null;
+}
+
+/**
+ * `<sightline-events limit="50">`: the raw events behind the source's filters, newest
+ * first; click one for every field. Attributes `limit`, `columns`, `filters` (JSON).
+ */
+export class SightlineEvents extends SightlineSourceBound {
+  filters: Filter[];
+  readonly result: EventsResult | null;
+}
+
+/** What `save()` returns and `restore()` takes. */
+export interface SightlineSavedView {
+  v: 1;
+  query: QuerySpec;
+  selection?: SightlineSelection;
+  customer?: string;
+  customerColumn?: string;
+}
+
+/**
+ * `<sightline-explorer src="/api/demo">`: query builder, charts, results, brush-to-compare,
+ * raw events; with `customer-column` and `customer`, a lens on one customer. Attributes:
+ * `src`, `source`, `customer-column`, `customer`, `sync-url` (keep the view in the page
+ * URL's hash), `time-zone`; parts `status`, `progress`, `builder`, `filters`, `lens`,
+ * `lens-heatmap`, `lens-compare`, `heatmap`, `breakdown`, `compare`, `events`.
+ */
+export class SightlineExplorer extends SightlineSourceBound {
+  /** The whole query (calculations, filters, breakdowns, orders, havings, limit, time). */
+  query: QuerySpec;
+  customerColumn: string;
+  customer: string;
+  save(): SightlineSavedView;
+  restore(state: SightlineSavedView): void;
+  /** Compares the lens customer's events with everyone else's. */
+  compareCustomer(): void;
+  toCSV(): string;
+  exportCSV(filename?: string): void;
+  exportPNG(filename?: string): Promise<void>;
+}
+
+/** A CSV cell, with spreadsheet formulas defused by a leading apostrophe. */
+export function csvCell(value: string | number | boolean | null | undefined): string;
+export function toCSV(columns: string[], rows: Array<Array<string | number | boolean | null>>): string;
 
 export default SightlineHeatmap;
 
 declare global {
   interface HTMLElementTagNameMap {
     'sightline-heatmap': SightlineHeatmap;
+    'sightline-source': SightlineSourceElement;
+    'sightline-breakdown': SightlineBreakdown;
+    'sightline-compare': SightlineCompare;
+    'sightline-events': SightlineEvents;
+    'sightline-explorer': SightlineExplorer;
   }
   interface HTMLElementEventMap {
     'sightline-progress': CustomEvent<SightlineProgressDetail>;
     'sightline-error': CustomEvent<SightlineErrorDetail>;
     'sightline-ready': CustomEvent<SightlineReadyDetail>;
+    'sightline-select': CustomEvent<SightlineSelectDetail>;
+    'sightline-query-change': CustomEvent<SightlineQueryChangeDetail>;
+    'sightline-row-click': CustomEvent<SightlineRowClickDetail>;
   }
 }

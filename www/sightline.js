@@ -12,7 +12,7 @@
 // ever goes through textContent, attributes or canvas fillText.
 
 import { SightlineClient, SightlineSource } from './source.js';
-import { SightlineHeatmap } from './heatmap.js';
+import { SightlineHeatmap, SourceBound as SightlineSourceBound } from './heatmap.js';
 import { SightlineBreakdown, SightlineCompare, SightlineEvents, SightlineExplorer, SightlineSourceElement, csvCell, toCSV } from './parts.js';
 
 const ELEMENTS = [
@@ -36,6 +36,7 @@ export {
   SightlineEvents,
   SightlineExplorer,
   SightlineSourceElement,
+  SightlineSourceBound,
   csvCell,
   toCSV,
 };

@@ -2,7 +2,12 @@
 // from CSS custom properties, and drawing an engine rendering onto a canvas.
 //
 // Everything that shows data-derived text does it through textContent, attributes or
-// canvas fillText: never innerHTML.
+// canvas fillText: never innerHTML; and through `displayText`, which makes invisible and
+// direction-changing characters visible.
+
+import { displayText } from './text.js';
+
+export { displayText };
 
 // ---------------------------------------------------------------------------------------
 // Formatting
@@ -375,5 +380,5 @@ export function cellText(v, column) {
     if (column?.role === 'time') return new Date(v * 1000).toISOString().replace('T', ' ').replace(/\.000Z$|Z$/, ' UTC');
     return formatNumber(v);
   }
-  return String(v);
+  return displayText(v);
 }

@@ -26,6 +26,7 @@
 // true }` without running (a new query supersedes one in flight).
 
 import init, { Dataset } from '../pkg/sightline.js';
+import { displayText } from './text.js';
 
 const ready = init();
 let dataset = null;
@@ -141,7 +142,7 @@ const ADDITIVE = new Set(['COUNT', 'SUM', 'CONCURRENCY', 'RATE_SUM', 'RATE_COUNT
 
 function groupName(row, breakdowns) {
   if (!breakdowns.length) return 'all events';
-  return breakdowns.map((b) => (row[b] === null || row[b] === undefined ? '∅' : String(row[b]))).join(' · ');
+  return breakdowns.map((b) => (row[b] === null || row[b] === undefined ? '∅' : displayText(row[b]))).join(' · ');
 }
 
 handlers.breakdown = ({ spec, lines }) => {

@@ -1,0 +1,83 @@
+// Type-checks the public declarations (www/sightline.d.ts) the way an embedding page
+// would use them: `npx tsc -p tests/types` (run by scripts/test.sh). Not executed.
+
+import {
+  SightlineClient,
+  SightlineSource,
+  type QuerySpec,
+  type CompareSpec,
+  type EventsSpec,
+  type SightlineSavedView,
+} from '../../www/sightline.js';
+
+async function usage(): Promise<void> {
+  const explorer = document.createElement('sightline-explorer');
+  explorer.src = '/api/demo?rows=100000';
+  explorer.customerColumn = 'customer_id';
+  explorer.customer = 'cust_00042';
+  const query: QuerySpec = {
+    calculations: [{ op: 'HEATMAP', column: 'duration_ms' }, { op: 'P99', column: 'duration_ms' }],
+    filters: [{ column: 'status_code', op: '>=', value: 500 }],
+    breakdowns: ['endpoint'],
+    orders: [{ op: 'P99', column: 'duration_ms', order: 'descending' }],
+    limit: 20,
+    time_range: 3600,
+  };
+  explorer.query = query;
+  explorer.addEventListener('sightline-select', (e) => {
+    const s = e.detail.selection;
+    if (s) console.log(s.start_time, s.end_time, s.min ?? 0);
+  });
+  explorer.addEventListener('sightline-query-change', (e) => console.log(e.detail.query.breakdowns?.length));
+  explorer.addEventListener('sightline-row-click', (e) => console.log(e.detail.row['customer_id'], e.detail.kind));
+  explorer.addEventListener('sightline-progress', (e) => console.log(e.detail.rows, e.detail.totalRows));
+  explorer.addEventListener('sightline-error', (e) => console.log(e.detail.message.length));
+  document.body.append(explorer);
+  const saved: SightlineSavedView = explorer.save();
+  explorer.restore(saved);
+  const csv: string = explorer.toCSV();
+  console.log(csv.length);
+
+  const heatmap = document.createElement('sightline-heatmap');
+  heatmap.column = 'duration_ms';
+  heatmap.scale = 'log';
+  heatmap.filters = [{ column: 'customer_id', op: '=', value: 'cust_00042' }];
+  const loaded = await heatmap.load(new Uint8Array(0));
+  console.log(loaded.rows, heatmap.heatmap?.total, heatmap.plot?.w);
+  const png: Blob = await heatmap.toPNG();
+  // @ts-expect-error: the scale is 'log' or 'linear'
+  heatmap.scale = 'cubic';
+  // @ts-expect-error: not a filter operator
+  heatmap.filters = [{ column: 'x', op: '~=', value: 1 }];
+  // The DOM's own append stays; tailing is appendStream.
+  heatmap.append(document.createElement('span'));
+  await heatmap.appendStream('/api/events?source=demo&limit=10');
+  console.log(png.size);
+
+  const source = new SightlineSource({ budgetBytes: 512 << 20 });
+  await source.load('/api/events?source=demo&limit=500');
+  await source.append(new ArrayBuffer(0));
+  source.addFilter({ column: 'region', op: '=', value: 'eu-west-1' });
+  source.select({ start_time: 0, end_time: 60, column: 'duration_ms', min: 1000 });
+  const breakdown = document.createElement('sightline-breakdown');
+  breakdown.source = source;
+  breakdown.query = { calculations: [{ op: 'COUNT' }], breakdowns: ['host'] };
+  const compare = document.createElement('sightline-compare');
+  compare.source = source;
+  const spec: CompareSpec = { selection: { filters: [{ column: 'customer_id', op: '=', value: 'x' }] } };
+  compare.spec = spec;
+  const events = document.createElement('sightline-events');
+  events.source = source;
+  console.log(events.result?.matched, compare.result?.dimensions[0]?.score, breakdown.result?.matched);
+
+  const client = new SightlineClient();
+  const e: EventsSpec = { limit: 500, order: 'newest', filters: [{ column: 'customer_id', op: '=', value: 'x' }] };
+  const rows = await client.events(e);
+  console.log(rows.columns.length, rows.rows[0]?.[0]);
+  const q = await client.query(query, { channel: 'main' });
+  console.log(q.results.length);
+  client.terminate();
+  source.close();
+}
+
+void usage;
