@@ -78,7 +78,7 @@ impl Dataset {
 
     /// An empty dataset that refuses data beyond `budget` bytes of memory.
     pub fn with_budget(budget: u64) -> Dataset {
-        let limits = Limits { max_body_bytes: budget.min(Limits::default().max_body_bytes), ..Limits::default() };
+        let limits = Limits { budget, ..Limits::default() };
         Dataset {
             columns: Vec::new(),
             rows: 0,
@@ -105,12 +105,15 @@ impl Dataset {
         }
         let mut summary = PushSummary::default();
         let mut decoder = std::mem::take(&mut self.decoder);
-        let result = decoder.push(chunk, &mut |event, offset| match event {
+        // The decoder refuses a message that would not fit in what is left of the budget.
+        decoder.set_limits(Limits { budget_used: self.heap_bytes() as u64, ..decoder.limits() });
+        let result = decoder.push(chunk, &mut |event, offset, limits| match event {
             Event::Schema(schema) => self.on_schema(&schema),
             Event::Batch(batch) => {
                 let n = self.on_batch(&batch, offset)?;
                 summary.rows += n;
                 summary.batches += 1;
+                limits.budget_used = self.heap_bytes() as u64;
                 Ok(())
             }
         });

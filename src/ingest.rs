@@ -41,13 +41,45 @@ pub struct Limits {
     pub max_metadata_bytes: u32,
     /// Largest message body accepted.
     pub max_body_bytes: u64,
+    /// Most fields in a schema, nested ones included.
+    pub max_fields: usize,
+    /// Deepest nesting of a schema's types (a top-level primitive column is depth 1).
+    pub max_depth: usize,
+    /// Most bytes of custom metadata (keys and values, of the schema and its fields).
+    pub max_custom_metadata_bytes: usize,
+    /// Memory budget in bytes: a message whose body, decompressed buffers or
+    /// dictionaries would take `budget_used` (plus the dictionaries held) beyond it is
+    /// refused with [`Error::Budget`] before anything is allocated for it.
+    pub budget: u64,
+    /// Bytes of the budget already used by loaded data (set by [`crate::Dataset`]).
+    pub budget_used: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_metadata_bytes: 16 << 20, max_body_bytes: 1 << 31 }
+        Limits {
+            max_metadata_bytes: 16 << 20,
+            max_body_bytes: 1 << 31,
+            max_fields: 10_000,
+            max_depth: 32,
+            max_custom_metadata_bytes: 1 << 20,
+            budget: u64::MAX,
+            budget_used: 0,
+        }
     }
 }
+
+/// Bytes reserved ahead of the data for a message's body: a body is read into a buffer
+/// that grows with the bytes that actually arrive, so a declared length far beyond the
+/// data costs at most this much.
+const RESERVE_AHEAD: usize = 1 << 20;
+
+/// Most bytes an LZ4 frame can decompress to per compressed byte (a match costs at
+/// least one byte per 255 of length), and a Zstandard frame (an RLE block of 4 bytes
+/// decompresses to at most 128 KiB), plus slack for tiny buffers.
+const LZ4_MAX_RATIO: u64 = 256;
+const ZSTD_MAX_RATIO: u64 = 32 << 10;
+const RATIO_SLACK: u64 = 64 << 10;
 
 /// What a complete message produced.
 #[derive(Debug)]
@@ -127,6 +159,25 @@ impl Decoder {
         self.limits = limits;
     }
 
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Approximate heap bytes of the dictionaries held for the current stream.
+    pub fn dictionary_bytes(&self) -> u64 {
+        self.dictionaries.values().map(|d| d.get_array_memory_size() as u64).sum()
+    }
+
+    /// Refuses `bytes` more when they would take the memory used beyond the budget.
+    fn check_budget(&self, bytes: u64) -> Result<()> {
+        let needed = self.limits.budget_used.saturating_add(self.dictionary_bytes()).saturating_add(bytes);
+        if needed > self.limits.budget {
+            return Err(Error::Budget { offset: self.message_start, needed, budget: self.limits.budget });
+        }
+        Ok(())
+    }
+
     /// Bytes consumed so far.
     pub fn position(&self) -> u64 {
         self.position
@@ -141,11 +192,13 @@ impl Decoder {
         Error::Ingest { offset: self.message_start, message }
     }
 
-    /// Consumes `chunk`, calling `on` for each schema and record batch it completes.
+    /// Consumes `chunk`, calling `on` for each schema and record batch it completes,
+    /// with the message's byte offset and the limits, which it may change (say, the
+    /// budget used once a batch is loaded) for the messages after it.
     ///
     /// After an error the decoder is in an undefined framing state; the caller stops
     /// feeding it (see [`crate::Dataset`]).
-    pub fn push(&mut self, mut chunk: &[u8], on: &mut dyn FnMut(Event, u64) -> Result<()>) -> Result<()> {
+    pub fn push(&mut self, mut chunk: &[u8], on: &mut dyn FnMut(Event, u64, &mut Limits) -> Result<()>) -> Result<()> {
         while !chunk.is_empty() {
             match &mut self.frame {
                 Frame::Ended => {
@@ -195,6 +248,7 @@ impl Decoder {
                     let len = *len;
                     let have = self.pending.len() - self.prefix_len;
                     let n = (len - have).min(chunk.len());
+                    self.reserve(n)?;
                     self.pending.extend_from_slice(&chunk[..n]);
                     chunk = &chunk[n..];
                     self.position += n as u64;
@@ -213,6 +267,7 @@ impl Decoder {
                             self.limits.max_body_bytes
                         )));
                     }
+                    self.check_budget(body as u64)?;
                     let body = body as usize;
                     self.reserve(body)?;
                     self.frame = Frame::Body { len: body, kind };
@@ -224,6 +279,9 @@ impl Decoder {
                     let (len, kind) = (*len, *kind);
                     let have = self.pending.len() - self.prefix_len - self.meta_len;
                     let n = (len - have).min(chunk.len());
+                    // Grows with the data (doubling), never ahead of it by more than
+                    // RESERVE_AHEAD.
+                    self.reserve(n)?;
                     self.pending.extend_from_slice(&chunk[..n]);
                     chunk = &chunk[n..];
                     self.position += n as u64;
@@ -236,14 +294,26 @@ impl Decoder {
         Ok(())
     }
 
+    /// Makes room for `additional` bytes (at most [`RESERVE_AHEAD`] at once), refusing
+    /// with an error instead of aborting when memory runs out.
     fn reserve(&mut self, additional: usize) -> Result<()> {
-        // Reserve what was declared, but never more than 64 MiB ahead of the data.
+        let additional = additional.min(RESERVE_AHEAD);
+        if self.pending.capacity() - self.pending.len() >= additional {
+            return Ok(());
+        }
+        // Doubling, as MutableBuffer itself grows, but fallibly.
+        let want = (self.pending.len() + additional).max(self.pending.capacity().saturating_mul(2));
         self.pending
-            .try_reserve(additional.min(64 << 20))
+            .try_reserve(want - self.pending.len())
+            .or_else(|_| self.pending.try_reserve(additional))
             .map_err(|e| Error::Ingest { offset: self.message_start, message: format!("out of memory: {e}") })
     }
 
-    fn complete(&mut self, kind: MessageHeader, on: &mut dyn FnMut(Event, u64) -> Result<()>) -> Result<()> {
+    fn complete(
+        &mut self,
+        kind: MessageHeader,
+        on: &mut dyn FnMut(Event, u64, &mut Limits) -> Result<()>,
+    ) -> Result<()> {
         let start = self.message_start;
         let what = kind_name(kind);
         let buffer: Buffer = std::mem::replace(&mut self.pending, MutableBuffer::new(0)).into();
@@ -264,9 +334,10 @@ impl Decoder {
                 }
                 let fb =
                     message.header_as_schema().ok_or_else(|| self.err("schema message without a schema".into()))?;
+                self.check_schema(fb)?;
                 let schema: SchemaRef = Arc::new(arrow_ipc::convert::try_fb_to_schema(fb).map_err(fail)?);
                 self.schema = Some(schema.clone());
-                on(Event::Schema(schema), start)
+                on(Event::Schema(schema), start, &mut self.limits)
             }
             MessageHeader::RecordBatch => {
                 let schema =
@@ -276,8 +347,9 @@ impl Decoder {
                     .ok_or_else(|| self.err("record batch message without a batch".into()))?;
                 self.check_buffers(what, fb, &body)?;
                 check_layout(schema.fields(), fb, &body, version).map_err(fail)?;
-                let batch = read_record_batch(&body, fb, schema, &self.dictionaries, None, &version).map_err(fail)?;
-                on(Event::Batch(batch), start)
+                let batch = read_record_batch(&body, fb, schema.clone(), &self.dictionaries, None, &version)
+                    .map_err(|e| self.name_column(e, &body, fb, &schema, version))?;
+                on(Event::Batch(batch), start, &mut self.limits)
             }
             MessageHeader::DictionaryBatch => {
                 let schema =
@@ -310,10 +382,15 @@ impl Decoder {
     /// Checks a batch's buffers against its body before arrow-ipc reads them: each must
     /// lie inside the body (arrow-ipc panics slicing one that does not), and what the
     /// compressed ones declare they decompress to (arrow-ipc allocates that up front,
-    /// aborting when it cannot) must stay within the body limit and be allocatable.
+    /// aborting when it cannot) must be possible for the codec given the compressed
+    /// length, stay within the body limit and the budget, and be allocatable.
     fn check_buffers(&self, what: &str, batch: arrow_ipc::RecordBatch, body: &Buffer) -> Result<()> {
         let Some(buffers) = batch.buffers() else { return Ok(()) };
         let compressed = batch.compression().is_some();
+        let ratio = match batch.compression().map(|c| c.codec()) {
+            Some(arrow_ipc::CompressionType::LZ4_FRAME) => LZ4_MAX_RATIO,
+            _ => ZSTD_MAX_RATIO,
+        };
         let mut declared: u64 = 0;
         for (i, b) in buffers.iter().enumerate() {
             let start = usize::try_from(b.offset()).ok();
@@ -329,7 +406,16 @@ impl Decoder {
             if compressed {
                 // A compressed buffer starts with its uncompressed length (-1: not compressed).
                 if let Some(prefix) = body.get(start..end).and_then(|b| b.get(..8)).and_then(|b| b.try_into().ok()) {
-                    declared = declared.saturating_add(u64::try_from(i64::from_le_bytes(prefix)).unwrap_or(0));
+                    let n = u64::try_from(i64::from_le_bytes(prefix)).unwrap_or(0);
+                    let most = ((end - start - 8) as u64).saturating_mul(ratio).saturating_add(RATIO_SLACK);
+                    if n > most {
+                        return Err(self.err(format!(
+                            "{what} message: buffer {i} (at body offset {start}) declares {n} bytes after \
+                             decompression, more than its {} compressed bytes can hold",
+                            end - start - 8
+                        )));
+                    }
+                    declared = declared.saturating_add(n);
                 }
             }
         }
@@ -339,10 +425,74 @@ impl Decoder {
                 self.limits.max_body_bytes
             )));
         }
+        self.check_budget(declared)?;
         if declared > 0 {
             usize::try_from(declared).ok().and_then(|n| Vec::<u8>::new().try_reserve_exact(n).ok()).ok_or_else(
                 || self.err(format!("{what} message: out of memory for {declared} bytes after decompression")),
             )?;
+        }
+        Ok(())
+    }
+
+    /// The error of a record batch arrow-ipc could not read, naming the first column
+    /// that fails to read alone (say, a string column with invalid UTF-8). Runs only
+    /// after a failure, so reading good batches costs nothing more.
+    fn name_column(
+        &self,
+        e: ArrowError,
+        body: &Buffer,
+        fb: arrow_ipc::RecordBatch,
+        schema: &SchemaRef,
+        version: MetadataVersion,
+    ) -> Error {
+        // Each try walks every field: bounded to schemas of at most 1,000 columns.
+        let columns = if schema.fields().len() <= 1_000 { schema.fields().len() } else { 0 };
+        let column = (0..columns)
+            .find(|i| read_record_batch(body, fb, schema.clone(), &self.dictionaries, Some(&[*i]), &version).is_err());
+        let message = match column {
+            Some(i) => format!("record batch message: column \"{}\" (#{i}): {e}", schema.field(i).name()),
+            None => format!("record batch message: {e}"),
+        };
+        self.err(message)
+    }
+
+    /// Refuses a schema with more fields, deeper nesting or more custom metadata than
+    /// the limits allow, before arrow-ipc builds it.
+    fn check_schema(&self, fb: arrow_ipc::Schema) -> Result<()> {
+        fn meta_bytes<'a>(kv: impl Iterator<Item = arrow_ipc::KeyValue<'a>>) -> usize {
+            kv.map(|e| e.key().map_or(0, str::len) + e.value().map_or(0, str::len)).sum()
+        }
+        let limits = &self.limits;
+        let mut fields = 0usize;
+        let mut meta = meta_bytes(fb.custom_metadata().into_iter().flat_map(|v| v.iter()));
+        // (field, depth), depth first.
+        let too_many =
+            || self.err(format!("the schema has more than {} fields (nested ones included)", limits.max_fields));
+        if fb.fields().map_or(0, |v| v.len()) > limits.max_fields {
+            return Err(too_many());
+        }
+        let mut stack: Vec<(arrow_ipc::Field, usize)> =
+            fb.fields().into_iter().flat_map(|v| v.iter()).map(|f| (f, 1)).collect();
+        while let Some((f, depth)) = stack.pop() {
+            fields += 1;
+            if fields + stack.len() + f.children().map_or(0, |v| v.len()) > limits.max_fields {
+                return Err(too_many());
+            }
+            meta += meta_bytes(f.custom_metadata().into_iter().flat_map(|v| v.iter()));
+            if depth > limits.max_depth {
+                return Err(self.err(format!(
+                    "field \"{}\" is nested {depth} levels deep (limit {})",
+                    f.name().unwrap_or(""),
+                    limits.max_depth
+                )));
+            }
+            if meta > limits.max_custom_metadata_bytes {
+                return Err(self.err(format!(
+                    "the schema has more than {} bytes of custom metadata",
+                    limits.max_custom_metadata_bytes
+                )));
+            }
+            stack.extend(f.children().into_iter().flat_map(|v| v.iter()).map(|c| (c, depth + 1)));
         }
         Ok(())
     }

@@ -742,3 +742,280 @@ fn second_stream_with_another_schema_is_refused() {
     assert!(e.to_string().contains("\"n\""), "{e}");
     assert_eq!(ds.row_count(), 2);
 }
+
+// ---------------------------------------------------------------------------------
+// Memory bounds: hostile streams are refused before the engine allocates for them.
+
+/// Counts the bytes each thread has allocated and not freed, and their peak, so a test
+/// can measure what one call allocates while other tests run on other threads.
+struct CountingAlloc;
+
+thread_local! {
+    static LIVE: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+    static PEAK: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+}
+
+fn count(delta: i64) {
+    let _ = LIVE.try_with(|live| {
+        let now = live.get() + delta;
+        live.set(now);
+        let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
+    });
+}
+
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        count(layout.size() as i64);
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        count(layout.size() as i64);
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        count(-(layout.size() as i64));
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        count(new as i64 - layout.size() as i64);
+        unsafe { std::alloc::System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+/// Runs `f` and returns its result with the most bytes it had allocated at once on this
+/// thread (beyond what was allocated before it).
+fn peak_growth<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    let base = LIVE.with(|l| l.get());
+    PEAK.with(|p| p.set(base));
+    let out = f();
+    (out, (PEAK.with(|p| p.get()) - base).max(0) as u64)
+}
+
+const MIB: u64 = 1 << 20;
+
+/// A stream of `batches` of `schema`, with bodies compressed as asked.
+fn stream_of(
+    schema: &Arc<Schema>,
+    batches: &[RecordBatch],
+    compression: Option<arrow_ipc::CompressionType>,
+) -> Vec<u8> {
+    let options = arrow_ipc::writer::IpcWriteOptions::default().try_with_compression(compression).unwrap();
+    let mut w = StreamWriter::try_new_with_options(Vec::new(), schema, options).unwrap();
+    for b in batches {
+        w.write(b).unwrap();
+    }
+    w.finish().unwrap();
+    w.into_inner().unwrap()
+}
+
+/// The absolute (offset, length) in the stream of each buffer of record batch `m`.
+fn buffers_of(bytes: &[u8], m: &Msg) -> Vec<(usize, usize)> {
+    let meta_start = if bytes[m.start..m.start + 4] == [0xff; 4] { m.start + 8 } else { m.start + 4 };
+    let msg = arrow_ipc::root_as_message(&bytes[meta_start..m.meta_end]).unwrap();
+    let batch = msg
+        .header_as_record_batch()
+        .or_else(|| msg.header_as_dictionary_batch().and_then(|d| d.data()))
+        .expect("a batch message");
+    batch.buffers().unwrap().iter().map(|b| (m.meta_end + b.offset() as usize, b.length() as usize)).collect()
+}
+
+/// A COUNT over every row of `ds` (which has a time column).
+fn count_all(ds: &Dataset) -> u64 {
+    sightline::query::run(ds, &sightline::query::QuerySpec::default()).expect("COUNT").matched
+}
+
+#[test]
+fn declared_lengths_far_beyond_the_data_allocate_nothing() {
+    // A record batch declaring a 1 GiB body (under the 2 GiB limit), then 100 bytes.
+    let (head, m) = with_body_length(1 << 30);
+    let mut ds = Dataset::new();
+    let ((), grew) = peak_growth(|| {
+        ds.push(&head).unwrap();
+        ds.push(&[0u8; 100]).unwrap();
+    });
+    println!("1 GiB declared body, 100 bytes sent: peak growth {grew} bytes");
+    assert!(grew < 2 * MIB, "a 1 GiB declared body made the decoder allocate {grew} bytes");
+    let e = ds.finish().expect_err("the stream ended inside the body");
+    let msg = e.to_string();
+    assert!(msg.contains(&format!("at byte {}", m.start)) && msg.contains("body"), "{msg}");
+    assert!(!ds.columns().is_empty());
+
+    // A 16 MiB (the limit) metadata length, then 10 bytes.
+    let mut ds = Dataset::new();
+    let mut head = vec![0xff; 4];
+    head.extend_from_slice(&(16i32 << 20).to_le_bytes());
+    let (_, grew) = peak_growth(|| ds.push(&head).and_then(|_| ds.push(&[1u8; 10])).unwrap());
+    println!("16 MiB declared metadata, 10 bytes sent: peak growth {grew} bytes");
+    assert!(grew < 2 * MIB, "{grew}");
+    assert!(ds.finish().unwrap_err().to_string().contains("at byte 0"));
+}
+
+#[test]
+fn compressed_buffers_declaring_more_than_their_codec_allows_are_refused() {
+    for (name, compression) in [("lz4", Compression::Lz4), ("zstd", Compression::Zstd)] {
+        let bytes = demo(1000, 500, compression);
+        let msgs = frames(&bytes);
+        let batches: Vec<&Msg> = msgs.iter().filter(|m| m.kind == MessageHeader::RecordBatch).collect();
+        let (first, second) = (batches[0], batches[1]);
+        // The second batch's largest compressed buffer claims to decompress to 1 GiB.
+        let (at, _) = buffers_of(&bytes, second)
+            .into_iter()
+            .filter(|(at, len)| *len > 8 && bytes[*at..*at + 8] != (-1i64).to_le_bytes())
+            .max_by_key(|(_, len)| *len)
+            .expect("a compressed buffer");
+        let mut bad = bytes.clone();
+        bad[at..at + 8].copy_from_slice(&(1i64 << 30).to_le_bytes());
+        let mut ds = Dataset::new();
+        let (r, grew) = peak_growth(|| ds.push(&bad));
+        let e = r.expect_err("1 GiB from a few compressed bytes");
+        println!("{name}: buffer declaring 1 GiB decompressed: {e}; peak growth {grew} bytes");
+        assert!(matches!(e, Error::Ingest { offset, .. } if offset == second.start as u64), "{e:?}");
+        assert!(e.to_string().contains("decompression"), "{e}");
+        assert!(grew < bytes.len() as u64 * 4 + 4 * MIB, "{name}: grew {grew} bytes");
+        assert_eq!(ds.row_count(), first.rows);
+        check_consistent(&ds).unwrap();
+        assert_eq!(count_all(&ds), first.rows as u64);
+    }
+}
+
+#[test]
+fn decompressed_size_beyond_the_budget_is_refused_before_decompressing() {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("timestamp", DataType::Timestamp(arrow_schema::TimeUnit::Second, None), false),
+        Field::new("n", DataType::Int64, false),
+    ]));
+    let batch = |rows: i64| {
+        let t =
+            arrow_array::TimestampSecondArray::from((0..rows).map(|i| 1_700_000_000 + i % 3600).collect::<Vec<_>>());
+        let n = Int64Array::from((0..rows).map(|i| i % 1000).collect::<Vec<_>>());
+        RecordBatch::try_new(schema.clone(), vec![Arc::new(t) as ArrayRef, Arc::new(n)]).unwrap()
+    };
+    // 1,000 rows, then 4 Mi rows (64 MiB decompressed) in a few hundred KiB of ZSTD.
+    let bytes = stream_of(&schema, &[batch(1000), batch(4 << 20)], Some(arrow_ipc::CompressionType::ZSTD));
+    let msgs = frames(&bytes);
+    let second = msgs.iter().filter(|m| m.kind == MessageHeader::RecordBatch).nth(1).unwrap();
+    let budget = 16 * MIB;
+    let mut ds = Dataset::with_budget(budget);
+    let (r, grew) = peak_growth(|| ds.push(&bytes));
+    let e = r.expect_err("64 MiB in a 16 MiB budget");
+    println!("{} byte ZSTD stream, 64 MiB decompressed, 16 MiB budget: {e}; peak growth {grew} bytes", bytes.len());
+    assert!(
+        matches!(e, Error::Budget { offset, budget: b, .. } if offset == second.start as u64 && b == budget),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains(&format!("at byte {}", second.start)), "{e}");
+    assert!(grew < bytes.len() as u64 * 2 + 2 * MIB, "grew {grew} bytes");
+    assert_eq!(ds.row_count(), 1000);
+    assert_eq!(count_all(&ds), 1000);
+}
+
+#[test]
+fn giant_dictionary_is_refused_by_the_budget() {
+    use arrow_array::{DictionaryArray, Int32Array};
+    let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("timestamp", DataType::Timestamp(arrow_schema::TimeUnit::Second, None), false),
+        Field::new("k", dict, false),
+    ]));
+    let batch = |values: Vec<String>, keys: Vec<i32>| {
+        let t = arrow_array::TimestampSecondArray::from(vec![1_700_000_000; keys.len()]);
+        let k = DictionaryArray::try_new(Int32Array::from(keys), Arc::new(StringArray::from(values))).unwrap();
+        RecordBatch::try_new(schema.clone(), vec![Arc::new(t) as ArrayRef, Arc::new(k)]).unwrap()
+    };
+    let huge: Vec<String> = (0..300_000).map(|i| format!("value-{i:034}")).collect(); // 12 MB
+    let bytes = stream_of(&schema, &[batch(vec!["a".into(), "b".into()], vec![0, 1, 0]), batch(huge, vec![0])], None);
+    let msgs = frames(&bytes);
+    let first_batch = msgs.iter().position(|m| m.kind == MessageHeader::RecordBatch).unwrap();
+    let dict_msg =
+        msgs[first_batch..].iter().find(|m| m.kind == MessageHeader::DictionaryBatch).expect("a second dictionary");
+    let budget = 4 * MIB;
+    let mut ds = Dataset::with_budget(budget);
+    let (r, grew) = peak_growth(|| ds.push(&bytes));
+    let e = r.expect_err("a 12 MB dictionary in a 4 MiB budget");
+    println!("12 MB dictionary, 4 MiB budget: {e}; peak growth {grew} bytes");
+    assert!(matches!(e, Error::Budget { offset, .. } if offset == dict_msg.start as u64), "{e:?}");
+    assert!(grew < 2 * MIB, "grew {grew} bytes");
+    assert_eq!(ds.row_count(), 3);
+    assert_eq!(count_all(&ds), 3);
+}
+
+#[test]
+fn absurd_schemas_are_refused_before_they_are_built() {
+    let one = int_stream(&[1, 2]);
+    let schema_stream = |schema: Schema| {
+        let mut w = StreamWriter::try_new(Vec::new(), &Arc::new(schema)).unwrap();
+        w.finish().unwrap();
+        w.into_inner().unwrap()
+    };
+    let many = schema_stream(Schema::new(
+        (0..20_000).map(|i| Field::new(format!("f{i}"), DataType::Int8, true)).collect::<Vec<_>>(),
+    ));
+    let meta = schema_stream(
+        Schema::new(vec![Field::new("n", DataType::Int64, true)])
+            .with_metadata(std::collections::HashMap::from([("big".to_string(), "x".repeat(2 << 20))])),
+    );
+    let field_meta = schema_stream(Schema::new(
+        (0..300)
+            .map(|i| {
+                Field::new(format!("f{i}"), DataType::Int8, true)
+                    .with_metadata(std::collections::HashMap::from([("k".to_string(), "y".repeat(8 << 10))]))
+            })
+            .collect::<Vec<_>>(),
+    ));
+    let mut deep = DataType::Int8;
+    for _ in 0..40 {
+        deep = DataType::Struct(vec![Field::new("c", deep, true)].into());
+    }
+    let deep = schema_stream(Schema::new(vec![Field::new("deep", deep, true)]));
+    for (name, hostile, says) in [
+        ("20,000 fields", many, "fields"),
+        ("2 MiB of schema metadata", meta, "custom metadata"),
+        ("2.4 MB of field metadata", field_meta, "custom metadata"),
+        ("40 nested structs", deep, "nested"),
+    ] {
+        // After a valid stream, in the same push: the error names the hostile schema's
+        // offset, and the rows of the first stream stay.
+        let mut all = one.clone();
+        all.extend_from_slice(&hostile);
+        let mut ds = Dataset::new();
+        let (r, grew) = peak_growth(|| ds.push(&all));
+        let e = r.expect_err(name);
+        println!("{name} ({} bytes): {e}; peak growth {grew} bytes", hostile.len());
+        assert!(matches!(&e, Error::Ingest { offset, .. } if *offset == one.len() as u64), "{name}: {e:?}");
+        assert!(e.to_string().contains(says), "{name}: {e}");
+        assert!(grew < hostile.len() as u64 * 2 + 2 * MIB, "{name}: grew {grew} bytes");
+        assert_eq!(ds.row_count(), 2);
+        check_consistent(&ds).unwrap();
+    }
+}
+
+/// Invalid UTF-8 in a string column: the batch is refused (not repaired), and the error
+/// names the column and the batch's byte offset; earlier batches stay.
+#[test]
+fn invalid_utf8_refuses_the_batch_naming_column_and_offset() {
+    let schema =
+        Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false), Field::new("s", DataType::Utf8, true)]));
+    let batch = |words: &[&str]| {
+        let n = Int64Array::from((0..words.len() as i64).collect::<Vec<_>>());
+        RecordBatch::try_new(schema.clone(), vec![Arc::new(n) as ArrayRef, Arc::new(StringArray::from(words.to_vec()))])
+            .unwrap()
+    };
+    let bytes = stream_of(&schema, &[batch(&["alpha", "beta"]), batch(&["gamma", "delta", "epsilon"])], None);
+    let msgs = frames(&bytes);
+    let second = *msgs.iter().filter(|m| m.kind == MessageHeader::RecordBatch).nth(1).unwrap();
+    // Buffers: n validity, n values, s validity, s offsets, s values.
+    let (values, _) = buffers_of(&bytes, &second)[4];
+    let mut bad = bytes.clone();
+    bad[values + 1] = 0xff; // "g\xffmma"
+    let mut ds = Dataset::new();
+    let e = ds.push(&bad).expect_err("invalid UTF-8");
+    println!("invalid UTF-8: {e}");
+    let msg = e.to_string();
+    assert!(matches!(e, Error::Ingest { offset, .. } if offset == second.start as u64), "{e:?}");
+    assert!(msg.contains("column \"s\"") && msg.to_lowercase().contains("utf"), "{msg}");
+    assert_eq!(ds.row_count(), 2);
+    check_consistent(&ds).unwrap();
+}
