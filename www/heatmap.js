@@ -125,7 +125,20 @@ export class SourceBound extends HTMLElement {
     queueMicrotask(() => {
       if (this.isConnected) return;
       this.#bind(null);
+      this.released();
     });
+  }
+
+  /**
+   * Called once the element has left the document: drop canvas backing stores now.
+   * Chromium keeps a detached canvas's pixels (megabytes at HiDPI) until the element is
+   * collected, and measurably longer; zero-sizing releases them at once.
+   */
+  released() {
+    for (const c of this.shadowRoot?.querySelectorAll('canvas') ?? []) {
+      c.width = 0;
+      c.height = 0;
+    }
   }
 
   srcChanged(value) {
