@@ -397,3 +397,239 @@ fn garbage_requests_get_errors_not_crashes() {
     assert_eq!(r.status, 200);
     assert_eq!(decode(&r.body).row_count(), 2);
 }
+
+#[test]
+fn path_traversal_attempts_are_refused() {
+    let addr = start(Config::default());
+    let long = format!("/www/{}index.html", "a/".repeat(3000));
+    let targets = [
+        "/www/%2e%2e/Cargo.toml",
+        "/www/%2E%2E/%2E%2E/etc/passwd",
+        "/www/%252e%252e/Cargo.toml",
+        "/www/%25252e%25252e/Cargo.toml",
+        "/www/..%5cCargo.toml",
+        "/www/%5c..%5c..%5cCargo.toml",
+        "/www/..\\Cargo.toml",
+        "/www\\..\\Cargo.toml",
+        "/www/index.html%00.png",
+        "/www/%00",
+        "/www/%00/../Cargo.toml",
+        "/pkg/..%2f..%2fCargo.toml",
+        "/www/%2f..%2fCargo.toml",
+        "/www/./index.html",
+        "/%2e%2e/Cargo.toml",
+        "/www/index.html/..",
+        "/www/..;/Cargo.toml",
+        "/www/%c0%ae%c0%ae/Cargo.toml",
+        "/www/%e0%80%ae%e0%80%ae/Cargo.toml",
+        "/www/%ef%bc%8e%ef%bc%8e/Cargo.toml",
+        "/www/%",
+        "/www/%2",
+        "/www/%zz",
+        "//etc/passwd",
+        "/www//etc/passwd",
+        "/www/~/.ssh/id_rsa",
+        "/www/C:/Windows/win.ini",
+        "/pkg/.%2e/Cargo.toml",
+        "http://evil/www/../Cargo.toml",
+        long.as_str(),
+    ];
+    for t in targets {
+        let r = http::get(addr, t);
+        assert!(r.status == 404 || r.status == 400 || r.status == 431, "{t}: {} {}", r.status, r.text());
+        assert!(!r.text().contains("[package]") && !r.text().contains("root:"), "{t} leaked a file");
+    }
+    // Raw bytes the client helper would not send: NUL, control characters, invalid UTF-8.
+    for raw in [
+        &b"GET /www/\0/../Cargo.toml HTTP/1.1\r\n\r\n"[..],
+        b"GET /www/index.html\0 HTTP/1.1\r\n\r\n",
+        b"GET /www/\xff\xfe HTTP/1.1\r\n\r\n",
+        b"GET /www/\r/../../Cargo.toml HTTP/1.1\r\n\r\n",
+        b"GET /www/%0d%0aX-Injected:%201 HTTP/1.1\r\n\r\n",
+    ] {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        s.write_all(raw).unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let r = http::parse(&out);
+        assert!(r.status == 404 || r.status == 400, "{:?}: {}", String::from_utf8_lossy(raw), r.status);
+        assert!(r.header("x-injected").is_none());
+    }
+    assert_eq!(http::get(addr, "/www/index.html").status, 200);
+}
+
+/// `sightline serve` as a child process, so that its descriptors and memory can be read
+/// in /proc. Killed on drop.
+struct ServeProcess {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl ServeProcess {
+    fn start(args: &[&str]) -> ServeProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
+            .args(["serve", "--port", "0", "--root", env!("CARGO_MANIFEST_DIR"), "--rows", "30000"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().rsplit(' ').next().unwrap();
+        let addr = url.trim_start_matches("http://").trim_end_matches('/').parse().unwrap();
+        ServeProcess { child, addr }
+    }
+    fn fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).unwrap().count()
+    }
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+    fn threads(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/task", self.child.id())).unwrap().count()
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `n` clients, `at_once` at a time, each on its own thread; returns how many
+/// returned true.
+fn clients(n: usize, at_once: usize, client: impl Fn(usize) -> bool + Sync) -> usize {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let ok = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..at_once.min(n) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    return;
+                }
+                if client(i) {
+                    ok.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    ok.into_inner()
+}
+
+/// Asks for a long stream, reads its first 8 KiB, and hangs up (a reset: unread bytes).
+fn disconnect_mid_stream(addr: SocketAddr, i: usize) -> bool {
+    let target =
+        if i.is_multiple_of(2) { "/api/demo?rows=200000&batch_rows=1000" } else { "/api/events?batch_rows=500" };
+    let Ok(mut s) = TcpStream::connect(addr) else { return false };
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    if s.write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).is_err() {
+        return false;
+    }
+    let mut got = vec![0u8; 8 << 10];
+    s.read_exact(&mut got).is_ok() && got.starts_with(b"HTTP/1.1 200")
+}
+
+/// Trickles a request head one byte every 100 ms and never ends it; true if the server
+/// answered 408 and hung up within 10 s.
+fn slowloris(addr: SocketAddr) -> bool {
+    let Ok(mut s) = TcpStream::connect(addr) else { return false };
+    let started = std::time::Instant::now();
+    let head = b"GET /api/sources HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    for i in 0.. {
+        if started.elapsed() > Duration::from_secs(20) {
+            return false;
+        }
+        let byte = head.get(i).copied().unwrap_or(b'a');
+        if s.write_all(&[byte]).is_err() {
+            break;
+        }
+        s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => break,
+        }
+    }
+    out.starts_with(b"HTTP/1.1 408")
+}
+
+/// Asks for a long stream and never reads it, holding the connection for `hold`.
+fn stalled_reader(addr: SocketAddr, i: usize, hold: Duration) -> bool {
+    let target =
+        if i.is_multiple_of(2) { "/api/demo?rows=2000000&batch_rows=2000" } else { "/api/events?batch_rows=200" };
+    let Ok(mut s) = TcpStream::connect(addr) else { return false };
+    let sent = s.write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).is_ok();
+    std::thread::sleep(hold);
+    sent
+}
+
+/// Waits until the server holds at most `fds` descriptors; returns what it holds.
+fn settle_fds(server: &ServeProcess, fds: usize) -> usize {
+    let until = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let now = server.fds();
+        if now <= fds || std::time::Instant::now() > until {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// 500 clients that hang up mid-stream, 100 that trickle their request head (slowloris)
+/// and 100 that stop reading mid-stream: each gets an error or is cut off, and the
+/// server's descriptors, threads and memory return to where they were.
+#[test]
+fn hostile_clients_leak_neither_descriptors_nor_memory() {
+    let started = std::time::Instant::now();
+    let server = ServeProcess::start(&["--workers", "128", "--queue", "512", "--timeout", "2"]);
+    let addr = server.addr;
+    let round = |disconnects: usize, slow: usize, stalled: usize| {
+        let t0 = std::time::Instant::now();
+        let d = clients(disconnects, 8, |i| disconnect_mid_stream(addr, i));
+        let t1 = t0.elapsed();
+        // The slow clients and the stalled readers at once: they hold workers, not CPU.
+        let (s, t) = std::thread::scope(|scope| {
+            let s = scope.spawn(|| clients(slow, slow, |_| slowloris(addr)));
+            let t = clients(stalled, stalled, |i| stalled_reader(addr, i, Duration::from_secs(3)));
+            (s.join().unwrap(), t)
+        });
+        println!("round: disconnects {t1:.1?}, slow clients {:.1?}", t0.elapsed() - t1);
+        (d, s, t)
+    };
+    let fds_idle = server.fds();
+    // Warm up with one full round: the demo table, the workers' stacks, the allocator's
+    // arenas (glibc keeps freed memory in them). A leak would grow again in the next.
+    let warm = round(500, 100, 100);
+    let fds0 = settle_fds(&server, fds_idle);
+    let (rss0, threads0) = (server.rss_kib(), server.threads());
+    println!("idle: {fds_idle} fds; after a warm-up round {warm:?}: {fds0} fds, {rss0} KiB RSS, {threads0} threads");
+
+    let (d, s, t) = round(500, 100, 100);
+    let fds1 = settle_fds(&server, fds0);
+    let (rss1, threads1) = (server.rss_kib(), server.threads());
+    println!(
+        "500 disconnects ({d} got 8 KiB first), 100 slowloris ({s} saw a 408), 100 stalled readers ({t}): \
+         {fds1} fds, {rss1} KiB RSS, {threads1} threads; {:.1?} in all",
+        started.elapsed()
+    );
+    assert!(d >= 490, "only {d} of 500 streams started");
+    assert!(s >= 90, "only {s} of 100 slow clients got a 408");
+    assert!(fds1 <= fds0, "descriptors: {fds0} before, {fds1} after");
+    assert_eq!(threads1, threads0, "threads");
+    assert!(rss1 <= rss0 + rss0 / 10 + (8 << 10), "RSS: {rss0} KiB before, {rss1} KiB after");
+    // Still serving.
+    let r = http::get(addr, "/api/events?limit=2");
+    assert_eq!(r.status, 200);
+    assert_eq!(decode(&r.body).row_count(), 2);
+    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+}

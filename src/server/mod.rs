@@ -40,8 +40,12 @@ pub const MAX_DEMO_ROWS: usize = 20_000_000;
 pub const MAX_HEAD_BYTES: usize = 16 << 10;
 /// Largest request body (`POST /api/events`).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
-/// Longest wait for a request head or body.
+/// Longest time a request's head and body may take to arrive, in all (a client that
+/// trickles its request a byte at a time is cut off then, with a 408).
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pause after a failed `accept` (say, out of file descriptors), so that a connection
+/// left in the backlog does not make the acceptor spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
 /// Headers exposed to cross-origin pages when CORS is on.
 const EXPOSED: &str = "X-Sightline-Rows, X-Sightline-Matched, X-Sightline-Sample";
 
@@ -241,7 +245,10 @@ impl Server {
             }
         }
         for stream in self.listener.incoming() {
-            let Ok(stream) = stream else { continue };
+            let Ok(stream) = stream else {
+                std::thread::sleep(ACCEPT_BACKOFF);
+                continue;
+            };
             match tx.try_send(stream) {
                 Ok(()) => {}
                 Err(TrySendError::Full(mut s)) | Err(TrySendError::Disconnected(mut s)) => {
@@ -292,14 +299,42 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn read_request(stream: &mut TcpStream) -> Result<Request, (u16, String)> {
-    let mut reader = BufReader::new(stream);
+/// Reads from a socket until a deadline: each read waits at most the time left.
+struct Deadline<'a> {
+    stream: &'a TcpStream,
+    until: Instant,
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "deadline"));
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        let mut s = self.stream;
+        s.read(buf)
+    }
+}
+
+/// The status and message for an error reading the request.
+fn read_error(what: &str, e: std::io::Error, limit: Duration) -> (u16, String) {
+    match e.kind() {
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
+            (408, format!("the {what} did not arrive within {} s", limit.as_secs_f64()))
+        }
+        _ => (400, format!("unreadable {what}: {e}")),
+    }
+}
+
+/// Reads a request: head and body must arrive within `limit` in all.
+fn read_request(stream: &TcpStream, limit: Duration) -> Result<Request, (u16, String)> {
+    let mut reader = BufReader::new(Deadline { stream, until: Instant::now() + limit });
     let mut used = 0usize;
-    let mut next_line = |reader: &mut BufReader<&mut TcpStream>| -> Result<String, (u16, String)> {
+    let mut next_line = |reader: &mut BufReader<Deadline>| -> Result<String, (u16, String)> {
         let mut line = String::new();
         let left = MAX_HEAD_BYTES.saturating_sub(used) as u64;
-        let n =
-            reader.by_ref().take(left).read_line(&mut line).map_err(|e| (400, format!("unreadable request: {e}")))?;
+        let n = reader.by_ref().take(left).read_line(&mut line).map_err(|e| read_error("request", e, limit))?;
         used += n;
         if n == 0 || !line.ends_with('\n') {
             return Err((431, format!("request head truncated or larger than {MAX_HEAD_BYTES} bytes")));
@@ -340,7 +375,7 @@ fn read_request(stream: &mut TcpStream) -> Result<Request, (u16, String)> {
             return Err((413, format!("request body larger than {MAX_BODY_BYTES} bytes")));
         }
         let mut body = vec![0u8; len];
-        reader.read_exact(&mut body).map_err(|e| (400, format!("request body: {e}")))?;
+        reader.read_exact(&mut body).map_err(|e| read_error("request body", e, limit))?;
         req.body = body;
     }
     Ok(req)
@@ -355,6 +390,7 @@ fn status_text(code: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
         411 => "Length Required",
         413 => "Content Too Large",
         431 => "Request Header Fields Too Large",
@@ -398,9 +434,8 @@ fn same_secret(a: &str, b: &str) -> bool {
 }
 
 fn handle(mut stream: TcpStream, state: &State) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(READ_TIMEOUT))?;
     stream.set_write_timeout(Some(state.config.timeout))?;
-    let req = match read_request(&mut stream) {
+    let req = match read_request(&stream, READ_TIMEOUT.min(state.config.timeout)) {
         Ok(r) => r,
         Err((code, msg)) => {
             return respond(&mut stream, code, "text/plain; charset=utf-8", format!("{msg}\n").as_bytes(), "")
