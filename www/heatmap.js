@@ -61,6 +61,19 @@ export class SourceBound extends HTMLElement {
     else this.setAttribute('src', String(v));
   }
 
+  /**
+   * Options for fetching `src` (e.g. `{ headers: { Authorization: 'Bearer ...' } }`, for a
+   * server started with `--token`); set before `src`, or call `reload`-like `load(src)`.
+   */
+  get fetchInit() {
+    return this.#fetchInit;
+  }
+  set fetchInit(v) {
+    this.#fetchInit = v ?? undefined;
+    if (this.#source && this.#owned) this.#source.fetchInit = this.#fetchInit;
+  }
+  #fetchInit = undefined;
+
   /** Events of the source this element reacts to; override. */
   onSource(_type, _detail) {}
 
@@ -86,7 +99,7 @@ export class SourceBound extends HTMLElement {
   /** The source, creating a private one if there is none. */
   ensureSource() {
     if (!this.#source) {
-      const s = new SightlineSource({ owned: true });
+      const s = new SightlineSource({ owned: true, fetchInit: this.#fetchInit });
       this.#bind(s);
       this.#owned = true;
     }
@@ -359,7 +372,7 @@ export class SightlineHeatmap extends SourceBound {
 
   connectedCallback() {
     // Properties set before the element was defined shadow the accessors: re-apply them.
-    for (const prop of ['src', 'column', 'timeBuckets', 'valueBuckets', 'scale', 'filters', 'source']) {
+    for (const prop of ['fetchInit', 'src', 'column', 'timeBuckets', 'valueBuckets', 'scale', 'filters', 'source']) {
       if (Object.hasOwn(this, prop)) {
         const value = this[prop];
         delete this[prop];

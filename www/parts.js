@@ -330,7 +330,7 @@ class Part extends SourceBound {
   }
 
   connectedCallback() {
-    for (const prop of ['src', 'source', 'query', 'spec']) {
+    for (const prop of ['fetchInit', 'src', 'source', 'query', 'spec']) {
       if (Object.hasOwn(this, prop)) {
         const value = this[prop];
         delete this[prop];
@@ -1183,7 +1183,7 @@ export class SightlineExplorer extends SourceBound {
   // --- lifecycle -----------------------------------------------------------------------
 
   connectedCallback() {
-    for (const prop of ['src', 'source', 'query', 'customer', 'customerColumn']) {
+    for (const prop of ['fetchInit', 'src', 'source', 'query', 'customer', 'customerColumn']) {
       if (Object.hasOwn(this, prop)) {
         const value = this[prop];
         delete this[prop];

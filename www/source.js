@@ -227,10 +227,14 @@ export class SightlineSource extends EventTarget {
   /** The brushed selection `{ start_time, end_time, column?, min?, max? }`, or null. */
   selection = null;
 
-  /** @param {{ workerUrl?: string | URL, budgetBytes?: number, tableToIPC?: Function }} [options] */
+  /** Options of every `fetch` of a URL (headers, credentials, mode); `signal` is the source's. */
+  fetchInit = undefined;
+
+  /** @param {{ workerUrl?: string | URL, budgetBytes?: number, tableToIPC?: Function, fetchInit?: RequestInit }} [options] */
   constructor(options = {}) {
     super();
     this.#options = options;
+    this.fetchInit = options.fetchInit;
   }
 
   /** The engine client (the worker starts on first use). */
@@ -319,7 +323,8 @@ export class SightlineSource extends EventTarget {
       else await client.reset(this.#options.budgetBytes === undefined ? {} : { budgetBytes: this.#options.budgetBytes });
       if (gen !== this.#gen) throw new DOMException('superseded by a newer load', 'AbortError');
       if (source.url !== undefined) {
-        const response = await fetch(source.url, { signal: controller.signal });
+        // `fetchInit` carries what the page's API needs (an Authorization header, credentials).
+        const response = await fetch(source.url, { ...(this.fetchInit ?? {}), signal: controller.signal });
         await this.#consume(gen, client, response);
       } else if (source.response) {
         await this.#consume(gen, client, source.response, source.size);

@@ -189,6 +189,12 @@ const latest = new Map(); // channel -> id of the newest request
 
 async function handle(data) {
   const { id, type, channel } = data ?? {};
+  if (channel !== undefined) {
+    // Let messages that arrived while the previous request ran be dispatched first (they
+    // are tasks; this queue runs in microtasks), so that a newer request of this channel
+    // is known before this one starts.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
   if (channel !== undefined && latest.get(channel) !== id) {
     self.postMessage({ id, superseded: true });
     return;

@@ -623,3 +623,65 @@ test('no long task over 50 ms on the main thread while queries run on 1M rows', 
   await assertClean(assert, page, log);
   await context.close();
 });
+
+test('a server with --token: the component sends the page\'s Authorization header, and says so when it is missing', { timeout: 60_000 }, async () => {
+  const guarded = await startServer(['--token', 's3cret-token']);
+  try {
+    const { context, page, log } = await openPage(browser);
+    const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>token</title>
+<script type="module" src="/www/sightline.js"></script></head><body></body></html>`;
+    await page.goto(await routePage(page, guarded.url, '/e2e/token.html', html));
+    const result = await page.evaluate(async () => {
+      await import('/www/sightline.js');
+      const denied = document.createElement('sightline-explorer');
+      const errors = [];
+      denied.addEventListener('sightline-error', (e) => errors.push(e.detail.message));
+      denied.src = '/api/events?source=demo&limit=300';
+      document.body.append(denied);
+      await new Promise((r) => denied.addEventListener('sightline-error', r, { once: true }));
+      denied.remove();
+      const x = document.createElement('sightline-explorer');
+      x.fetchInit = { headers: { Authorization: 'Bearer s3cret-token' } };
+      x.src = '/api/events?source=demo&order=newest&limit=300';
+      document.body.append(x);
+      const ready = await new Promise((r) => x.addEventListener('sightline-ready', (e) => r(e.detail), { once: true }));
+      return { errors, rows: ready.rows };
+    });
+    assert.equal(result.rows, 300);
+    assert.equal(result.errors.length, 1);
+    assert.match(result.errors[0], /HTTP 401.*bearer token/);
+    log.badResponses = log.badResponses.filter((r) => !r.startsWith('401 '));
+    log.console = log.console.filter((m) => !/401/.test(m));
+    await assertClean(assert, page, log);
+    await context.close();
+  } finally {
+    guarded.child.kill('SIGTERM');
+  }
+});
+
+test('a new query supersedes one still waiting in the worker', { timeout: 60_000 }, async () => {
+  const { context, page, log } = await openPage(browser);
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>supersede</title>
+<script type="module" src="/www/sightline.js"></script></head><body></body></html>`;
+  await page.goto(await routePage(page, baseUrl, '/e2e/supersede.html', html));
+  const out = await page.evaluate(async () => {
+    const { SightlineClient } = await import('/www/sightline.js');
+    const c = new SightlineClient();
+    await c.reset();
+    await c.push(new Uint8Array(await (await fetch('/api/demo?rows=300000')).arrayBuffer()));
+    await c.finish();
+    // A slow request first, then five queries on one channel while it runs: only the last runs.
+    const slow = c.query({ calculations: [{ op: 'COUNT_DISTINCT', column: 'trace_id' }], breakdowns: ['customer_id'] });
+    const fast = [1, 2, 3, 4, 5].map((k) => c.query({ limit: k, breakdowns: ['region'] }, { channel: 'view' }).then(
+      (r) => `ok ${r.results.length}`,
+      (e) => e.name,
+    ));
+    const settled = await Promise.all(fast);
+    await slow;
+    c.terminate();
+    return settled;
+  });
+  assert.deepEqual(out, ['AbortError', 'AbortError', 'AbortError', 'AbortError', 'ok 4']);
+  await assertClean(assert, page, log);
+  await context.close();
+});
