@@ -313,7 +313,9 @@ export interface SightlineSelection {
  * `error`, `state`, `context`, `select`.
  */
 export class SightlineSource extends EventTarget {
-  constructor(options?: { workerUrl?: string | URL; budgetBytes?: number; tableToIPC?: (table: unknown, type: 'stream') => Uint8Array });
+  constructor(options?: { workerUrl?: string | URL; budgetBytes?: number; tableToIPC?: (table: unknown, type: 'stream') => Uint8Array; fetchInit?: RequestInit });
+  /** Options of every fetch of a URL (headers, credentials); the signal is the source's. */
+  fetchInit: RequestInit | undefined;
   readonly client: SightlineClient;
   /** Whether its worker is running. */
   readonly running: boolean;
@@ -393,6 +395,8 @@ export class SightlineSourceBound extends HTMLElement {
   src: string;
   /** A shared source (or the `source="id"` attribute naming a `<sightline-source>`). */
   source: SightlineSource | null;
+  /** Options of the fetch of `src`, e.g. `{ headers: { Authorization: 'Bearer ...' } }`; set before `src`. */
+  fetchInit: RequestInit | undefined;
   readonly state: SightlineState;
   readonly rows: number;
   readonly error: string | null;

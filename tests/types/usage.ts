@@ -12,6 +12,7 @@ import {
 
 async function usage(): Promise<void> {
   const explorer = document.createElement('sightline-explorer');
+  explorer.fetchInit = { headers: { Authorization: 'Bearer token' } };
   explorer.src = '/api/demo?rows=100000';
   explorer.customerColumn = 'customer_id';
   explorer.customer = 'cust_00042';
