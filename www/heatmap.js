@@ -518,7 +518,9 @@ export class SightlineHeatmap extends SourceBound {
     } else {
       const h = this.#view?.heatmap;
       const parts = [];
-      const extra = this.filters.length + (s.context.filters?.length ?? 0);
+      const c = s.context;
+      const narrowed = c.start_time !== undefined || c.end_time !== undefined || c.time_range !== undefined;
+      const extra = this.filters.length + (c.filters?.length ?? 0) + (narrowed ? 1 : 0);
       if (extra && this.#view) parts.push(`${formatInt(this.#view.matched)} of ${formatInt(s.rows)} rows`);
       else parts.push(`${formatInt(s.rows)} rows`);
       if (h && h.nulls > 0) parts.push(`${formatInt(h.nulls)} null values`);

@@ -1093,7 +1093,15 @@ export class SightlineExplorer extends SourceBound {
     const compare = document.createElement('sightline-compare');
     compare.setAttribute('part', 'compare');
     compare.setAttribute('no-filter', '');
-    compareBlock.append(compare);
+    const zoom = el('button', { type: 'button', text: 'Zoom to selection', part: 'zoom' });
+    zoom.addEventListener('click', () => this.#zoom());
+    const clearSel = el('button', { type: 'button', text: 'Clear selection' });
+    clearSel.addEventListener('click', () => {
+      this.#ui.compare.spec = null;
+      this.source?.select(null, { origin: this });
+      emit(this, 'sightline-select', { selection: null });
+    });
+    compareBlock.append(el('div', { class: 'row', part: 'selection-tools' }, el('span', { class: 'spacer' }), zoom, clearSel), compare);
     const events = document.createElement('sightline-events');
     events.setAttribute('part', 'events');
     this.#root.append(
@@ -1362,6 +1370,18 @@ export class SightlineExplorer extends SourceBound {
     return this.#query.calculations.find((c) => c.op === 'HEATMAP')?.column ?? 'duration_ms';
   }
 
+  /** Narrows the time range to the brushed selection (and clears it). */
+  #zoom() {
+    const sel = this.source?.selection;
+    if (!sel) return;
+    this.#query.start_time = sel.start_time;
+    this.#query.end_time = sel.end_time;
+    delete this.#query.time_range;
+    delete this.#query.granularity;
+    this.source.select(null, { origin: this });
+    this.#userChange();
+  }
+
   /** Compares the lens customer's events with everyone else's (within the filters). */
   compareCustomer() {
     const f = this.#lensFilter();
@@ -1583,8 +1603,11 @@ export class SightlineExplorer extends SourceBound {
     });
     having.append(addHaving);
 
-    const range = select('Time range', RANGES, q.time_range ?? '');
+    const custom = q.start_time !== undefined || q.end_time !== undefined;
+    const rangeOptions = custom ? [['custom', 'Custom range'], ...RANGES] : RANGES;
+    const range = select('Time range', rangeOptions, custom ? 'custom' : (q.time_range ?? ''));
     range.addEventListener('change', () => {
+      if (range.value === 'custom') return;
       if (range.value) q.time_range = Number(range.value);
       else delete q.time_range;
       delete q.start_time;
@@ -1598,8 +1621,9 @@ export class SightlineExplorer extends SourceBound {
       rerun();
     });
     const time = el('div', { class: 'clauses' }, range, el('span', { class: 'muted', text: 'granularity' }), gran);
-    if (q.start_time !== undefined || q.end_time !== undefined) {
-      time.append(el('span', { class: 'muted', text: formatTimeRange(q.start_time ?? 0, q.end_time ?? 0, true) }));
+    if (custom) {
+      const utc = (this.getAttribute('time-zone') ?? '').toLowerCase() === 'utc';
+      time.append(el('span', { class: 'muted', text: formatTimeRange(q.start_time ?? 0, q.end_time ?? 0, utc) }));
     }
 
     const run = el('button', { type: 'submit', class: 'primary', text: 'Run query' });

@@ -685,3 +685,28 @@ test('a new query supersedes one still waiting in the worker', { timeout: 60_000
   await assertClean(assert, page, log);
   await context.close();
 });
+
+test('explorer: zoom to a brushed selection, then back to all time', { timeout: 90_000 }, async () => {
+  const { context, page, log } = await openPage(browser);
+  await page.goto(baseUrl);
+  await waitReady(page);
+  await waitResults(page, (r) => r.matched === ROWS);
+  await brushIncident(page);
+  await waitCompare(page);
+  await page.getByRole('button', { name: 'Zoom to selection' }).click();
+  const zoomed = await waitResults(page, (r) => r.start_time === INCIDENT_START && r.end_time === INCIDENT_END);
+  const q = await page.evaluate(() => document.querySelector('sightline-explorer').query);
+  assert.equal(q.start_time, INCIDENT_START);
+  assert.equal(q.end_time, INCIDENT_END);
+  assert.ok(zoomed.matched > 10_000 && zoomed.matched < 50_000, `${zoomed.matched} events in the half hour`);
+  await page.waitForFunction(
+    (t0) => document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-heatmap').heatmap?.time_edges[0] === t0,
+    INCIDENT_START,
+  );
+  await page.waitForTimeout(300);
+  await explorer(page).screenshot({ path: path.join(OUT, 'explorer-zoomed.png') });
+  await page.getByLabel('Time range', { exact: true }).selectOption('');
+  await waitResults(page, (r) => r.matched === ROWS);
+  await assertClean(assert, page, log);
+  await context.close();
+});
