@@ -710,3 +710,28 @@ test('explorer: zoom to a brushed selection, then back to all time', { timeout: 
   await assertClean(assert, page, log);
   await context.close();
 });
+
+test('load() takes an apache-arrow Table (the page\'s own apache-arrow)', { timeout: 60_000 }, async () => {
+  const { context, page, log } = await openPage(browser);
+  await routeBytes(page, baseUrl, '/e2e/arrow.js', readFileSync(path.join(ROOT, 'node_modules/apache-arrow/Arrow.es2015.min.js')), 'text/javascript');
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>table</title>
+<script src="/e2e/arrow.js"></script><script type="module" src="/www/sightline.js"></script></head>
+<body><sightline-heatmap id="h" time-zone="utc"></sightline-heatmap><sightline-events id="e" limit="5"></sightline-events></body></html>`;
+  await page.goto(await routePage(page, baseUrl, '/e2e/table.html', html));
+  const out = await page.evaluate(async () => {
+    await customElements.whenDefined('sightline-heatmap');
+    const bytes = new Uint8Array(await (await fetch('/api/demo?rows=5000')).arrayBuffer());
+    const table = window.Arrow.tableFromIPC(bytes);
+    const h = document.getElementById('h');
+    // The global build of apache-arrow is found by itself...
+    const a = await h.load(table);
+    // ...and a bundled one is passed in.
+    const e = document.getElementById('e');
+    const { tableToIPC } = window.Arrow;
+    const b = await e.load(table, { tableToIPC });
+    return { a: a.rows, b: b.rows, total: h.heatmap.total };
+  });
+  assert.deepEqual({ a: out.a, b: out.b, total: out.total }, { a: 5000, b: 5000, total: 5000 });
+  await assertClean(assert, page, log);
+  await context.close();
+});
