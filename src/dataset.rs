@@ -13,6 +13,9 @@ use crate::ingest::{Decoder, Event, Limits};
 /// Default memory budget: 2 GiB on wasm32 (whose memory is 4 GiB at most), 16 GiB natively.
 pub const DEFAULT_BUDGET_BYTES: u64 = if cfg!(target_pointer_width = "32") { 2 << 30 } else { 16 << 30 };
 
+/// Most rows a dataset holds (row numbers are 32-bit).
+pub const MAX_ROWS: usize = u32::MAX as usize;
+
 /// One column as described by [`Dataset::schema`].
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FieldInfo {
@@ -278,6 +281,14 @@ impl Dataset {
 
     fn on_batch(&mut self, batch: &RecordBatch, offset: u64) -> Result<usize> {
         let n = batch.num_rows();
+        // Row numbers are 32-bit in selections and results (`Rows`, `row_ids`). A batch
+        // of null-typed columns declares any number of rows at no cost in its body.
+        if self.rows.checked_add(n).is_none_or(|total| total > MAX_ROWS) {
+            return Err(Error::Ingest {
+                offset,
+                message: format!("a record batch of {n} rows would take the dataset past {MAX_ROWS} rows"),
+            });
+        }
         let needed = (self.heap_bytes() as u64)
             .saturating_add((n as u64).saturating_mul(self.bytes_per_row()))
             .saturating_add(batch.get_array_memory_size() as u64);

@@ -1019,3 +1019,27 @@ fn invalid_utf8_refuses_the_batch_naming_column_and_offset() {
     assert_eq!(ds.row_count(), 2);
     check_consistent(&ds).unwrap();
 }
+
+#[test]
+fn a_batch_past_four_billion_rows_is_refused_before_it_is_appended() {
+    // A null-typed column declares its length and has no buffers: 5 billion rows cost a
+    // few hundred bytes of stream.
+    let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Null, true)]));
+    let small =
+        RecordBatch::try_new(schema.clone(), vec![Arc::new(arrow_array::NullArray::new(3)) as ArrayRef]).unwrap();
+    let huge =
+        RecordBatch::try_new(schema.clone(), vec![Arc::new(arrow_array::NullArray::new(5_000_000_000)) as ArrayRef])
+            .unwrap();
+    let bytes = stream_of(&schema, &[small, huge], None);
+    let msgs = frames(&bytes);
+    let second = msgs.iter().filter(|m| m.kind == MessageHeader::RecordBatch).nth(1).unwrap();
+    let mut ds = Dataset::new();
+    let (r, grew) = peak_growth(|| ds.push(&bytes));
+    let e = r.expect_err("5 billion rows");
+    println!("5e9-row batch of nulls ({} bytes): {e}; peak growth {grew} bytes", bytes.len());
+    assert!(matches!(e, Error::Ingest { offset, .. } if offset == second.start as u64), "{e:?}");
+    assert!(e.to_string().contains("4294967295 rows"), "{e}");
+    assert!(grew < MIB, "{grew}");
+    assert_eq!(ds.row_count(), 3);
+    check_consistent(&ds).unwrap();
+}
