@@ -30,6 +30,10 @@ pub mod render;
 pub mod server;
 mod util;
 
+#[cfg(not(target_arch = "wasm32"))]
+#[doc(hidden)]
+pub mod fuzzing;
+
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
