@@ -295,7 +295,8 @@ fn dimension_codes<'a>(c: &'a Column, side: &[u8], auto: bool) -> Option<Codes<'
                 }
             }
             let distinct = values.len() - 1;
-            let (lo, hi) = values.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+            let (lo, hi) =
+                values.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
             if auto && distinct > QUANTITY_MIN_VALUES && hi - lo + 1.0 <= QUANTITY_SPAN * distinct as f64 {
                 return None; // a dense range of counts: a quantity, compared as a measure
             }
