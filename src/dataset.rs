@@ -283,7 +283,7 @@ impl Dataset {
         let n = batch.num_rows();
         // Row numbers are 32-bit in selections and results (`Rows`, `row_ids`). A batch
         // of null-typed columns declares any number of rows at no cost in its body.
-        if self.rows.checked_add(n).is_none_or(|total| total > MAX_ROWS) {
+        if (self.rows as u64).saturating_add(n as u64) > MAX_ROWS as u64 {
             return Err(Error::Ingest {
                 offset,
                 message: format!("a record batch of {n} rows would take the dataset past {MAX_ROWS} rows"),

@@ -280,25 +280,7 @@ const OPS: &[&str] = &[
     "count",
     "P100",
 ];
-const FILTER_OPS: &[&str] = &[
-    "=",
-    "!=",
-    ">",
-    ">=",
-    "<",
-    "<=",
-    "starts-with",
-    "does-not-start-with",
-    "ends-with",
-    "does-not-end-with",
-    "exists",
-    "does-not-exist",
-    "contains",
-    "does-not-contain",
-    "in",
-    "not-in",
-    "~",
-];
+use crate::query::filter::FILTER_OPS;
 const HAVING_OPS: &[&str] = &["=", "!=", ">", ">=", "<", "<=", "in"];
 const VALUES: &[&str] = &[
     "",
@@ -344,7 +326,7 @@ fn filters(c: &mut Choices, ds: &Dataset) -> serde_json::Value {
             .map(|_| {
                 let mut f = serde_json::Map::new();
                 f.insert("column".into(), column_name(c, ds).into());
-                f.insert("op".into(), c.pick(FILTER_OPS).into());
+                f.insert("op".into(), c.pick(&FILTER_OPS).into());
                 if !c.one_in(4) {
                     f.insert("value".into(), c.value(ds));
                 }

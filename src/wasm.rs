@@ -38,6 +38,32 @@ fn set(obj: &Object, key: &str, value: &JsValue) -> Result<(), JsError> {
     Ok(())
 }
 
+fn render_options(options: JsValue) -> Result<RenderOptions, JsError> {
+    if options.is_undefined() {
+        Ok(RenderOptions::default())
+    } else {
+        from_js(options, "render options")
+    }
+}
+
+/// A heatmap's header with its counts and low counts as `Uint32Array`s.
+fn heatmap_to_js(h: &crate::heatmap::Heatmap) -> Result<Object, JsError> {
+    let obj: Object = to_js(&HeatmapHeader::from(h))?.unchecked_into();
+    set(&obj, "counts", &Uint32Array::from(&h.counts[..]))?;
+    set(&obj, "low", &Uint32Array::from(&h.low[..]))?;
+    Ok(obj)
+}
+
+/// A rendering with its pixels as a `Uint8ClampedArray`, and its heatmap if any.
+fn rendered_to_js(r: &crate::render::Rendered, h: Option<&crate::heatmap::Heatmap>) -> Result<Object, JsError> {
+    let obj: Object = to_js(r)?.unchecked_into();
+    set(&obj, "rgba", &Uint8ClampedArray::from(&r.rgba[..]))?;
+    if let Some(h) = h {
+        set(&obj, "heatmap", &heatmap_to_js(h)?.into())?;
+    }
+    Ok(obj)
+}
+
 /// Options of `new Dataset(options)`.
 #[derive(serde::Deserialize, Default)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
@@ -150,17 +176,10 @@ impl JsDataset {
     #[wasm_bindgen(js_name = renderQuery)]
     pub fn render_query(&self, spec: JsValue, options: JsValue) -> Result<JsValue, JsError> {
         let spec: crate::query::QuerySpec = from_js(spec, "query spec")?;
-        let opts: RenderOptions =
-            if options.is_undefined() { RenderOptions::default() } else { from_js(options, "render options")? };
+        let opts = render_options(options)?;
         let r = crate::query::run(&self.inner, &spec).map_err(js_err)?;
         let h = &r.heatmaps.first().ok_or_else(|| JsError::new("the query has no HEATMAP calculation"))?.heatmap;
-        let out = render_heatmap(h, &opts).map_err(js_err)?;
-        let obj: Object = to_js(&out)?.unchecked_into();
-        set(&obj, "rgba", &Uint8ClampedArray::from(&out.rgba[..]))?;
-        let header: Object = to_js(&HeatmapHeader::from(h))?.unchecked_into();
-        set(&header, "counts", &Uint32Array::from(&h.counts[..]))?;
-        set(&header, "low", &Uint32Array::from(&h.low[..]))?;
-        set(&obj, "heatmap", &header)?;
+        let obj = rendered_to_js(&render_heatmap(h, &opts).map_err(js_err)?, Some(h))?;
         set(&obj, "matched", &JsValue::from_f64(r.matched as f64))?;
         Ok(obj.into())
     }
@@ -177,40 +196,25 @@ impl JsDataset {
     #[wasm_bindgen(js_name = renderLines)]
     pub fn render_lines(&self, chart: JsValue, options: JsValue) -> Result<JsValue, JsError> {
         let chart: crate::render::LineChart = from_js(chart, "line chart")?;
-        let opts: RenderOptions =
-            if options.is_undefined() { RenderOptions::default() } else { from_js(options, "render options")? };
-        let r = crate::render::render_lines(&chart, &opts).map_err(js_err)?;
-        let obj: Object = to_js(&r)?.unchecked_into();
-        set(&obj, "rgba", &Uint8ClampedArray::from(&r.rgba[..]))?;
-        Ok(obj.into())
+        let r = crate::render::render_lines(&chart, &render_options(options)?).map_err(js_err)?;
+        Ok(rendered_to_js(&r, None)?.into())
     }
 
     /// Heatmap counts: `{ column, time_edges, value_edges, scale, counts: Uint32Array, low, max_count, total, nulls }`.
     pub fn heatmap(&self, spec: JsValue) -> Result<JsValue, JsError> {
         let spec: HeatmapSpec = from_js(spec, "heatmap spec")?;
         let h = heatmap(&self.inner, &spec).map_err(js_err)?;
-        let out = to_js(&HeatmapHeader::from(&h))?;
-        let obj: Object = out.unchecked_into();
-        set(&obj, "counts", &Uint32Array::from(&h.counts[..]))?;
-        set(&obj, "low", &Uint32Array::from(&h.low[..]))?;
-        Ok(obj.into())
+        Ok(heatmap_to_js(&h)?.into())
     }
 
     /// Computes and draws a heatmap: `{ heatmap (with counts and low), width, height, rgba: Uint8ClampedArray, labels, plot }`.
     #[wasm_bindgen(js_name = renderHeatmap)]
     pub fn render_heatmap(&self, spec: JsValue, options: JsValue) -> Result<JsValue, JsError> {
         let spec: HeatmapSpec = from_js(spec, "heatmap spec")?;
-        let opts: RenderOptions =
-            if options.is_undefined() { RenderOptions::default() } else { from_js(options, "render options")? };
+        let opts = render_options(options)?;
         let h = heatmap(&self.inner, &spec).map_err(js_err)?;
         let r = render_heatmap(&h, &opts).map_err(js_err)?;
-        let obj: Object = to_js(&r)?.unchecked_into();
-        set(&obj, "rgba", &Uint8ClampedArray::from(&r.rgba[..]))?;
-        let header: Object = to_js(&HeatmapHeader::from(&h))?.unchecked_into();
-        set(&header, "counts", &Uint32Array::from(&h.counts[..]))?;
-        set(&header, "low", &Uint32Array::from(&h.low[..]))?;
-        set(&obj, "heatmap", &header)?;
-        Ok(obj.into())
+        Ok(rendered_to_js(&r, Some(&h))?.into())
     }
 }
 

@@ -18,6 +18,7 @@ import {
   formatTimeRange,
   formatValue,
   intAttr,
+  jsonListAttr,
   readTheme,
   styleSheet,
   timeFormats,
@@ -324,12 +325,7 @@ export class SightlineHeatmap extends SourceBound {
   }
   /** Extra filters of this heatmap only (on top of the source's), e.g. one customer's. */
   get filters() {
-    try {
-      const f = JSON.parse(this.getAttribute('filters') || '[]');
-      return Array.isArray(f) ? f : [];
-    } catch {
-      return [];
-    }
+    return jsonListAttr(this, 'filters');
   }
   set filters(v) {
     this.setAttribute('filters', JSON.stringify(v ?? []));

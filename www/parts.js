@@ -21,6 +21,7 @@ import {
   formatTimeRange,
   formatValue,
   intAttr,
+  jsonListAttr,
   readTheme,
 } from './ui.js';
 
@@ -885,12 +886,7 @@ export class SightlineEvents extends Part {
   }
 
   get filters() {
-    try {
-      const f = JSON.parse(this.getAttribute('filters') || '[]');
-      return Array.isArray(f) ? f : [];
-    } catch {
-      return [];
-    }
+    return jsonListAttr(this, 'filters');
   }
   set filters(v) {
     this.setAttribute('filters', JSON.stringify(v ?? []));

@@ -262,6 +262,16 @@ export function intAttr(node, name, fallback, lo, hi) {
   return Number.isFinite(v) ? Math.min(hi, Math.max(lo, v)) : fallback;
 }
 
+/** A JSON array attribute (e.g. `filters`); anything else reads as an empty list. */
+export function jsonListAttr(node, name) {
+  try {
+    const v = JSON.parse(node.getAttribute(name) || '[]');
+    return Array.isArray(v) ? v : [];
+  } catch {
+    return [];
+  }
+}
+
 /** `el('div', { class, text, ...attributes }, ...children)`: text goes in as textContent. */
 export function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);

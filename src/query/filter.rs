@@ -135,7 +135,26 @@ pub struct Filters<'a> {
     any: bool,
 }
 
-const OPS: &str = "=, !=, >, >=, <, <=, starts-with, does-not-start-with, ends-with, does-not-end-with, contains, does-not-contain, exists, does-not-exist, in, not-in";
+/// Every filter operator, as the specification writes them (the server's push-down and
+/// its ClickHouse compiler accept the same list).
+pub const FILTER_OPS: [&str; 16] = [
+    "=",
+    "!=",
+    ">",
+    ">=",
+    "<",
+    "<=",
+    "starts-with",
+    "does-not-start-with",
+    "ends-with",
+    "does-not-end-with",
+    "contains",
+    "does-not-contain",
+    "exists",
+    "does-not-exist",
+    "in",
+    "not-in",
+];
 
 fn op_err(f: &FilterSpec, message: impl Into<String>) -> Error {
     Error::Operator { op: f.op.clone(), column: f.column.clone(), message: message.into() }
@@ -160,26 +179,8 @@ fn compile<'a>(ds: &'a Dataset, f: &FilterSpec) -> Result<Pred<'a>> {
     let idx = column_index(ds, &f.column)?;
     let col = &ds.columns()[idx];
     let op = f.op.as_str();
-    let known = [
-        "=",
-        "!=",
-        ">",
-        ">=",
-        "<",
-        "<=",
-        "starts-with",
-        "does-not-start-with",
-        "ends-with",
-        "does-not-end-with",
-        "contains",
-        "does-not-contain",
-        "exists",
-        "does-not-exist",
-        "in",
-        "not-in",
-    ];
-    if !known.contains(&op) {
-        return Err(op_err(f, format!("unknown filter operator (one of {OPS})")));
+    if !FILTER_OPS.contains(&op) {
+        return Err(op_err(f, format!("unknown filter operator (one of {})", FILTER_OPS.join(", "))));
     }
     if matches!(op, "exists" | "does-not-exist") && f.value.is_some() {
         return Err(op_err(f, "takes no value"));

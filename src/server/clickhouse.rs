@@ -240,24 +240,7 @@ fn list(f: &FilterSpec) -> Result<&[Value], ParamError> {
     }
 }
 
-const OPS: [&str; 16] = [
-    "=",
-    "!=",
-    ">",
-    ">=",
-    "<",
-    "<=",
-    "starts-with",
-    "does-not-start-with",
-    "ends-with",
-    "does-not-end-with",
-    "contains",
-    "does-not-contain",
-    "exists",
-    "does-not-exist",
-    "in",
-    "not-in",
-];
+use crate::query::filter::FILTER_OPS as OPS;
 
 fn or_all(parts: Vec<String>) -> String {
     if parts.is_empty() {

@@ -9,28 +9,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { OUT, ROOT, assertClean, launch, openPage, routeBytes, routePage, startServer } from './harness.mjs';
+import { OUT, ROOT, assertClean, openPage, routeBytes, routePage, startServer, useServerAndBrowser } from './harness.mjs';
 
 const ROWS = 1_000_000;
 const BAD_BUILD = '2026.10.31-7f3c2a1';
 const INCIDENT_START = 1_793_462_400; // 2026-10-31 16:00 UTC
 const INCIDENT_END = INCIDENT_START + 1800;
 
-let server;
-let browser;
-let baseUrl;
-
-before(async () => {
-  const started = await startServer();
-  server = started.child;
-  baseUrl = started.url;
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close().catch(() => {});
-  if (server && server.exitCode === null) server.kill('SIGTERM');
-});
+const env = useServerAndBrowser({ before, after });
 
 const explorer = (page) => page.locator('sightline-explorer').first();
 
@@ -95,8 +81,8 @@ async function waitCompare(page, host = 'sightline-explorer') {
 }
 
 test('explorer: streams 1M rows with progress, breaks down with percentiles, brushes the incident to its cause, filters by a click', { timeout: 180_000 }, async (t) => {
-  const { context, page, log } = await openPage(browser);
-  const response = await page.goto(baseUrl);
+  const { context, page, log } = await openPage(env.browser);
+  const response = await page.goto(env.baseUrl);
   assert.equal(response.status(), 200);
   assert.match(response.headers()['content-security-policy'] ?? '', /script-src 'self' 'wasm-unsafe-eval'/);
   await waitReady(page);
@@ -233,8 +219,8 @@ test('explorer: streams 1M rows with progress, breaks down with percentiles, bru
 });
 
 test('explorer: the customer lens shows one customer beside everyone, newest first, and compares them', { timeout: 120_000 }, async () => {
-  const { context, page, log } = await openPage(browser);
-  await page.goto(baseUrl);
+  const { context, page, log } = await openPage(env.browser);
+  await page.goto(env.baseUrl);
   await waitReady(page);
   // Through the demo page's form, as support staff would.
   await page.getByLabel('Customer', { exact: true }).fill('cust_00042');
@@ -308,8 +294,8 @@ test('explorer: the customer lens shows one customer beside everyone, newest fir
 });
 
 test('explorer: save() and restore() round-trip the view, and the URL carries it', { timeout: 120_000 }, async () => {
-  const { context, page, log } = await openPage(browser);
-  await page.goto(baseUrl);
+  const { context, page, log } = await openPage(env.browser);
+  await page.goto(env.baseUrl);
   await waitReady(page);
   const query = {
     calculations: [{ op: 'HEATMAP', column: 'duration_ms' }, { op: 'COUNT' }, { op: 'P95', column: 'duration_ms' }],
@@ -338,7 +324,7 @@ test('explorer: save() and restore() round-trip the view, and the URL carries it
   assert.match(url, /#sightline=/);
 
   // The link opens the same view in a new page.
-  const second = await openPage(browser);
+  const second = await openPage(env.browser);
   await second.page.goto(url);
   await waitReady(second.page);
   await waitResults(second.page, (r) => r.columns[0] === 'region' && r.results.length === 3);
@@ -376,8 +362,8 @@ test('explorer: save() and restore() round-trip the view, and the URL carries it
 });
 
 test('explorer: CSV of the results table and PNG of a chart', { timeout: 120_000 }, async () => {
-  const { context, page, log } = await openPage(browser);
-  await page.goto(baseUrl);
+  const { context, page, log } = await openPage(env.browser);
+  await page.goto(env.baseUrl);
   await waitReady(page);
   await page.evaluate(() => {
     document.querySelector('sightline-explorer').query = {
@@ -422,13 +408,13 @@ test('explorer: CSV of the results table and PNG of a chart', { timeout: 120_000
 });
 
 test('hostile strings in the data stay inert text in every view, and CSV export defuses formulas', { timeout: 120_000 }, async () => {
-  const { context, page, log } = await openPage(browser);
+  const { context, page, log } = await openPage(env.browser);
   const data = readFileSync(path.join(ROOT, 'tests/out/fixtures/hostile.arrows'));
-  await routeBytes(page, baseUrl, '/e2e/hostile.arrows', data);
+  await routeBytes(page, env.baseUrl, '/e2e/hostile.arrows', data);
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>hostile</title>
 <script type="module" src="/www/sightline.js"></script></head>
 <body><sightline-explorer src="/e2e/hostile.arrows" customer-column="customer_id" time-zone="utc"></sightline-explorer></body></html>`;
-  await page.goto(await routePage(page, baseUrl, '/e2e/hostile.html', html));
+  await page.goto(await routePage(page, env.baseUrl, '/e2e/hostile.html', html));
   await waitReady(page);
   await page.evaluate(() => {
     document.querySelector('sightline-explorer').query = {
@@ -500,7 +486,7 @@ test('hostile strings in the data stay inert text in every view, and CSV export 
 });
 
 test('a page under exactly script-src \'self\' \'wasm-unsafe-eval\': parts link through a shared source', { timeout: 120_000 }, async () => {
-  const { context, page, log } = await openPage(browser);
+  const { context, page, log } = await openPage(env.browser);
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>parts</title>
 <script type="module" src="/www/sightline.js"></script></head>
 <body>
@@ -510,7 +496,7 @@ test('a page under exactly script-src \'self\' \'wasm-unsafe-eval\': parts link 
 <sightline-breakdown source="prod" calculations="COUNT, P99(duration_ms)" breakdowns="build_id" time-zone="utc"></sightline-breakdown>
 <sightline-events source="prod" limit="20" columns="timestamp,build_id,endpoint,duration_ms"></sightline-events>
 </body></html>`;
-  const response = await page.goto(await routePage(page, baseUrl, '/e2e/parts.html', html));
+  const response = await page.goto(await routePage(page, env.baseUrl, '/e2e/parts.html', html));
   assert.equal(response.headers()['content-security-policy'], "script-src 'self' 'wasm-unsafe-eval'");
   await page.waitForFunction(() => document.querySelector('sightline-breakdown').result?.matched === 200000, null, { timeout: 30_000 });
   assert.equal(log.workers.length, 1, 'one worker for the shared source');
@@ -536,10 +522,10 @@ test('a page under exactly script-src \'self\' \'wasm-unsafe-eval\': parts link 
 });
 
 test('removing an element ends its worker; a shared source ends with its element', { timeout: 60_000 }, async () => {
-  const { context, page, log } = await openPage(browser);
+  const { context, page, log } = await openPage(env.browser);
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>lifecycle</title>
 <script type="module" src="/www/sightline.js"></script></head><body></body></html>`;
-  await page.goto(await routePage(page, baseUrl, '/e2e/lifecycle.html', html));
+  await page.goto(await routePage(page, env.baseUrl, '/e2e/lifecycle.html', html));
   await page.evaluate(() => import('/www/sightline.js'));
   // An explorer with its own data.
   await page.evaluate(() => {
@@ -592,8 +578,8 @@ test('removing an element ends its worker; a shared source ends with its element
 });
 
 test('no long task over 50 ms on the main thread while queries run on 1M rows', { timeout: 180_000 }, async (t) => {
-  const { context, page, log } = await openPage(browser);
-  await page.goto(baseUrl);
+  const { context, page, log } = await openPage(env.browser);
+  await page.goto(env.baseUrl);
   await waitReady(page);
   await waitResults(page, (r) => r.matched === 1000000);
   await page.waitForTimeout(500);
@@ -627,7 +613,7 @@ test('no long task over 50 ms on the main thread while queries run on 1M rows', 
 test('a server with --token: the component sends the page\'s Authorization header, and says so when it is missing', { timeout: 60_000 }, async () => {
   const guarded = await startServer(['--token', 's3cret-token']);
   try {
-    const { context, page, log } = await openPage(browser);
+    const { context, page, log } = await openPage(env.browser);
     const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>token</title>
 <script type="module" src="/www/sightline.js"></script></head><body></body></html>`;
     await page.goto(await routePage(page, guarded.url, '/e2e/token.html', html));
@@ -660,10 +646,10 @@ test('a server with --token: the component sends the page\'s Authorization heade
 });
 
 test('a new query supersedes one still waiting in the worker', { timeout: 60_000 }, async () => {
-  const { context, page, log } = await openPage(browser);
+  const { context, page, log } = await openPage(env.browser);
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>supersede</title>
 <script type="module" src="/www/sightline.js"></script></head><body></body></html>`;
-  await page.goto(await routePage(page, baseUrl, '/e2e/supersede.html', html));
+  await page.goto(await routePage(page, env.baseUrl, '/e2e/supersede.html', html));
   const out = await page.evaluate(async () => {
     const { SightlineClient } = await import('/www/sightline.js');
     const c = new SightlineClient();
@@ -687,8 +673,8 @@ test('a new query supersedes one still waiting in the worker', { timeout: 60_000
 });
 
 test('explorer: zoom to a brushed selection, then back to all time', { timeout: 90_000 }, async () => {
-  const { context, page, log } = await openPage(browser);
-  await page.goto(baseUrl);
+  const { context, page, log } = await openPage(env.browser);
+  await page.goto(env.baseUrl);
   await waitReady(page);
   await waitResults(page, (r) => r.matched === ROWS);
   await brushIncident(page);
@@ -712,12 +698,12 @@ test('explorer: zoom to a brushed selection, then back to all time', { timeout: 
 });
 
 test('load() takes an apache-arrow Table (the page\'s own apache-arrow)', { timeout: 60_000 }, async () => {
-  const { context, page, log } = await openPage(browser);
-  await routeBytes(page, baseUrl, '/e2e/arrow.js', readFileSync(path.join(ROOT, 'node_modules/apache-arrow/Arrow.es2015.min.js')), 'text/javascript');
+  const { context, page, log } = await openPage(env.browser);
+  await routeBytes(page, env.baseUrl, '/e2e/arrow.js', readFileSync(path.join(ROOT, 'node_modules/apache-arrow/Arrow.es2015.min.js')), 'text/javascript');
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>table</title>
 <script src="/e2e/arrow.js"></script><script type="module" src="/www/sightline.js"></script></head>
 <body><sightline-heatmap id="h" time-zone="utc"></sightline-heatmap><sightline-events id="e" limit="5"></sightline-events></body></html>`;
-  await page.goto(await routePage(page, baseUrl, '/e2e/table.html', html));
+  await page.goto(await routePage(page, env.baseUrl, '/e2e/table.html', html));
   const out = await page.evaluate(async () => {
     await customElements.whenDefined('sightline-heatmap');
     const bytes = new Uint8Array(await (await fetch('/api/demo?rows=5000')).arrayBuffer());

@@ -45,6 +45,25 @@ export function startServer(extraArgs = []) {
   });
 }
 
+/**
+ * Registers `before`/`after` hooks that start the server (with `serverArgs`) and
+ * Chromium, and returns an object whose `browser` and `baseUrl` are set once they run.
+ */
+export function useServerAndBrowser(hooks, serverArgs = []) {
+  const env = { browser: null, baseUrl: '', server: null };
+  hooks.before(async () => {
+    const started = await startServer(serverArgs);
+    env.server = started.child;
+    env.baseUrl = started.url;
+    env.browser = await launch();
+  });
+  hooks.after(async () => {
+    await env.browser?.close().catch(() => {});
+    if (env.server && env.server.exitCode === null) env.server.kill('SIGTERM');
+  });
+  return env;
+}
+
 export function launch() {
   return chromium.launch({
     executablePath: '/usr/bin/chromium',

@@ -9,34 +9,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { OUT, launch, routePage, startServer } from './harness.mjs';
+import { OUT, routePage, useServerAndBrowser } from './harness.mjs';
 
 const ROWS = 1_000_000;
 
-let server;
-let browser;
-let baseUrl;
-
-const PAGE = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sightline heatmap</title>
-<script type="module" src="/www/sightline.js"></script></head>
-<body><sightline-heatmap src="/api/demo?rows=${ROWS}" column="duration_ms" time-zone="utc"></sightline-heatmap></body></html>`;
-const BLANK = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>blank</title></head><body></body></html>`;
-
-before(async () => {
-  const started = await startServer();
-  server = started.child;
-  baseUrl = started.url;
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close().catch(() => {});
-  if (server && server.exitCode === null) server.kill('SIGTERM');
-});
+const env = useServerAndBrowser({ before, after });
 
 test('a heatmap streams 1,000,000 rows and draws them crisply while they arrive', { timeout: 60_000 }, async (t) => {
-  const context = await browser.newContext({
+  const context = await env.browser.newContext({
     viewport: { width: 1280, height: 900 },
     deviceScaleFactor: 2,
     colorScheme: 'light',
@@ -78,7 +58,7 @@ test('a heatmap streams 1,000,000 rows and draws them crisply while they arrive'
   });
 
   const started = Date.now();
-  const url = await routePage(page, baseUrl, '/e2e/heatmap.html', PAGE);
+  const url = await routePage(page, env.baseUrl, '/e2e/heatmap.html', PAGE);
   const response = await page.goto(url);
   assert.equal(response.status(), 200);
   assert.equal(await page.title(), 'Sightline heatmap');
@@ -195,7 +175,7 @@ test('a heatmap streams 1,000,000 rows and draws them crisply while they arrive'
 });
 
 test('dark mode follows prefers-color-scheme', { timeout: 30_000 }, async () => {
-  const context = await browser.newContext({
+  const context = await env.browser.newContext({
     viewport: { width: 1280, height: 900 },
     deviceScaleFactor: 2,
     colorScheme: 'dark',
@@ -206,7 +186,7 @@ test('dark mode follows prefers-color-scheme', { timeout: 30_000 }, async () => 
   const errors = [];
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(await routePage(page, baseUrl, '/e2e/heatmap.html', PAGE));
+  await page.goto(await routePage(page, env.baseUrl, '/e2e/heatmap.html', PAGE));
   await page.waitForFunction(() => document.querySelector('sightline-heatmap')?.state === 'ready', null, {
     timeout: 25_000,
   });
@@ -243,11 +223,11 @@ test('dark mode follows prefers-color-scheme', { timeout: 30_000 }, async () => 
 });
 
 test('errors are reported and the worker survives them', { timeout: 30_000 }, async () => {
-  const context = await browser.newContext({ viewport: { width: 900, height: 700 }, locale: 'en-US' });
+  const context = await env.browser.newContext({ viewport: { width: 900, height: 700 }, locale: 'en-US' });
   const page = await context.newPage();
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
-  await page.goto(await routePage(page, baseUrl, '/e2e/blank.html', BLANK));
+  await page.goto(await routePage(page, env.baseUrl, '/e2e/blank.html', BLANK));
   const result = await page.evaluate(async () => {
     const { SightlineHeatmap, SightlineClient } = await import('/www/sightline.js');
     const out = { defined: customElements.get('sightline-heatmap') === SightlineHeatmap };

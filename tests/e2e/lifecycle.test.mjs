@@ -7,26 +7,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { assertClean, launch, openPage, routePage, startServer } from './harness.mjs';
+import { assertClean, openPage, routePage, useServerAndBrowser } from './harness.mjs';
 
 const ROUNDS = 100;
 const WARMUP = 5;
 
-let server;
-let browser;
-let baseUrl;
-
-before(async () => {
-  const started = await startServer();
-  server = started.child;
-  baseUrl = started.url;
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close().catch(() => {});
-  if (server && server.exitCode === null) server.kill('SIGTERM');
-});
+const env = useServerAndBrowser({ before, after });
 
 /** Resident set size of a process, in bytes (Linux). */
 function rss(pid) {
@@ -35,14 +21,14 @@ function rss(pid) {
 }
 
 test(`create and remove the explorer ${ROUNDS} times: memory returns to its baseline`, { timeout: 300_000 }, async (t) => {
-  const { context, page, log } = await openPage(browser);
+  const { context, page, log } = await openPage(env.browser);
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>lifecycle</title>
 <script type="module" src="/www/sightline.js"></script></head><body></body></html>`;
-  await page.goto(await routePage(page, baseUrl, '/e2e/lifecycle100.html', html));
+  await page.goto(await routePage(page, env.baseUrl, '/e2e/lifecycle100.html', html));
   await page.evaluate(() => import('/www/sightline.js'));
   const cdp = await context.newCDPSession(page);
   await cdp.send('Performance.enable');
-  const browserCdp = await browser.newBrowserCDPSession();
+  const browserCdp = await env.browser.newBrowserCDPSession();
 
   // The renderer process of this page: the one whose memory the workers live in.
   const { processInfo } = await browserCdp.send('SystemInfo.getProcessInfo');
