@@ -13,6 +13,12 @@ import { OUT, routePage, useServerAndBrowser } from './harness.mjs';
 
 const ROWS = 1_000_000;
 
+const PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sightline heatmap</title>
+<script type="module" src="/www/sightline.js"></script></head>
+<body><sightline-heatmap src="/api/demo?rows=${ROWS}" column="duration_ms" time-zone="utc"></sightline-heatmap></body></html>`;
+const BLANK = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>blank</title></head><body></body></html>`;
+
 const env = useServerAndBrowser({ before, after });
 
 test('a heatmap streams 1,000,000 rows and draws them crisply while they arrive', { timeout: 60_000 }, async (t) => {
