@@ -19,43 +19,9 @@ const FUZZ: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz");
 /// once allocated a 1.5 GB grid (fuzz/regressions/query/rate-grid-oom-*).
 const MAX_PEAK_BYTES: u64 = 256 << 20;
 
-/// Counts each thread's live and peak heap bytes (the two replay tests run at once).
-struct CountingAlloc;
-
-thread_local! {
-    static LIVE: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
-    static PEAK: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
-}
-
-fn count(delta: i64) {
-    let _ = LIVE.try_with(|live| {
-        let now = live.get() + delta;
-        live.set(now);
-        let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
-    });
-}
-
-unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        count(layout.size() as i64);
-        unsafe { std::alloc::System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
-        count(layout.size() as i64);
-        unsafe { std::alloc::System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        count(-(layout.size() as i64));
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
-        count(new as i64 - layout.size() as i64);
-        unsafe { std::alloc::System.realloc(ptr, layout, new) }
-    }
-}
-
-#[global_allocator]
-static ALLOC: CountingAlloc = CountingAlloc;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{LIVE, PEAK};
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = match std::fs::read_dir(dir) {

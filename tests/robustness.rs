@@ -746,44 +746,9 @@ fn second_stream_with_another_schema_is_refused() {
 // ---------------------------------------------------------------------------------
 // Memory bounds: hostile streams are refused before the engine allocates for them.
 
-/// Counts the bytes each thread has allocated and not freed, and their peak, so a test
-/// can measure what one call allocates while other tests run on other threads.
-struct CountingAlloc;
-
-thread_local! {
-    static LIVE: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
-    static PEAK: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
-}
-
-fn count(delta: i64) {
-    let _ = LIVE.try_with(|live| {
-        let now = live.get() + delta;
-        live.set(now);
-        let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
-    });
-}
-
-unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        count(layout.size() as i64);
-        unsafe { std::alloc::System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
-        count(layout.size() as i64);
-        unsafe { std::alloc::System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        count(-(layout.size() as i64));
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
-        count(new as i64 - layout.size() as i64);
-        unsafe { std::alloc::System.realloc(ptr, layout, new) }
-    }
-}
-
-#[global_allocator]
-static ALLOC: CountingAlloc = CountingAlloc;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{LIVE, PEAK};
 
 /// Runs `f` and returns its result with the most bytes it had allocated at once on this
 /// thread (beyond what was allocated before it).
