@@ -1,6 +1,7 @@
 // Demo page wiring: the customer lens form drives the explorer's `customer` attribute,
 // and the busiest customers are offered as suggestions once the data has loaded.
 import './sightline.js';
+import { displayText } from './text.js';
 
 const explorer = document.getElementById('explorer');
 const form = document.getElementById('lens-form');
@@ -23,7 +24,9 @@ explorer.addEventListener(
     try {
       const r = await explorer.source.client.query({ breakdowns: ['customer_id'], limit: 20, disable_series: true });
       list.replaceChildren(
-        ...r.results.map((row) => {
+        // The browser shows a suggestion's value as is: offer only ids without invisible
+        // or direction-changing characters (the lens shows any id safely once typed).
+        ...r.results.filter((row) => displayText(row.customer_id) === String(row.customer_id)).map((row) => {
           const option = document.createElement('option');
           option.value = row.customer_id;
           return option;

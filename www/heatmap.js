@@ -8,6 +8,7 @@
 import { SightlineSource } from './source.js';
 import {
   devicePixelRatio,
+  displayText,
   drawMessage,
   drawRendered,
   el,
@@ -498,7 +499,7 @@ export class SightlineHeatmap extends SourceBound {
 
   #updateTitle() {
     const { title, detail } = this.#ui;
-    title.textContent = this.getAttribute('label') || this.column;
+    title.textContent = displayText(this.getAttribute('label') || this.column);
     const s = this.source;
     let text;
     if (this.#renderError && s?.state !== 'loading') {
@@ -525,7 +526,7 @@ export class SightlineHeatmap extends SourceBound {
       if (s.bytes && this.ownsSource) parts.push(`${formatBytes(s.bytes)} in ${formatSeconds(s.loadMs)}`);
       text = parts.join(' · ');
     }
-    detail.textContent = text;
+    detail.textContent = displayText(text);
   }
 
   #showProgress() {
@@ -671,7 +672,7 @@ export class SightlineHeatmap extends SourceBound {
     const f = timeFormats(utc);
     const range = t1 - t0 > 86400 * 2 ? `${f.day(t0 * 1000)} to ${f.day(t1 * 1000)}` : formatTimeRange(t0, t1, utc);
     const label =
-      `Heatmap of ${h.column} over time: ${formatInt(h.total)} events, ${range}; ` +
+      `Heatmap of ${displayText(h.column)} over time: ${formatInt(h.total)} events, ${range}; ` +
       `values ${formatValue(v0, unit)} to ${formatValue(v1, unit)} on a ${h.scale} scale; ` +
       `busiest bucket ${formatInt(h.max_count)} events.`;
     this.#ui.canvas.setAttribute('aria-label', label);
@@ -886,7 +887,7 @@ export class SightlineHeatmap extends SourceBound {
     if (v < 0) {
       y0 = plot.y + plot.h + 2;
       y1 = plot.y + plot.h + 8;
-      valueText = `${h.column} ≤ 0`;
+      valueText = `${displayText(h.column)} ≤ 0`;
       count = view.low?.[t];
     } else {
       y0 = plot.y + plot.h - (plot.h * (v + 1)) / vb;

@@ -526,7 +526,7 @@ export class SightlineBreakdown extends Part {
       if (err?.name === 'AbortError') return;
       this.#result = null;
       this.#ui.status.classList.add('error');
-      this.#ui.status.textContent = err?.message || String(err);
+      this.#ui.status.textContent = displayText(err?.message || String(err));
       this.table.set([], []);
       this.#ui.charts.replaceChildren();
       emit(this, 'sightline-error', { message: err?.message || String(err) });
@@ -634,14 +634,14 @@ export class SightlineBreakdown extends Part {
         ...c.series.map((s, i) => {
           const sw = el('span', { class: 'swatch', 'aria-hidden': 'true' });
           sw.style.background = theme.lines[i % theme.lines.length] ?? '#888';
-          return el('span', {}, sw, el('span', { text: s.name }));
+          return el('span', {}, sw, el('span', { text: displayText(s.name) }));
         }),
       );
       if (c.render) {
         drawRendered(chart.canvas, c.render, theme, dpr);
         chart.plot = c.render.plot;
         const n = c.series.length;
-        chart.canvas.setAttribute('aria-label', `${c.name} over time, ${n} ${n === 1 ? 'line' : 'lines'}: ${c.series.map((s) => s.name).join(', ')}`);
+        chart.canvas.setAttribute('aria-label', displayText(`${c.name} over time, ${n} ${n === 1 ? 'line' : 'lines'}: ${c.series.map((s) => s.name).join(', ')}`));
       } else {
         chart.plot = null;
         drawMessage(chart.canvas, rendered.charts.width ?? 600, 200, c.error ?? 'no chart', theme);
@@ -653,10 +653,11 @@ export class SightlineBreakdown extends Part {
     const canvas = el('canvas', { part: 'chart', role: 'img', tabindex: '0' });
     const guide = el('div', { class: 'guide', hidden: true });
     const tip = el('div', { part: 'tooltip', hidden: true });
-    const png = el('button', { type: 'button', class: 'link', text: 'PNG', 'aria-label': `Export the ${name} chart as PNG` });
+    const shown = displayText(name);
+    const png = el('button', { type: 'button', class: 'link', text: 'PNG', 'aria-label': `Export the ${shown} chart as PNG` });
     const legend = el('div', { class: 'legend' });
     const holder = el('div', { class: 'chart' }, canvas, guide, tip);
-    const box = el('figure', { class: 'figure' }, el('div', { class: 'row' }, el('h4', { text: name }), el('span', { class: 'spacer' }), png), holder, legend);
+    const box = el('figure', { class: 'figure' }, el('div', { class: 'row' }, el('h4', { text: shown }), el('span', { class: 'spacer' }), png), holder, legend);
     box.style.margin = '0 0 8px';
     const chart = { name, canvas, guide, tip, legend, box, plot: null, data: null };
     png.addEventListener('click', () => this.exportPNG(this.#charts.indexOf(chart)));
@@ -681,7 +682,7 @@ export class SightlineBreakdown extends Part {
           .map((s) => ({ s, v: s.values[i] }))
           .filter((x) => x.v !== null && x.v !== undefined)
           .slice(0, 10)
-          .map(({ s, v }) => el('div', { text: `${s.name}: ${formatValue(v, unit)}` })),
+          .map(({ s, v }) => el('div', { text: `${displayText(s.name)}: ${formatValue(v, unit)}` })),
       );
       tip.hidden = false;
       const left = p.x + ((i + 0.5) * p.w) / n + 12;
@@ -777,7 +778,7 @@ export class SightlineCompare extends Part {
     } catch (err) {
       if (err?.name === 'AbortError') return;
       this.#result = null;
-      this.#ui.status.textContent = err?.message || String(err);
+      this.#ui.status.textContent = displayText(err?.message || String(err));
       this.#ui.status.classList.add('error');
       this.#ui.dims.replaceChildren();
     }
@@ -790,15 +791,16 @@ export class SightlineCompare extends Part {
     this.#ui.status.textContent =
       `${formatInt(r.selection_count)} selected events (${what}) vs ${formatInt(r.baseline_count)} baseline events · ${formatSeconds(ms)}`;
     const dims = r.dimensions.filter((d) => d.values.length && d.score > 0);
-    const quiet = r.dimensions.filter((d) => d.values.length && d.score === 0).map((d) => d.column);
+    const quiet = r.dimensions.filter((d) => d.values.length && d.score === 0).map((d) => displayText(d.column));
     this.#ui.dims.replaceChildren(
       ...dims.map((d, rank) => {
-        const groupBy = el('button', { type: 'button', class: 'link', text: 'Group by', 'aria-label': `Group by ${d.column}` });
+        const column = displayText(d.column);
+        const groupBy = el('button', { type: 'button', class: 'link', text: 'Group by', 'aria-label': `Group by ${column}` });
         groupBy.addEventListener('click', () => emit(this, 'sightline-group-by', { column: d.column }));
         const head = el(
           'header',
           {},
-          el('h4', { text: displayText(`${rank + 1}. ${d.column}`) }),
+          el('h4', { text: `${rank + 1}. ${column}` }),
           groupBy,
           el('span', { class: 'score', text: `score ${d.score.toFixed(2)}`, title: 'total variation distance over the significant values' }),
         );
@@ -808,7 +810,7 @@ export class SightlineCompare extends Part {
             type: 'button',
             class: 'link name',
             text: cellText(v.value),
-            title: `Filter: ${d.column} = ${cellText(v.value)}`,
+            title: `Filter: ${column} = ${cellText(v.value)}`,
           });
           name.addEventListener('click', () => {
             const filter = v.value === null ? { column: d.column, op: 'does-not-exist' } : { column: d.column, op: '=', value: v.value };
@@ -847,7 +849,7 @@ export class SightlineCompare extends Part {
             ...measures.map((m) => {
               const unit = m.column.endsWith('_ms') ? 'ms' : undefined;
               return el('div', {
-                text: `${m.column}: p50 ${formatValue(m.selection.p50, unit)} vs ${formatValue(m.baseline.p50, unit)}, p95 ${formatValue(m.selection.p95, unit)} vs ${formatValue(m.baseline.p95, unit)} (KS ${m.score.toFixed(2)})`,
+                text: `${displayText(m.column)}: p50 ${formatValue(m.selection.p50, unit)} vs ${formatValue(m.baseline.p50, unit)}, p95 ${formatValue(m.selection.p95, unit)} vs ${formatValue(m.baseline.p95, unit)} (KS ${m.score.toFixed(2)})`,
               });
             }),
           ]
@@ -938,7 +940,7 @@ export class SightlineEvents extends Part {
     } catch (err) {
       if (err?.name === 'AbortError') return;
       this.#ui.status.classList.add('error');
-      this.#ui.status.textContent = err?.message || String(err);
+      this.#ui.status.textContent = displayText(err?.message || String(err));
       this.table.set([], []);
     }
   }
@@ -954,7 +956,7 @@ export class SightlineEvents extends Part {
     const fields = el('dl', { class: 'fields' });
     for (const [k, v] of Object.entries(row)) {
       if (k.startsWith('__')) continue;
-      fields.append(el('dt', { text: k }), el('dd', { text: cellText(v, this.#schema?.get(k)) }));
+      fields.append(el('dt', { text: displayText(k) }), el('dd', { text: cellText(v, this.#schema?.get(k)) }));
     }
     const td = el('td', { colspan: String(this.table.columns.length) }, fields);
     tr.after(el('tr', { class: 'detail', part: 'event-detail' }, td));
@@ -1013,8 +1015,9 @@ function explorerStyle() {
   return explorerSheet;
 }
 
+/** An option of a select: `text` may name a column, so it is shown through displayText. */
 function option(value, text, selected) {
-  const o = el('option', { value, text });
+  const o = el('option', { value, text: displayText(text) });
   o.selected = Boolean(selected);
   return o;
 }
@@ -1026,7 +1029,7 @@ function select(label, options, value) {
 }
 
 function removeButton(label, onClick) {
-  const b = el('button', { type: 'button', class: 'icon', text: '×', 'aria-label': label });
+  const b = el('button', { type: 'button', class: 'icon', text: '×', 'aria-label': displayText(label) });
   b.addEventListener('click', onClick);
   return b;
 }
@@ -1265,7 +1268,7 @@ export class SightlineExplorer extends SourceBound {
     } else if (s.state === 'ready') {
       status.textContent = `${formatInt(s.rows)} events · ${formatBytes(s.bytes)} in ${formatSeconds(s.loadMs)}`;
     } else if (s.state === 'error') {
-      status.textContent = `${s.error}${s.rows ? ` · ${formatInt(s.rows)} events loaded before it stay` : ''}`;
+      status.textContent = `${displayText(s.error)}${s.rows ? ` · ${formatInt(s.rows)} events loaded before it stay` : ''}`;
       status.classList.add('error');
     }
     if (s.state !== 'error') status.classList.remove('error');
@@ -1341,7 +1344,7 @@ export class SightlineExplorer extends SourceBound {
     mine.setAttribute('part', 'lens-heatmap');
     const all = document.createElement('sightline-heatmap');
     all.column = col;
-    all.setAttribute('label', `Everyone: ${col}`);
+    all.setAttribute('label', displayText(`Everyone: ${col}`));
     const tz = this.getAttribute('time-zone');
     if (tz) {
       mine.setAttribute('time-zone', tz);
@@ -1494,13 +1497,16 @@ export class SightlineExplorer extends SourceBound {
     q.filters.forEach((f, i) => {
       const col = select('Filter column', all, f.column);
       const op = select('Filter operator', FILTER_OPS.map((o) => [o, o]), f.op);
-      const value = el('input', { type: 'text', 'aria-label': 'Filter value', value: valueText(f.value) });
+      // A value from the data (a click in the comparison) may hold invisible characters:
+      // the field shows it through displayText, and an unedited field keeps the raw value.
+      const shown = displayText(valueText(f.value));
+      const value = el('input', { type: 'text', 'aria-label': 'Filter value', value: shown });
       value.hidden = f.op === 'exists' || f.op === 'does-not-exist';
       const update = () => {
         f.column = col.value;
         f.op = op.value;
         if (f.op === 'exists' || f.op === 'does-not-exist') delete f.value;
-        else f.value = parseValue(value.value, f.op);
+        else f.value = parseValue(value.value === shown ? valueText(f.value) : value.value, f.op);
         rerun();
       };
       col.addEventListener('change', update);

@@ -324,7 +324,8 @@ export function drawRendered(canvas, r, theme, dpr) {
   for (const label of r.labels) {
     ctx.textAlign = label.align;
     ctx.textBaseline = label.baseline;
-    const m = ctx.measureText(label.text);
+    const text = displayText(label.text);
+    const m = ctx.measureText(text);
     const width = m.width;
     let x = label.x;
     let left = label.align === 'right' ? x - width : label.align === 'center' ? x - width / 2 : x;
@@ -340,14 +341,15 @@ export function drawRendered(canvas, r, theme, dpr) {
     };
     if (placed.some((p) => box.l < p.r && box.r > p.l && box.t < p.b && box.b > p.t)) continue;
     placed.push(box);
-    ctx.fillText(label.text, x, label.y);
+    ctx.fillText(text, x, label.y);
   }
   ctx.setTransform(1, 0, 0, 1, 0, 0);
 }
 
-/** Fills a canvas of `w` x `h` CSS pixels with one centred line of text. */
-export function drawMessage(canvas, w, h, text, theme) {
+/** Fills a canvas of `w` x `h` CSS pixels with one centred line of text (e.g. an error naming a column). */
+export function drawMessage(canvas, w, h, message, theme) {
   if (!w || !h) return;
+  const text = displayText(message);
   const dpr = devicePixelRatio();
   canvas.width = Math.round(w * dpr);
   canvas.height = Math.round(h * dpr);

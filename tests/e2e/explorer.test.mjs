@@ -414,12 +414,23 @@ test('hostile strings in the data stay inert text in every view, and CSV export 
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>hostile</title>
 <script type="module" src="/www/sightline.js"></script></head>
 <body><sightline-explorer src="/e2e/hostile.arrows" customer-column="customer_id" time-zone="utc"></sightline-explorer></body></html>`;
+  // Every string drawn on a canvas, to check labels and messages too.
+  await page.addInitScript(() => {
+    window.__drawn = [];
+    const fillText = CanvasRenderingContext2D.prototype.fillText;
+    CanvasRenderingContext2D.prototype.fillText = function (text, ...rest) {
+      window.__drawn.push(String(text));
+      return fillText.call(this, text, ...rest);
+    };
+  });
   await page.goto(await routePage(page, env.baseUrl, '/e2e/hostile.html', html));
   await waitReady(page);
   await page.evaluate(() => {
     document.querySelector('sightline-explorer').query = {
       calculations: [{ op: 'HEATMAP', column: 'duration_ms' }, { op: 'COUNT' }, { op: 'P99', column: 'duration_ms' }],
       breakdowns: ['customer_id'],
+      // A filter on a hostile value: its field in the builder shows it marked.
+      filters: [{ column: 'endpoint', op: '!=', value: 'cust_\u202eevil_txt.exe' }],
     };
   });
   await waitResults(page, (r) => r.columns[0] === 'customer_id' && r.results.length === 11);
@@ -449,6 +460,17 @@ test('hostile strings in the data stay inert text in every view, and CSV export 
       for (const n of root.querySelectorAll('*')) if (n.shadowRoot) collect(n.shadowRoot);
     };
     collect(document.body);
+    // What a person sees or hears besides text nodes: shown attributes, field values, canvas text.
+    const shown = [...text, ...window.__drawn];
+    for (const n of all) {
+      for (const a of ['title', 'aria-label', 'label', 'placeholder', 'alt', 'aria-valuetext']) if (n.hasAttribute(a)) shown.push(n.getAttribute(a));
+      if (n.localName === 'input') shown.push(n.value);
+    }
+    // Any Cc/Cf/Zl/Zp character or lone surrogate, other than a joiner between two pictographs.
+    const raw = shown
+      .map((s) => s.replace(/(?<=\p{Extended_Pictographic})\u200D(?=\p{Extended_Pictographic})/gu, ''))
+      .filter((s) => /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\uD800-\uDFFF]/u.test(s))
+      .map((s) => JSON.stringify(s.slice(0, 80)));
     const td = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-breakdown').shadowRoot.querySelector('td');
     return {
       pwned: window.__pwned,
@@ -456,6 +478,10 @@ test('hostile strings in the data stay inert text in every view, and CSV export 
       scripts: tags.filter((t) => t === 'script').length,
       svgs: tags.filter((t) => t === 'svg').length,
       text: text.join('\n'),
+      raw,
+      shownCount: shown.length,
+      drawn: window.__drawn.length,
+      headers: [...document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-events').shadowRoot.querySelectorAll('thead th')].map((th) => th.textContent),
       bidi: getComputedStyle(td).unicodeBidi,
     };
   });
@@ -469,7 +495,24 @@ test('hostile strings in the data stay inert text in every view, and CSV export 
   // Direction overrides and zero-width spaces are shown, not obeyed.
   assert.ok(check.text.includes('cust_⟨U+202E⟩evil_txt.exe'), 'the right-to-left override is not made visible');
   assert.ok(!check.text.includes('cust_\u202eevil'), 'a raw right-to-left override reached the page');
-  assert.ok(check.text.includes('zero⟨U+200B⟩width\u200djoin'), 'the zero-width space is not made visible');
+  assert.ok(
+    check.text.includes('zero⟨U+200B⟩width⟨U+200D⟩join⟨U+0009⟩tab⟨U+000A⟩new⟨U+2028⟩line⟨U+E0041⟩tag⟨U+00AD⟩soft 👨\u200d👩\u200d👧'),
+    'zero-width and control characters, separators and tags are not made visible (or the emoji sequence is broken)',
+  );
+  assert.ok(check.headers.includes('geo⟨U+202E⟩⟨U+2066⟩zone'), `a column name with an override is not made visible: ${check.headers}`);
+  assert.ok(check.drawn > 10, 'canvas labels were recorded');
+  assert.ok(check.shownCount > 300, `only ${check.shownCount} strings shown`);
+  assert.deepEqual(check.raw, [], 'invisible or direction-changing characters reached the page');
+  // The filter's field shows the value marked; left unedited, the filter keeps the raw value.
+  const field = await page.evaluate(() => {
+    const x = document.querySelector('sightline-explorer');
+    const input = x.shadowRoot.querySelector('[part="builder"] input[aria-label="Filter value"]');
+    const shown = input.value;
+    input.dispatchEvent(new Event('change'));
+    return { shown, value: x.query.filters[0].value };
+  });
+  assert.equal(field.shown, 'cust_⟨U+202E⟩evil_txt.exe');
+  assert.equal(field.value, 'cust_\u202eevil_txt.exe');
   assert.equal(check.bidi, 'isolate', 'right-to-left overrides are isolated in their cells');
   await explorer(page).screenshot({ path: path.join(OUT, 'explorer-hostile.png') });
 
