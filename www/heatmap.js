@@ -13,9 +13,7 @@ import {
   drawRendered,
   el,
   emit,
-  formatBytes,
   formatInt,
-  formatSeconds,
   formatTimeRange,
   formatValue,
   intAttr,
@@ -510,7 +508,7 @@ export class SightlineHeatmap extends SourceBound {
       text = s.error ?? 'error';
     } else if (s.state === 'loading') {
       const rows = s.totalRows ? `${formatInt(s.rows)} of ${formatInt(s.totalRows)} rows` : `${formatInt(s.rows)} rows`;
-      const bytes = s.totalBytes ? `${formatBytes(s.bytes)} of ${formatBytes(s.totalBytes)}` : formatBytes(s.bytes);
+      const bytes = s.totalBytes ? `${formatValue(s.bytes, 'B')} of ${formatValue(s.totalBytes, 'B')}` : formatValue(s.bytes, 'B');
       text = `Loading ${rows} · ${bytes}`;
     } else {
       const h = this.#view?.heatmap;
@@ -523,7 +521,7 @@ export class SightlineHeatmap extends SourceBound {
       if (h && h.nulls > 0) parts.push(`${formatInt(h.nulls)} null values`);
       parts.push(`${this.scale} scale`);
       if (this.#utc()) parts.push('times in UTC');
-      if (s.bytes && this.ownsSource) parts.push(`${formatBytes(s.bytes)} in ${formatSeconds(s.loadMs)}`);
+      if (s.bytes && this.ownsSource) parts.push(`${formatValue(s.bytes, 'B')} in ${formatValue(s.loadMs, 'ms')}`);
       text = parts.join(' · ');
     }
     detail.textContent = displayText(text);

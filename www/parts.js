@@ -9,15 +9,12 @@ import { SourceBound, contextSpec } from './heatmap.js';
 import {
   cellText,
   displayText,
-  compact,
   devicePixelRatio,
   drawMessage,
   drawRendered,
   el,
   emit,
-  formatBytes,
   formatInt,
-  formatSeconds,
   formatTimeRange,
   formatValue,
   intAttr,
@@ -518,7 +515,7 @@ export class SightlineBreakdown extends Part {
       this.#ui.status.classList.remove('error');
       this.#ui.status.textContent =
         `${formatInt(r.results.length)} of ${formatInt(r.groups)} groups · ${formatInt(r.matched)} of ${formatInt(r.scanned)} events · ` +
-        `${formatTimeRange(r.start_time, r.end_time, this.#utc())} · ${formatSeconds(ms)}`;
+        `${formatTimeRange(r.start_time, r.end_time, this.#utc())} · ${formatValue(ms, 'ms')}`;
       this.#fillTable();
       this.#drawCharts(r);
       emit(this, 'sightline-result', { result: r, ms });
@@ -789,7 +786,7 @@ export class SightlineCompare extends Part {
     const sel = spec.selection ?? {};
     const what = sel.start_time !== undefined ? formatTimeRange(sel.start_time, sel.end_time, true) : 'selection';
     this.#ui.status.textContent =
-      `${formatInt(r.selection_count)} selected events (${what}) vs ${formatInt(r.baseline_count)} baseline events · ${formatSeconds(ms)}`;
+      `${formatInt(r.selection_count)} selected events (${what}) vs ${formatInt(r.baseline_count)} baseline events · ${formatValue(ms, 'ms')}`;
     const dims = r.dimensions.filter((d) => d.values.length && d.score > 0);
     const quiet = r.dimensions.filter((d) => d.values.length && d.score === 0).map((d) => displayText(d.column));
     this.#ui.dims.replaceChildren(
@@ -1264,9 +1261,9 @@ export class SightlineExplorer extends SourceBound {
     if (s.state === 'loading') {
       frac = s.totalRows ? s.rows / s.totalRows : s.totalBytes ? s.bytes / s.totalBytes : 0;
       const of = s.totalRows ? ` of ${formatInt(s.totalRows)}` : '';
-      status.textContent = `Loading ${formatInt(s.rows)}${of} rows · ${formatBytes(s.bytes)}`;
+      status.textContent = `Loading ${formatInt(s.rows)}${of} rows · ${formatValue(s.bytes, 'B')}`;
     } else if (s.state === 'ready') {
-      status.textContent = `${formatInt(s.rows)} events · ${formatBytes(s.bytes)} in ${formatSeconds(s.loadMs)}`;
+      status.textContent = `${formatInt(s.rows)} events · ${formatValue(s.bytes, 'B')} in ${formatValue(s.loadMs, 'ms')}`;
     } else if (s.state === 'error') {
       status.textContent = `${displayText(s.error)}${s.rows ? ` · ${formatInt(s.rows)} events loaded before it stay` : ''}`;
       status.classList.add('error');

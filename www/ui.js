@@ -19,42 +19,74 @@ export function formatInt(n) {
   return intFormat.format(n);
 }
 
-export function formatBytes(n) {
-  if (!Number.isFinite(n)) return '';
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (n >= 1000 && i < units.length - 1) {
-    n /= 1000;
-    i += 1;
+// Values with units are written exactly as the engine writes its axis labels
+// (src/render.rs `format_value`), so that a tooltip, a status line and an axis agree:
+// `1.5s`, `20ms`, `0.5ms`, `12k`, `1.2MB`. `fixed` is Rust's `format!("{:.N}")`.
+
+/** The sign, integer mantissa and binary exponent of a finite double: |x| = m * 2^e. */
+function decompose(x) {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, x);
+  const hi = view.getUint32(0);
+  const lo = view.getUint32(4);
+  const exp = (hi >>> 20) & 0x7ff;
+  const m = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo);
+  return exp === 0 ? [m, -1074] : [m | (1n << 52n), exp - 1075];
+}
+
+/**
+ * `x` with `digits` decimals exactly as Rust's `format!("{x:.digits$}")` writes it: from
+ * the exact binary value, ties to even (`0.25` -> `0.2`, where `toFixed` says `0.3`), the
+ * sign of negative zero kept (`-0.0`), no exponent however large, `NaN`, `inf`, `-inf`.
+ */
+export function fixed(x, digits) {
+  if (Number.isNaN(x)) return 'NaN';
+  const negative = x < 0 || Object.is(x, -0);
+  if (!Number.isFinite(x)) return negative ? '-inf' : 'inf';
+  const [m, e] = decompose(x);
+  const scale = 10n ** BigInt(digits);
+  let n;
+  if (e >= 0) {
+    n = (m << BigInt(e)) * scale;
+  } else {
+    const num = m * scale;
+    const den = 1n << BigInt(-e);
+    n = num / den;
+    const twice = (num % den) * 2n;
+    if (twice > den || (twice === den && (n & 1n) === 1n)) n += 1n;
   }
-  return `${i === 0 ? n : n.toFixed(n < 10 ? 2 : 1)} ${units[i]}`;
+  let s = n.toString();
+  if (digits > 0) {
+    s = s.padStart(digits + 1, '0');
+    s = `${s.slice(0, -digits)}.${s.slice(-digits)}`;
+  }
+  return negative ? `-${s}` : s;
 }
 
-export function formatSeconds(ms) {
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
-}
-
-export function trimNumber(x, digits) {
-  const s = x.toFixed(digits);
+/** Trailing zeros (and a trailing point) dropped: `1.50` -> `1.5`, `2.0` -> `2`. */
+function trim(s) {
   return s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s;
 }
 
-/** Three significant digits: 0.0772, 1.23, 12.3, 123, 1.23k ... */
+/** A number as the axis labels write it: `12k`, `1.5M`, `2.5G`, `12.3`, `0.077`. */
 export function compact(v) {
   const a = Math.abs(v);
-  const sig = (x) => trimNumber(x, Math.max(0, 2 - Math.floor(Math.log10(Math.abs(x) || 1))));
-  if (a >= 1e9) return `${sig(v / 1e9)}G`;
-  if (a >= 1e6) return `${sig(v / 1e6)}M`;
-  if (a >= 1e3) return `${sig(v / 1e3)}k`;
-  if (a === 0) return '0';
-  return sig(v);
+  if (a >= 1e9) return `${trim(fixed(v / 1e9, 1))}G`;
+  if (a >= 1e6) return `${trim(fixed(v / 1e6, 1))}M`;
+  if (a >= 1e3) return `${trim(fixed(v / 1e3, 1))}k`;
+  if (a >= 1 || a === 0) return trim(fixed(v, 1));
+  return trim(fixed(v, 3));
 }
 
-/** A value with its unit, as the axis labels write it (`ms` becomes s above 1000). */
+/**
+ * A value with its unit, as the engine's axis labels write it: `ms` in ms below a second
+ * and in seconds from there (`20ms`, `0.5ms`, `1.5s`), any other unit after the compact
+ * number (`1.2MB`), none: the compact number. The one formatter of values with units.
+ */
 export function formatValue(v, unit) {
-  if (!Number.isFinite(v)) return String(v);
-  if (unit === 'ms') return Math.abs(v) >= 1000 ? `${compact(v / 1000)} s` : `${compact(v)} ms`;
-  if (unit) return `${compact(v)} ${unit}`;
+  if (unit === 'ms' && Math.abs(v) >= 1000) return `${trim(fixed(v / 1000, 1))}s`;
+  if (unit === 'ms') return `${compact(v)}ms`;
+  if (unit) return `${compact(v)}${unit}`;
   return compact(v);
 }
 

@@ -137,8 +137,14 @@ const handlers = {
   },
 };
 
-// Calculations whose empty buckets are zero rather than gaps.
-const ADDITIVE = new Set(['COUNT', 'SUM', 'CONCURRENCY', 'RATE_SUM', 'RATE_COUNT']);
+// Calculations whose empty buckets are zero rather than gaps: those additive across
+// groups and buckets, where no events contribute nothing (COUNT, SUM, and CONCURRENCY, a
+// time-averaged count of spans in progress per bucket). Not RATE_*: a bucket's rate is
+// the change since the previous non-empty bucket, so an empty bucket has no rate (a gap;
+// the next non-empty bucket carries the change), and rates of groups do not add up to the
+// rate of their union when groups skip buckets. Not AVG, MIN, MAX, percentiles or
+// COUNT_DISTINCT (distinct values of groups overlap).
+const ADDITIVE = new Set(['COUNT', 'SUM', 'CONCURRENCY']);
 
 function groupName(row, breakdowns) {
   if (!breakdowns.length) return 'all events';
