@@ -102,8 +102,12 @@ pub struct ValueDiff {
     pub diff_pp: f64,
     /// `selection_share / baseline_share` (`null` when the baseline has none).
     pub lift: Option<f64>,
-    /// G-test p-value (`null` when not tested: too few events).
+    /// The test's p-value (`null` when not tested: too few events). It may be 0 when
+    /// the evidence is stronger than an f64 can hold: see `log10_p_value`.
     pub p_value: Option<f64>,
+    /// log10 of the p-value, computed in log space so it is finite however strong the
+    /// evidence (`-2300` for p = 1e-2300).
+    pub log10_p_value: Option<f64>,
     /// Significant after Benjamini-Hochberg correction.
     pub significant: bool,
 }
@@ -156,9 +160,11 @@ pub struct Measure {
     pub column: String,
     /// Kolmogorov-Smirnov distance between the bucketed distributions.
     pub score: f64,
-    /// Its asymptotic p-value.
+    /// Its asymptotic p-value (may be 0: see `log10_p_value`).
     pub p_value: Option<f64>,
-    /// `p_value < alpha`.
+    /// log10 of the p-value, finite however strong the evidence.
+    pub log10_p_value: Option<f64>,
+    /// Significant after Benjamini-Hochberg correction, together with the dimensions' values.
     pub significant: bool,
     /// Shared bucket edges.
     pub edges: Vec<f64>,
@@ -181,7 +187,7 @@ pub struct Comparison {
     pub dimensions: Vec<Dimension>,
     /// Measures, most different first.
     pub measures: Vec<Measure>,
-    /// Values tested (the Benjamini-Hochberg family size).
+    /// Tests corrected together (the Benjamini-Hochberg family: dimension values and measures).
     pub tests: u64,
 }
 
@@ -249,8 +255,16 @@ fn sides(ds: &Dataset, spec: &CompareSpec) -> Result<Vec<u8>> {
                 None => (b.clone(), 0.0),
             };
             // The baseline keeps the scope's filters but not necessarily its time range.
+            // With `period` it is "the same events one period earlier": the selection's
+            // filters (a brush's value range among them) apply to the earlier window too.
+            let same_events = b.period.is_some();
             for (i, s) in side.iter_mut().enumerate() {
-                if *s == 0 && in_window(&window.0, window.1, i) && scope_filters.test(i) && base_filters.test(i) {
+                if *s == 0
+                    && in_window(&window.0, window.1, i)
+                    && scope_filters.test(i)
+                    && base_filters.test(i)
+                    && (!same_events || sel_filters.test(i))
+                {
                     *s = 2;
                 }
             }
@@ -325,120 +339,151 @@ fn value_name(codes: &Codes, code: usize) -> serde_json::Value {
     }
 }
 
-/// Survival function of the chi-square distribution with one degree of freedom.
-fn chi2_1_sf(x: f64) -> f64 {
+// Tail probabilities are computed as natural logarithms: a loud incident's G statistic
+// (1e5 and more) has a p-value far below the smallest f64 (about 1e-308), and a
+// p-value that underflows to 0 would tie the strongest evidence with itself and break
+// any test written as "p > 0". `statrs` gives erfc and ln Γ (erfc within 1e-9 relative,
+// measured in the tests; the Numerical Recipes erfcc it replaces had 1.2e-7, and no log form);
+// the log-space tails on top of them are ours.
+
+/// ln P(X > x) for X ~ chi-square with one degree of freedom: ln erfc(sqrt(x / 2)).
+pub(crate) fn ln_chi2_1_sf(x: f64) -> f64 {
+    if x.is_nan() {
+        return 0.0;
+    }
     if x <= 0.0 {
-        1.0
-    } else {
-        erfc((x / 2.0).sqrt())
+        return 0.0;
     }
+    ln_erfc((x / 2.0).sqrt())
 }
 
-/// Complementary error function (Numerical Recipes' erfcc: fractional error < 1.2e-7).
-fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t
-        * (-z * z - 1.265_512_23
-            + t * (1.000_023_68
-                + t * (0.374_091_96
-                    + t * (0.096_784_18
-                        + t * (-0.186_288_06
-                            + t * (0.278_868_07
-                                + t * (-1.135_203_98
-                                    + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-            .exp();
-    if x >= 0.0 {
-        r
-    } else {
-        2.0 - r
+/// ln erfc(z) for z >= 0, without underflow: statrs' erfc while it is far from the
+/// smallest normal f64, then the asymptotic expansion
+/// erfc(z) = exp(-z²) / (z √π) · (1 - 1/(2z²) + 3/(2z²)² - 15/(2z²)³ + 105/(2z²)⁴ - ...),
+/// whose truncation error at z >= 20 is below 1e-13 (relative).
+pub(crate) fn ln_erfc(z: f64) -> f64 {
+    if z < 20.0 {
+        return statrs::function::erf::erfc(z).ln();
     }
+    if z.is_infinite() {
+        return f64::NEG_INFINITY;
+    }
+    let u = 1.0 / (2.0 * z * z);
+    let series = 1.0 - u * (1.0 - 3.0 * u * (1.0 - 5.0 * u * (1.0 - 7.0 * u * (1.0 - 9.0 * u))));
+    -z * z - (z * std::f64::consts::PI.sqrt()).ln() + series.ln()
 }
 
-/// G-test of independence on a 2x2 table: p-value.
-fn g_test(a: f64, b: f64, c: f64, d: f64) -> f64 {
+/// ln of `sum(exp(x))` over `xs`, without overflow or underflow.
+fn ln_sum_exp(xs: impl Iterator<Item = f64> + Clone) -> f64 {
+    let m = xs.clone().fold(f64::NEG_INFINITY, f64::max);
+    if m == f64::NEG_INFINITY {
+        return m;
+    }
+    m + xs.map(|x| (x - m).exp()).sum::<f64>().ln()
+}
+
+/// G-test of independence on a 2x2 table: (G, ln p-value).
+pub(crate) fn g_test(a: f64, b: f64, c: f64, d: f64) -> (f64, f64) {
     let n = a + b + c + d;
     let cell = |o: f64, e: f64| if o > 0.0 && e > 0.0 { o * (o / e).ln() } else { 0.0 };
     let (r1, r2, c1, c2) = (a + b, c + d, a + c, b + d);
     if r1 == 0.0 || r2 == 0.0 || c1 == 0.0 || c2 == 0.0 {
-        return 1.0;
+        return (0.0, 0.0);
     }
     let g = 2.0 * (cell(a, r1 * c1 / n) + cell(b, r1 * c2 / n) + cell(c, r2 * c1 / n) + cell(d, r2 * c2 / n));
-    chi2_1_sf(g)
+    // Rounding can make a perfectly balanced table's G a tiny negative number.
+    let g = g.max(0.0);
+    (g, ln_chi2_1_sf(g))
 }
 
-/// ln Γ(x) for x > 0 (Lanczos, g = 7).
 fn ln_gamma(x: f64) -> f64 {
-    const C: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    if x < 0.5 {
-        return (std::f64::consts::PI / (std::f64::consts::PI * x).sin()).ln() - ln_gamma(1.0 - x);
-    }
-    let x = x - 1.0;
-    let mut a = C[0];
-    let t = x + 7.5;
-    for (i, c) in C.iter().enumerate().skip(1) {
-        a += c / (x + i as f64);
-    }
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+    statrs::function::gamma::ln_gamma(x)
 }
 
-/// Exact two-sided binomial test: `a` successes in `n` trials at rate `p` (twice the
-/// smaller tail, at most 1). Used where counts are too small for the G-test.
-fn binomial_two_sided(a: u64, n: u64, p: f64) -> f64 {
-    if n == 0 || p <= 0.0 || p >= 1.0 {
-        return 1.0;
+/// Exact two-sided binomial test, as a natural log: `a` successes in `n` trials at rate
+/// `p` (twice the smaller tail, at most 1). Used where counts are too small for the
+/// G-test, which does not mean the p-value is not tiny (1,000 of 1,000 at p = 0.001).
+pub(crate) fn ln_binomial_two_sided(a: u64, n: u64, p: f64) -> f64 {
+    if n == 0 || p.is_nan() || p <= 0.0 || p >= 1.0 || a > n {
+        return 0.0;
     }
     let (lp, lq) = (p.ln(), (1.0 - p).ln());
     let ln_n1 = ln_gamma(n as f64 + 1.0);
-    let pmf = |k: u64| {
-        (ln_n1 - ln_gamma(k as f64 + 1.0) - ln_gamma((n - k) as f64 + 1.0) + k as f64 * lp + (n - k) as f64 * lq).exp()
+    let ln_pmf =
+        |k: u64| ln_n1 - ln_gamma(k as f64 + 1.0) - ln_gamma((n - k) as f64 + 1.0) + k as f64 * lp + (n - k) as f64 * lq;
+    // Terms fall geometrically away from the mode: stop once they are 1e-17 of the sum.
+    let mut terms = Vec::new();
+    let mut sum_so_far = f64::NEG_INFINITY;
+    let mut push = |k: u64, terms: &mut Vec<f64>| -> bool {
+        let t = ln_pmf(k);
+        terms.push(t);
+        let stop = t < sum_so_far - 39.0; // e^-39 ≈ 1e-17
+        sum_so_far = sum_so_far.max(t);
+        stop
     };
-    let mean = n as f64 * p;
-    let mut tail = 0.0;
-    if a as f64 >= mean {
+    if a as f64 >= n as f64 * p {
         for k in a..=n {
-            let t = pmf(k);
-            tail += t;
-            if t < tail * 1e-17 {
+            if push(k, &mut terms) {
                 break;
             }
         }
     } else {
         for k in (0..=a).rev() {
-            let t = pmf(k);
-            tail += t;
-            if t < tail * 1e-17 {
+            if push(k, &mut terms) {
                 break;
             }
         }
     }
-    (2.0 * tail).min(1.0)
+    (std::f64::consts::LN_2 + ln_sum_exp(terms.iter().copied())).min(0.0)
 }
 
-/// Kolmogorov's distribution: P(K > lambda).
-fn ks_sf(lambda: f64) -> f64 {
-    if lambda < 1e-3 {
-        return 1.0;
+/// ln P(K > lambda) for Kolmogorov's distribution.
+pub(crate) fn ln_ks_sf(lambda: f64) -> f64 {
+    if lambda.is_nan() || lambda < 1e-3 {
+        return 0.0;
+    }
+    let x = 2.0 * lambda * lambda;
+    if x > 40.0 {
+        // 2 Σ (-1)^(j-1) e^(-2 j² λ²): the first term dominates by e^(-6λ²) < 1e-52.
+        return std::f64::consts::LN_2 - x;
     }
     let mut sum = 0.0;
     for j in 1..=100 {
-        let term = (-2.0 * (j * j) as f64 * lambda * lambda).exp();
+        let term = (-((j * j) as f64) * x).exp();
         sum += if j % 2 == 1 { term } else { -term };
-        if term < 1e-12 {
+        if term < 1e-17 {
             break;
         }
     }
-    (2.0 * sum).clamp(0.0, 1.0)
+    (2.0 * sum).clamp(f64::MIN_POSITIVE, 1.0).ln()
+}
+
+/// Benjamini-Hochberg at `alpha` over natural-log p-values: which are discoveries.
+/// By rank: the largest k with p_(k) <= k/m · alpha, and every p-value at most p_(k).
+pub(crate) fn benjamini_hochberg(ln_p: &[f64], alpha: f64) -> Vec<bool> {
+    let m = ln_p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|a, b| ln_p[*a].total_cmp(&ln_p[*b]));
+    let ln_alpha = alpha.ln();
+    let mut k_max = None;
+    for (k, i) in order.iter().enumerate() {
+        if ln_p[*i] <= ((k + 1) as f64 / m as f64).ln() + ln_alpha {
+            k_max = Some(k);
+        }
+    }
+    let mut out = vec![false; m];
+    if let Some(k) = k_max {
+        let cutoff = ln_p[order[k]];
+        for (o, p) in out.iter_mut().zip(ln_p) {
+            *o = *p <= cutoff;
+        }
+    }
+    out
+}
+
+/// `ln_p` as a p-value and its base-10 logarithm.
+fn p_fields(ln_p: f64) -> (f64, f64) {
+    (ln_p.exp(), ln_p / std::f64::consts::LN_10)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
@@ -448,10 +493,30 @@ fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     let pos = p * (sorted.len() - 1) as f64;
     let lo = pos.floor() as usize;
     let hi = (lo + 1).min(sorted.len() - 1);
-    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64))
+    Some(interpolate(sorted[lo], sorted[hi], pos - lo as f64))
 }
 
-fn measure(c: &Column, side: &[u8], alpha: f64) -> Option<Measure> {
+/// `a + (b - a) * frac`, exact at `frac = 0` and for equal ends, and never NaN from
+/// infinite ends (`-inf` and `5` interpolate to `-inf`).
+pub(crate) fn interpolate(a: f64, b: f64, frac: f64) -> f64 {
+    if frac == 0.0 || a == b {
+        a
+    } else if a.is_infinite() || b.is_infinite() {
+        if a.is_infinite() && b.is_infinite() {
+            f64::NAN // -inf to +inf: no defined value
+        } else if a.is_infinite() {
+            a
+        } else {
+            b
+        }
+    } else {
+        a + (b - a) * frac
+    }
+}
+
+/// A measure compared, and the natural log of its p-value (significance is decided
+/// later, by Benjamini-Hochberg over every test of the comparison).
+fn measure(c: &Column, side: &[u8]) -> Option<(Measure, f64)> {
     let get = |i: usize| -> Option<f64> {
         if !c.validity.is_valid(i) {
             return None;
@@ -475,15 +540,29 @@ fn measure(c: &Column, side: &[u8], alpha: f64) -> Option<Measure> {
     if sel.is_empty() || base.is_empty() {
         return None;
     }
-    let (lo, hi) = sel.iter().chain(&base).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+    // Edges span the finite values; -inf falls in the first bucket and +inf in the last,
+    // so infinities are counted without turning the edges into NaN.
+    let (lo, hi) = sel
+        .iter()
+        .chain(&base)
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+    let (lo, hi) = if lo > hi {
+        (0.0, 1.0) // no finite value at all
+    } else if lo == hi {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        (lo, hi)
+    };
     let log = lo > 0.0 && hi / lo > 20.0;
     let edges: Vec<f64> = (0..=MEASURE_BUCKETS)
         .map(|k| {
             let f = k as f64 / MEASURE_BUCKETS as f64;
-            if log {
-                lo * (hi / lo).powf(f)
-            } else {
-                lo + (hi - lo) * f
+            match k {
+                0 => lo,
+                MEASURE_BUCKETS => hi,
+                _ if log => lo * (hi / lo).powf(f),
+                _ => lo + (hi - lo) * f,
             }
         })
         .collect();
@@ -506,21 +585,26 @@ fn measure(c: &Column, side: &[u8], alpha: f64) -> Option<Measure> {
     }
     let (n1, n2) = (sel.len() as f64, base.len() as f64);
     let ne = (n1 * n2 / (n1 + n2)).sqrt();
-    let p = ks_sf((ne + 0.12 + 0.11 / ne) * d);
+    let ln_p = ln_ks_sf((ne + 0.12 + 0.11 / ne) * d);
+    let (p, log10_p) = p_fields(ln_p);
     let stats = |mut v: Vec<f64>, h: Vec<f64>| -> SideStats {
         v.sort_unstable_by(f64::total_cmp);
         SideStats { count: v.len() as u64, p50: percentile(&v, 0.5), p95: percentile(&v, 0.95), histogram: h }
     };
-    Some(Measure {
-        column: c.name.clone(),
-        score: d,
-        p_value: Some(p),
-        significant: p < alpha,
-        edges,
-        scale: if log { "log" } else { "linear" },
-        selection: stats(sel, hs),
-        baseline: stats(base, hb),
-    })
+    Some((
+        Measure {
+            column: c.name.clone(),
+            score: d,
+            p_value: Some(p),
+            log10_p_value: Some(log10_p),
+            significant: false,
+            edges,
+            scale: if log { "log" } else { "linear" },
+            selection: stats(sel, hs),
+            baseline: stats(base, hb),
+        },
+        ln_p,
+    ))
 }
 
 /// Compares the selection with the baseline.
@@ -620,8 +704,8 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
         counted.push(Counted { column: c.name.clone(), codes, rows });
     }
 
-    // Test values with enough events; correct all p-values together.
-    let mut tests: Vec<(usize, usize, f64)> = Vec::new(); // (dimension, row, p)
+    // Test values with enough events.
+    let mut tests: Vec<(usize, usize, f64)> = Vec::new(); // (dimension, row, ln p)
     let (fs, fb) = (ns.max(1) as f64, nb.max(1) as f64);
     for (d, c) in counted.iter().enumerate() {
         for (r, (_, a, b)) in c.rows.iter().enumerate() {
@@ -631,41 +715,46 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
                 let total = a + b;
                 let p0 = fs / (fs + fb);
                 let expected = total as f64 * p0;
-                let p = if expected.min(total as f64 - expected) < 10.0 {
-                    binomial_two_sided(*a, total, p0)
+                let ln_p = if expected.min(total as f64 - expected) < 10.0 {
+                    ln_binomial_two_sided(*a, total, p0)
                 } else {
-                    g_test(*a as f64, (ns - a) as f64, *b as f64, (nb - b) as f64)
+                    g_test(*a as f64, (ns - a) as f64, *b as f64, (nb - b) as f64).1
                 };
-                tests.push((d, r, p));
+                tests.push((d, r, ln_p));
             }
         }
     }
-    let m = tests.len();
-    let mut ps: Vec<f64> = tests.iter().map(|t| t.2).collect();
-    ps.sort_by(f64::total_cmp);
-    let mut cutoff = 0.0;
-    for (k, p) in ps.iter().enumerate() {
-        if *p <= (k + 1) as f64 / m as f64 * alpha {
-            cutoff = *p;
-        }
+    let mut measured: Vec<(Measure, f64)> = meas.into_iter().filter_map(|c| measure(c, &side)).collect();
+    // One Benjamini-Hochberg family: every tested value of every dimension, and every measure.
+    let family: Vec<f64> = tests.iter().map(|t| t.2).chain(measured.iter().map(|m| m.1)).collect();
+    let discoveries = benjamini_hochberg(&family, alpha);
+    let m = family.len();
+    let mut pv: Vec<Vec<Option<(f64, bool)>>> = counted.iter().map(|c| vec![None; c.rows.len()]).collect();
+    for ((d, r, ln_p), sig) in tests.iter().zip(&discoveries) {
+        pv[*d][*r] = Some((*ln_p, *sig));
     }
-    let mut pv: Vec<Vec<Option<f64>>> = counted.iter().map(|c| vec![None; c.rows.len()]).collect();
-    for (d, r, p) in &tests {
-        pv[*d][*r] = Some(*p);
+    for ((m, _), sig) in measured.iter_mut().zip(&discoveries[tests.len()..]) {
+        m.significant = *sig;
     }
-    let significant = |p: Option<f64>| p.is_some_and(|p| m > 0 && p <= cutoff && cutoff > 0.0);
 
-    let mut dimensions: Vec<Dimension> = counted
+    // Dimensions, with the strength of their strongest significant value (ln p) to break
+    // ties of score.
+    let mut dimensions: Vec<(Dimension, f64)> = counted
         .into_iter()
         .enumerate()
         .map(|(d, c)| {
             let diff = |a: u64, b: u64| a as f64 / fs - b as f64 / fb;
-            let sig: Vec<bool> = pv[d].iter().map(|p| significant(*p)).collect();
+            let sig: Vec<bool> = pv[d].iter().map(|p| p.is_some_and(|p| p.1)).collect();
+            let evidence = pv[d].iter().flatten().filter(|p| p.1).map(|p| p.0).fold(0.0f64, f64::min);
             let tvd = 0.5 * c.rows.iter().map(|(_, a, b)| diff(*a, *b).abs()).sum::<f64>();
             let score = 0.5
                 * c.rows.iter().zip(&sig).filter(|(_, s)| **s).map(|((_, a, b), _)| diff(*a, *b).abs()).sum::<f64>();
             // The values that explain most: significant first, then by |difference|.
-            let rank = |r: &usize| (sig[*r], diff(c.rows[*r].1, c.rows[*r].2).abs());
+            // Equal differences: over-represented in the selection first.
+            let rank = |r: &usize| {
+                let d = diff(c.rows[*r].1, c.rows[*r].2);
+                (sig[*r], d.abs(), d)
+            };
             let by = |x: &usize, y: &usize| rank(y).partial_cmp(&rank(x)).unwrap_or(std::cmp::Ordering::Equal);
             let mut idx: Vec<usize> = (0..c.rows.len()).collect();
             let keep = top.min(idx.len());
@@ -679,6 +768,7 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
                 .map(|r| {
                     let (code, a, b) = c.rows[*r];
                     let (ss, bs) = (a as f64 / fs, b as f64 / fb);
+                    let p = pv[d][*r].map(|p| p_fields(p.0));
                     ValueDiff {
                         value: value_name(&c.codes, code as usize),
                         selection_count: a,
@@ -687,7 +777,8 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
                         baseline_share: bs,
                         diff_pp: (ss - bs) * 100.0,
                         lift: (b > 0).then(|| ss / bs),
-                        p_value: pv[d][*r],
+                        p_value: p.map(|p| p.0),
+                        log10_p_value: p.map(|p| p.1),
                         significant: sig[*r],
                     }
                 })
@@ -697,38 +788,103 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
                 selection_count: rest.iter().map(|r| c.rows[*r].1).sum(),
                 baseline_count: rest.iter().map(|r| c.rows[*r].2).sum(),
             };
-            Dimension { column: c.column, score, tvd, distinct: c.rows.len() as u64, values, other }
+            (Dimension { column: c.column, score, tvd, distinct: c.rows.len() as u64, values, other }, evidence)
         })
         .collect();
-    dimensions.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.tvd.total_cmp(&a.tvd)).then(a.column.cmp(&b.column)));
-
-    let mut measures: Vec<Measure> = meas.into_iter().filter_map(|c| measure(c, &side, alpha)).collect();
-    measures.sort_by(|a, b| b.significant.cmp(&a.significant).then(b.score.total_cmp(&a.score)));
-    Ok(Comparison { selection_count: ns, baseline_count: nb, dimensions, measures, tests: m as u64 })
+    // By score; equal scores by the strength of the evidence (smaller ln p first), then
+    // by the raw distance, then by name.
+    dimensions.sort_by(|(a, ea), (b, eb)| {
+        b.score.total_cmp(&a.score).then(ea.total_cmp(eb)).then(b.tvd.total_cmp(&a.tvd)).then(a.column.cmp(&b.column))
+    });
+    measured.sort_by(|(a, ea), (b, eb)| {
+        b.significant.cmp(&a.significant).then(b.score.total_cmp(&a.score)).then(ea.total_cmp(eb)).then(a.column.cmp(&b.column))
+    });
+    Ok(Comparison {
+        selection_count: ns,
+        baseline_count: nb,
+        dimensions: dimensions.into_iter().map(|d| d.0).collect(),
+        measures: measured.into_iter().map(|m| m.0).collect(),
+        tests: m as u64,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn p(ln_p: f64) -> f64 {
+        ln_p.exp()
+    }
+
     #[test]
-    fn statistics() {
-        // erfc against known values.
-        for (x, want) in
-            [(0.0, 1.0), (0.5, 0.479_500_122), (1.0, 0.157_299_207), (2.0, 0.004_677_735), (-1.0, 1.842_700_793)]
-        {
-            assert!((erfc(x) - want).abs() < 1e-6, "erfc({x})");
+    fn tails_match_known_values() {
+        // erfc and chi2(1) survival at known points.
+        for (z, want) in [(0.5, 0.479_500_122_186_953_5), (1.0, 0.157_299_207_050_285_1), (2.0, 0.004_677_734_981_047_266)] {
+            assert!((p(ln_erfc(z)) - want).abs() < 1e-9 * want, "erfc({z}) = {}", p(ln_erfc(z)));
         }
-        // chi2(1) survival at 3.841 is 0.05.
-        assert!((chi2_1_sf(3.841_458_8) - 0.05).abs() < 1e-5);
+        assert!((p(ln_chi2_1_sf(3.841_458_820_694_124)) - 0.05).abs() < 1e-10);
+        assert_eq!(ln_chi2_1_sf(0.0), 0.0);
+        // The asymptotic branch continues the direct one at z = 20 (both double precision).
+        let (below, above) = (statrs::function::erf::erfc(19.999_999).ln(), ln_erfc(20.0));
+        assert!((below - above).abs() < 1e-4, "{below} vs {above}");
+        // erfc(30) = 2.5646562037561116e-393: below f64, exact in log space.
+        assert!((ln_erfc(30.0) - (2.564_656_203_756_111_6f64.ln() - 393.0 * std::f64::consts::LN_10)).abs() < 1e-9);
         // A balanced table is not significant; a lopsided one is.
-        assert!(g_test(50.0, 50.0, 500.0, 500.0) > 0.99);
-        assert!(g_test(90.0, 10.0, 100.0, 900.0) < 1e-10);
-        assert!((ks_sf(1.358) - 0.05).abs() < 1e-3);
+        assert!(p(g_test(50.0, 50.0, 500.0, 500.0).1) > 0.99);
+        assert!(p(g_test(90.0, 10.0, 100.0, 900.0).1) < 1e-10);
+        assert!((p(ln_ks_sf(1.358)) - 0.05).abs() < 1e-3);
+        assert!((ln_ks_sf(30.0) - (std::f64::consts::LN_2 - 1800.0)).abs() < 1e-9);
         assert!((ln_gamma(10.0) - 362_880f64.ln()).abs() < 1e-9);
         // 8 of 10 at p = 0.5: two-sided 0.109375.
-        assert!((binomial_two_sided(8, 10, 0.5) - 0.109_375).abs() < 1e-9);
-        assert!((binomial_two_sided(2, 10, 0.5) - 0.109_375).abs() < 1e-9);
-        assert_eq!(binomial_two_sided(5, 10, 0.5), 1.0);
+        assert!((p(ln_binomial_two_sided(8, 10, 0.5)) - 0.109_375).abs() < 1e-12);
+        assert!((p(ln_binomial_two_sided(2, 10, 0.5)) - 0.109_375).abs() < 1e-12);
+        assert_eq!(ln_binomial_two_sided(5, 10, 0.5), 0.0);
+        // 1,000 of 1,000 at p = 0.001: 2 · 0.001^1000 = 1e-2999.7, finite in log space.
+        let l = ln_binomial_two_sided(1000, 1000, 0.001);
+        assert!((l - (std::f64::consts::LN_2 + 1000.0 * 0.001f64.ln())).abs() < 1e-6, "{l}");
+    }
+
+    /// G from 1e-3 to 1e7: ln p is finite, strictly decreasing, and agrees with the
+    /// asymptotic form where that applies.
+    #[test]
+    fn g_up_to_1e7_never_underflows() {
+        let mut prev = 1.0;
+        let mut g = 1e-3;
+        while g <= 1e7 {
+            let l = ln_chi2_1_sf(g);
+            assert!(l.is_finite() && l <= 0.0, "G={g}: {l}");
+            assert!(l < prev, "G={g}: {l} not below {prev}");
+            if g > 1000.0 {
+                // ln erfc(z) ≈ -z² - ln(z√π) for z = sqrt(G/2).
+                let z = (g / 2.0).sqrt();
+                let approx = -z * z - (z * std::f64::consts::PI.sqrt()).ln();
+                assert!((l - approx).abs() < 1e-3 * (1.0 + 1.0 / g), "G={g}: {l} vs {approx}");
+            }
+            prev = l;
+            g *= 1.7;
+        }
+        assert!((ln_chi2_1_sf(1e7) - (-5e6)).abs() < 20.0);
+    }
+
+    #[test]
+    fn benjamini_hochberg_by_rank() {
+        let ln = |ps: &[f64]| ps.iter().map(|x| x.ln()).collect::<Vec<_>>();
+        // The textbook example: cutoffs k/m · 0.05 with m = 5.
+        assert_eq!(benjamini_hochberg(&ln(&[0.001, 0.012, 0.028, 0.041, 0.9]), 0.05), [true, true, true, false, false]);
+        // A later rank passing rescues the earlier ones (step-up).
+        assert_eq!(benjamini_hochberg(&ln(&[0.011, 0.02, 0.03, 0.5]), 0.05), [true, true, true, false]);
+        // p-values that underflow to 0 are the strongest, not "nothing passed".
+        let all = [f64::NEG_INFINITY, -1e6, -7e5, (0.01f64).ln()];
+        assert_eq!(benjamini_hochberg(&all, 0.05), [true; 4]);
+        assert_eq!(benjamini_hochberg(&ln(&[0.5, 0.7, 0.9]), 0.05), [false; 3]);
+        assert!(benjamini_hochberg(&[], 0.05).is_empty());
+    }
+
+    #[test]
+    fn interpolation_never_makes_nan_from_one_infinity() {
+        assert_eq!(interpolate(f64::NEG_INFINITY, 5.0, 0.5), f64::NEG_INFINITY);
+        assert_eq!(interpolate(5.0, f64::INFINITY, 0.5), f64::INFINITY);
+        assert_eq!(interpolate(f64::INFINITY, f64::INFINITY, 0.5), f64::INFINITY);
+        assert_eq!(interpolate(1.0, 3.0, 0.25), 1.5);
     }
 }

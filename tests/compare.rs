@@ -160,3 +160,210 @@ fn pinned_and_quantity_columns_are_not_ranked_as_dimensions() {
     .unwrap();
     assert_eq!(c.dimensions.len(), 2);
 }
+
+/// Arrow IPC bytes of `(name, array)` columns, one batch.
+fn ipc(cols: Vec<(&str, arrow_array::ArrayRef)>) -> Vec<u8> {
+    use arrow_array::RecordBatch;
+    use arrow_ipc::writer::StreamWriter;
+    use arrow_schema::{Field, Schema};
+    use std::sync::Arc;
+    let schema = Arc::new(Schema::new(
+        cols.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), a.null_count() > 0)).collect::<Vec<_>>(),
+    ));
+    let mut bytes = Vec::new();
+    let mut w = StreamWriter::try_new(&mut bytes, &schema).unwrap();
+    w.write(&RecordBatch::try_new(schema.clone(), cols.into_iter().map(|c| c.1).collect()).unwrap()).unwrap();
+    w.finish().unwrap();
+    drop(w);
+    bytes
+}
+
+/// `n` events, one a second from t = 1,000,000 s; rows below `sel` have errors at
+/// `sel_rate`, the rest at `base_rate`; hosts are independent of everything.
+fn incident(n: usize, sel: usize, sel_rate: f64, base_rate: f64) -> Dataset {
+    use arrow_array::{ArrayRef, Float64Array, StringArray, TimestampSecondArray};
+    use std::sync::Arc;
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut unit = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut error = Vec::with_capacity(n);
+    let mut host = Vec::with_capacity(n);
+    let mut dur = Vec::with_capacity(n);
+    for i in 0..n {
+        let rate = if i < sel { sel_rate } else { base_rate };
+        error.push(if unit() < rate { "true" } else { "false" });
+        host.push(format!("host-{}", (unit() * 8.0) as u32));
+        dur.push(if i < sel { 500.0 + unit() * 100.0 } else { 10.0 + unit() * 100.0 });
+    }
+    let time: ArrayRef = Arc::new(TimestampSecondArray::from((0..n as i64).map(|i| 1_000_000 + i).collect::<Vec<_>>()));
+    load(&ipc(vec![
+        ("timestamp", time),
+        ("error", Arc::new(StringArray::from(error))),
+        ("host", Arc::new(StringArray::from(host))),
+        ("duration_ms", Arc::new(Float64Array::from(dur))),
+    ]))
+}
+
+fn window(sel: usize) -> serde_json::Value {
+    serde_json::json!({"start_time": 1_000_000, "end_time": 1_000_000 + sel})
+}
+
+/// The loudest incidents must rank first: at 90% errors against 1%, the G statistic
+/// (about 1e4) puts p far below the smallest f64. It used to underflow to 0, which the
+/// correction read as "nothing passed", scoring `error` 0.
+#[test]
+fn the_loudest_signal_ranks_first() {
+    let ds = incident(42_000, 2_000, 0.9, 0.01);
+    let c = compare(&ds, &spec(serde_json::json!({"selection": window(2_000), "dimensions": ["error", "host"]}))).unwrap();
+    assert_eq!((c.selection_count, c.baseline_count), (2_000, 40_000));
+    let error = &c.dimensions[0];
+    assert_eq!(error.column, "error", "{:?}", c.dimensions);
+    assert!(error.score > 0.85, "{error:?}");
+    let top = &error.values[0];
+    assert!(top.significant && top.value == "true", "{top:?}");
+    let log10_p = top.log10_p_value.unwrap();
+    assert!(log10_p < -1000.0 && log10_p.is_finite(), "{log10_p}");
+    assert_eq!(top.p_value, Some(0.0)); // below f64: the log says how far
+    assert!(c.dimensions[1].values.iter().all(|v| !v.significant), "hosts are noise: {:?}", c.dimensions[1]);
+    // The measure (duration, far apart) is in the same family, and significant.
+    assert_eq!(c.tests, c.dimensions.iter().map(|d| d.distinct).sum::<u64>() + c.measures.len() as u64);
+    assert!(c.measures[0].significant && c.measures[0].log10_p_value.unwrap() < -300.0, "{:?}", c.measures[0]);
+}
+
+/// A million events (G near 1e6): still ranked, still finite.
+#[test]
+fn huge_counts() {
+    let ds = incident(1_000_000, 100_000, 0.5, 0.001);
+    let c = compare(&ds, &spec(serde_json::json!({"selection": window(100_000), "dimensions": ["error"], "measures": []})))
+        .unwrap();
+    let v = &c.dimensions[0].values[0];
+    assert!(v.significant && v.log10_p_value.unwrap() < -10_000.0, "{v:?}");
+    assert!((c.dimensions[0].score - 0.499).abs() < 0.01, "{:?}", c.dimensions[0]);
+}
+
+/// Tiny counts: the exact binomial test; a value below `min_count` is not tested.
+#[test]
+fn tiny_counts() {
+    let ds = incident(60, 6, 1.0, 0.0);
+    let c = compare(&ds, &spec(serde_json::json!({"selection": window(6), "dimensions": ["error"], "measures": []})))
+        .unwrap();
+    let t = c.dimensions[0].values.iter().find(|v| v.value == "true").unwrap();
+    // 6 of 6 errors in the selection, none of 54 outside: P = 2 · (6/60)^6 = 2e-6.
+    assert!(t.significant && (t.p_value.unwrap() - 2e-6).abs() < 1e-12, "{t:?}");
+    let c = compare(
+        &ds,
+        &spec(serde_json::json!({"selection": window(6), "dimensions": ["error"], "measures": [], "min_count": 7})),
+    )
+    .unwrap();
+    let t = c.dimensions[0].values.iter().find(|v| v.value == "true").unwrap();
+    assert_eq!((t.p_value, t.significant), (None, false));
+}
+
+#[test]
+fn all_and_none_significant() {
+    // Every value differs: each host appears only on its own side.
+    use arrow_array::{ArrayRef, StringArray, TimestampSecondArray};
+    use std::sync::Arc;
+    let n = 4_000;
+    let host: Vec<String> = (0..n).map(|i| format!("h{}", if i < 2000 { i % 4 } else { 4 + i % 4 })).collect();
+    let time: ArrayRef = Arc::new(TimestampSecondArray::from((0..n as i64).map(|i| 1_000_000 + i).collect::<Vec<_>>()));
+    let ds = load(&ipc(vec![("timestamp", time), ("host", Arc::new(StringArray::from(host)))]));
+    let c = compare(&ds, &spec(serde_json::json!({"selection": window(2000), "dimensions": ["host"]}))).unwrap();
+    assert!(c.dimensions[0].values.iter().all(|v| v.significant), "{:?}", c.dimensions[0]);
+    assert!((c.dimensions[0].score - 1.0).abs() < 1e-12);
+    // No difference at all: the same hosts at the same rates on both sides.
+    let ds = incident(20_000, 10_000, 0.05, 0.05);
+    let c = compare(&ds, &spec(serde_json::json!({"selection": window(10_000), "dimensions": ["error", "host"], "measures": []})))
+        .unwrap();
+    assert!(c.dimensions.iter().all(|d| d.score == 0.0 && d.values.iter().all(|v| !v.significant)), "{:?}", c.dimensions);
+}
+
+#[test]
+fn one_side_empty() {
+    let ds = incident(1_000, 100, 0.9, 0.01);
+    // An empty selection.
+    let c = compare(&ds, &spec(serde_json::json!({"selection": {"start_time": 0, "end_time": 10}}))).unwrap();
+    assert_eq!(c.selection_count, 0);
+    assert_eq!(c.tests, 0);
+    assert!(c.dimensions.iter().all(|d| d.score == 0.0 && d.tvd.is_finite()));
+    assert!(c.measures.is_empty());
+    // An empty baseline: everything selected.
+    let c = compare(&ds, &spec(serde_json::json!({"selection": {}}))).unwrap();
+    assert_eq!((c.selection_count, c.baseline_count), (1_000, 0));
+    assert!(c.dimensions.iter().all(|d| d.score == 0.0 && d.values.iter().all(|v| v.p_value.is_none())));
+    let json = serde_json::to_string(&c).unwrap();
+    assert!(!json.contains("NaN"), "{json}");
+}
+
+/// Infinities and NaN in a measure never make its edges NaN: -inf counts in the first
+/// bucket, +inf in the last, NaN nowhere.
+#[test]
+fn infinite_and_nan_measures() {
+    use arrow_array::{ArrayRef, Float64Array, TimestampSecondArray};
+    use std::sync::Arc;
+    let n = 2_000;
+    let vals: Vec<f64> = (0..n)
+        .map(|i| match i % 10 {
+            0 => f64::INFINITY,
+            1 => f64::NEG_INFINITY,
+            2 => f64::NAN,
+            _ if i < 1000 => 100.0 + i as f64,
+            _ => i as f64 / 10.0,
+        })
+        .collect();
+    let time: ArrayRef = Arc::new(TimestampSecondArray::from((0..n as i64).map(|i| 1_000_000 + i).collect::<Vec<_>>()));
+    let ds = load(&ipc(vec![("timestamp", time), ("v", Arc::new(Float64Array::from(vals)))]));
+    let c = compare(&ds, &spec(serde_json::json!({"selection": window(1000), "measures": ["v"]}))).unwrap();
+    let m = &c.measures[0];
+    assert!(m.edges.iter().all(|e| e.is_finite()), "{:?}", m.edges);
+    assert!(m.edges.windows(2).all(|w| w[0] < w[1]), "{:?}", m.edges);
+    for side in [&m.selection, &m.baseline] {
+        assert_eq!(side.count, 900); // NaN is missing; both infinities count
+        assert!((side.histogram.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!(side.histogram[0] >= 0.1 && side.histogram[31] >= 0.1, "{:?}", side.histogram);
+        assert!(side.p50.unwrap().is_finite());
+    }
+    assert!(m.score.is_finite() && m.significant);
+}
+
+/// `baseline.period`: the same events one period earlier. The selection's filters (the
+/// brush's value range) apply to the earlier window too.
+#[test]
+fn period_baseline_is_the_same_events_earlier() {
+    let opts = DemoOptions { rows: 100_000, ..Default::default() };
+    let ds = load(&ipc_stream(&opts).unwrap());
+    let inc = &opts.incidents()[0];
+    let period = 3600.0;
+    let c = compare(
+        &ds,
+        &spec(serde_json::json!({
+            "selection": {
+                "start_time": inc.start_s, "end_time": inc.end_s,
+                "filters": [{"column": "duration_ms", "op": ">=", "value": 1000}]
+            },
+            "baseline": {"period": period}
+        })),
+    )
+    .unwrap();
+    // Brute force: events in the window one hour earlier with duration >= 1 s.
+    let q = sightline::query::run(
+        &ds,
+        &serde_json::from_value(serde_json::json!({
+            "start_time": inc.start_s as f64 - period, "end_time": inc.end_s as f64 - period,
+            "filters": [{"column": "duration_ms", "op": ">=", "value": 1000}]
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(c.baseline_count, q.matched);
+    assert!(c.baseline_count > 0 && c.baseline_count < c.selection_count);
+    // Every baseline event is slow, like the selection: duration is not what differs...
+    let dur = c.measures.iter().find(|m| m.column == "duration_ms").unwrap();
+    assert!(dur.baseline.p50.unwrap() >= 1000.0, "{dur:?}");
+    // ...the bad build is.
+    assert_eq!(c.dimensions[0].values[0].value, BAD_BUILD, "{:?}", c.dimensions[0]);
+}

@@ -190,7 +190,10 @@ export interface ValueDiff {
   baseline_share: number;
   diff_pp: number;
   lift: number | null;
+  /** May be 0 when the evidence is stronger than a double holds: see `log10_p_value`. */
   p_value: number | null;
+  /** log10 of the p-value, computed in log space: finite however strong the evidence. */
+  log10_p_value: number | null;
   significant: boolean;
 }
 
@@ -203,7 +206,7 @@ export interface Comparison {
     other: { values: number; selection_count: number; baseline_count: number };
   }>;
   measures: Array<{
-    column: string; score: number; p_value: number | null; significant: boolean; edges: number[]; scale: 'log' | 'linear';
+    column: string; score: number; p_value: number | null; log10_p_value: number | null; significant: boolean; edges: number[]; scale: 'log' | 'linear';
     selection: { count: number; p50: number | null; p95: number | null; histogram: number[] };
     baseline: { count: number; p50: number | null; p95: number | null; histogram: number[] };
   }>;
