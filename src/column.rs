@@ -380,7 +380,8 @@ pub struct Column {
 /// Rows per zone of a numeric column's statistics.
 pub const ZONE_ROWS: usize = 1 << 16;
 
-/// Statistics of a zone's non-null, non-NaN values (a zone map).
+/// Statistics of a zone's finite values (a zone map): null, NaN and infinities are
+/// left out, so that edges computed from them are finite.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Zone {
     /// Smallest value (+inf when none).
@@ -395,9 +396,12 @@ impl Zone {
     /// No values.
     pub const EMPTY: Zone = Zone { min: f64::INFINITY, max: f64::NEG_INFINITY, min_pos: f64::INFINITY };
 
-    /// Adds one value (NaN is ignored: it fails every comparison).
+    /// Adds one value (NaN and infinities are ignored).
     #[inline(always)]
     pub fn see(&mut self, v: f64) {
+        if !v.is_finite() {
+            return;
+        }
         if v < self.min {
             self.min = v;
         }

@@ -405,6 +405,10 @@ pub fn heatmap_rows(col: &Column, axis: &TimeAxis, rows: &Rows, value_buckets: u
     // becomes a libm call in wasm, to get its NaN semantics.)
     let (mut lo, mut hi, mut min_pos) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY);
     let mut see = |v: f64| {
+        // Edges span the finite values: an infinity would make them infinite or NaN.
+        if !v.is_finite() {
+            return;
+        }
         if v < lo {
             lo = v;
         }

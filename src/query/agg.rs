@@ -181,7 +181,7 @@ fn percentiles(view: &NumView, rows: &Rows, gid: &[u32], nn: &[u32], ps: &[f64])
                 (a, b)
             };
             let (a, b) = (unkey(a), unkey(b));
-            out[j][g] = Some(if frac > 0.0 { a + (b - a) * frac } else { a });
+            out[j][g] = Some(crate::compare::interpolate(a, b, frac)).filter(|v| !v.is_nan());
         }
     }
     out
@@ -201,7 +201,10 @@ fn count_distinct(ds: &Dataset, col: usize, rows: &Rows, gid: &[u32], n: usize) 
                 v.get(i).filter(|_| c.validity.is_valid(i)).map(|x| *x as u64)
             }
             ColumnData::UInt(v) => v.get(i).filter(|_| c.validity.is_valid(i)).copied(),
-            ColumnData::Float(v) => v.get(i).filter(|_| c.validity.is_valid(i)).map(|x| (*x + 0.0).to_bits()),
+            // NaN is missing here as in every numeric calculation; -0.0 and 0.0 are one value.
+            ColumnData::Float(v) => {
+                v.get(i).filter(|x| c.validity.is_valid(i) && !x.is_nan()).map(|x| (*x + 0.0).to_bits())
+            }
             ColumnData::Other => None,
         };
         if let Some(v) = v {
@@ -219,12 +222,36 @@ fn count_distinct(ds: &Dataset, col: usize, rows: &Rows, gid: &[u32], n: usize) 
     out
 }
 
-fn concurrency(view: &NumView, axis: &TimeAxis, rows: &Rows, gid: &[u32], n: usize) -> Vec<Option<f64>> {
+/// CONCURRENCY, as Honeycomb defines it: each event is a span `[time, time + duration)`
+/// (duration in milliseconds), and a time bucket's value is the time its spans cover
+/// in it divided by its width: the mean number of spans in progress, a span counting in
+/// every bucket it reaches (spans extend into later buckets; a span half inside a
+/// bucket counts 0.5). In `series` mode (`series = Some(buckets)`, group ids
+/// `rank * buckets + start bucket`) one value per (rank, bucket) cell, including cells
+/// no span starts in; otherwise one value per group over the whole axis. Spans are cut
+/// at the end of the axis; durations that are null, NaN or not positive cover nothing.
+fn concurrency(
+    view: &NumView,
+    axis: &TimeAxis,
+    rows: &Rows,
+    gid: &[u32],
+    n: usize,
+    series: Option<usize>,
+) -> Vec<Option<f64>> {
     let (times, spu) = match &axis.column.data {
         ColumnData::Time { values, unit, .. } => (values.as_slice(), unit.seconds_per_unit()),
         _ => return vec![None; n],
     };
-    let mut per: Vec<Vec<(f64, f64)>> = vec![Vec::new(); n];
+    let width = axis.width.max(1) as f64;
+    let nb = axis.buckets.max(1);
+    let span_end = width * nb as f64; // raw units from t0
+    // Per cell: covered raw units of partial buckets, plus a difference array of fully
+    // covered buckets (so a day-long span costs O(1), not a step per bucket).
+    let mut covered = vec![0.0f64; n];
+    let mut full = match series {
+        Some(_) => vec![0i64; n + 1],
+        None => Vec::new(),
+    };
     let mut k = 0;
     rows.each(|i| {
         let g = gid[k] as usize;
@@ -232,34 +259,57 @@ fn concurrency(view: &NumView, axis: &TimeAxis, rows: &Rows, gid: &[u32], n: usi
         if !axis.column.validity.is_valid(i) {
             return;
         }
-        if let (Some(t), Some(d)) = (times.get(i), view.get(i)) {
-            if d > 0.0 {
-                let s = *t as f64 * spu;
-                per[g].push((s, s + d / 1000.0));
+        let (Some(t), Some(d)) = (times.get(i), view.get(i)) else { return };
+        if d.is_nan() || d <= 0.0 || *t < axis.t0 {
+            return;
+        }
+        let s = (t.wrapping_sub(axis.t0) as u64) as f64;
+        let e = (s + d / 1000.0 / spu).min(span_end);
+        if e <= s {
+            return;
+        }
+        match series {
+            None => {
+                if let Some(c) = covered.get_mut(g) {
+                    *c += e - s;
+                }
+            }
+            Some(nb) => {
+                // g = rank * nb + the bucket the span starts in.
+                let (rank, b0) = (g / nb, g % nb);
+                let base = rank * nb;
+                let last = (((e / width).ceil() as usize).max(1) - 1).min(nb - 1);
+                if last == b0 {
+                    covered[base + b0] += e - s;
+                    return;
+                }
+                covered[base + b0] += (b0 + 1) as f64 * width - s;
+                covered[base + last] += e - last as f64 * width;
+                if last > b0 + 1 {
+                    full[base + b0 + 1] += 1;
+                    full[base + last] -= 1;
+                }
             }
         }
     });
-    per.into_iter()
-        .map(|iv| {
-            if iv.is_empty() {
-                return Some(0.0);
-            }
-            let mut starts: Vec<u64> = iv.iter().map(|x| key(x.0)).collect();
-            let mut ends: Vec<u64> = iv.iter().map(|x| key(x.1)).collect();
-            starts.sort_unstable();
-            ends.sort_unstable();
-            let (mut j, mut cur, mut best) = (0usize, 0i64, 0i64);
-            for s in starts {
-                while j < ends.len() && ends[j] <= s {
-                    cur -= 1;
-                    j += 1;
+    match series {
+        None => covered.iter().map(|c| Some(c / span_end)).collect(),
+        Some(nb) => {
+            let mut out = vec![None; n];
+            for rank in 0..n / nb {
+                let mut running = 0i64;
+                for b in 0..nb {
+                    let c = rank * nb + b;
+                    running += full[c];
+                    let v = covered[c] / width + running as f64;
+                    if v > 0.0 {
+                        out[c] = Some(v);
+                    }
                 }
-                cur += 1;
-                best = best.max(cur);
             }
-            Some(best as f64)
-        })
-        .collect()
+            out
+        }
+    }
 }
 
 /// RATE_AVG / RATE_SUM / RATE_MAX.
@@ -424,7 +474,7 @@ fn aggregate_with(
                     let (Some(view), Some(axis)) = (&view, axis) else {
                         return Err(Error::Spec("CONCURRENCY needs a time column and a numeric duration".into()));
                     };
-                    values[*c] = concurrency(view, axis, rows, gid, n);
+                    values[*c] = concurrency(view, axis, rows, gid, n, series);
                 }
                 op @ (Op::RateAvg | Op::RateSum | Op::RateMax) => {
                     let (Some(view), Some(axis)) = (&view, axis) else {

@@ -182,7 +182,8 @@ pub struct QuerySpec {
 pub enum Op {
     /// Events.
     Count,
-    /// Most events in progress at once (intervals `[time, time + duration_ms)`).
+    /// Mean number of spans `[time, time + duration_ms)` in progress over each time
+    /// bucket (in results: over the whole time range).
     Concurrency,
     /// Distinct non-null values.
     CountDistinct,

@@ -1,0 +1,140 @@
+//! Honeycomb's semantics at the edges: CONCURRENCY over spans, NaN and infinities in
+//! calculations and heatmaps.
+
+#[path = "common/ipc.rs"]
+mod ipc;
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Float64Array, TimestampSecondArray};
+use sightline::query::{run, Cell, QueryResult};
+use sightline::Dataset;
+
+const T: i64 = 1_800_000_000; // a multiple of 60
+
+fn q(ds: &Dataset, spec: serde_json::Value) -> QueryResult {
+    run(ds, &serde_json::from_value(spec).unwrap()).unwrap()
+}
+
+fn num(c: Option<&Cell>) -> f64 {
+    match c {
+        Some(Cell::Num(x)) => *x,
+        other => panic!("not a number: {other:?}"),
+    }
+}
+
+fn events(times: &[i64], values: &[f64]) -> Dataset {
+    let t: ArrayRef = Arc::new(TimestampSecondArray::from(times.to_vec()));
+    ipc::dataset(vec![("timestamp", t), ("duration_ms", Arc::new(Float64Array::from(values.to_vec())))])
+}
+
+/// Honeycomb's example: a span counts in every bucket it reaches, by the fraction of the
+/// bucket it covers; a bucket no span starts in still has the spans in progress.
+#[test]
+fn concurrency_counts_spans_in_progress() {
+    // Three spans start at :00 (3 s, 1 s, 2 s), two at :01 (1.5 s, 0.5 s).
+    let ds = events(&[T, T, T, T + 1, T + 1], &[3000.0, 1000.0, 2000.0, 1500.0, 500.0]);
+    let r = q(
+        &ds,
+        serde_json::json!({"calculations": [{"op": "CONCURRENCY"}, {"op": "COUNT"}],
+                           "start_time": T, "end_time": T + 4, "granularity": 1}),
+    );
+    let series: Vec<(f64, f64, f64)> = r
+        .series
+        .iter()
+        .map(|s| (num(s.get("time")) - T as f64, num(s.get("CONCURRENCY")), num(s.get("COUNT"))))
+        .collect();
+    // :00 three whole spans; :01 A, C, D whole and E half; :02 A whole and D half.
+    assert_eq!(series, vec![(0.0, 3.0, 3.0), (1.0, 3.5, 2.0), (2.0, 1.5, 0.0)]);
+    // Over the whole range: 8 span-seconds in 4 seconds.
+    assert_eq!(num(r.results[0].get("CONCURRENCY")), 2.0);
+    // Spans past the end of the range are cut there; NaN, zero and negative durations cover nothing.
+    let ds = events(&[T, T, T, T + 3], &[60_000.0, f64::NAN, 0.0, -5.0]);
+    let r = q(&ds, serde_json::json!({"calculations": [{"op": "CONCURRENCY"}], "start_time": T, "end_time": T + 4, "granularity": 1}));
+    let c: Vec<f64> = r.series.iter().map(|s| num(s.get("CONCURRENCY"))).collect();
+    assert_eq!(c, vec![1.0, 1.0, 1.0, 1.0]);
+    assert_eq!(num(r.results[0].get("CONCURRENCY")), 1.0);
+}
+
+/// Breakdowns: each group's spans are its own.
+#[test]
+fn concurrency_per_group_and_long_spans() {
+    use arrow_array::StringArray;
+    let t: ArrayRef = Arc::new(TimestampSecondArray::from(vec![T, T + 10, T + 30]));
+    let ds = ipc::dataset(vec![
+        ("timestamp", t),
+        ("duration_ms", Arc::new(Float64Array::from(vec![45_000.0, 5_000.0, 600_000.0]))),
+        ("host", Arc::new(StringArray::from(vec!["a", "b", "a"]))),
+    ]);
+    let r = q(
+        &ds,
+        serde_json::json!({"calculations": [{"op": "CONCURRENCY"}], "breakdowns": ["host"],
+                           "start_time": T, "end_time": T + 120, "granularity": 15, "orders": [{"column": "host"}]}),
+    );
+    let of = |host: &str| -> Vec<(f64, f64)> {
+        r.series
+            .iter()
+            .filter(|s| s.get("host") == Some(&Cell::Str(host.into())))
+            .map(|s| (num(s.get("time")) - T as f64, num(s.get("CONCURRENCY"))))
+            .collect()
+    };
+    // a: [0, 45) and [30, 120) cut at the end; b: [10, 15).
+    assert_eq!(of("a"), vec![(0.0, 1.0), (15.0, 1.0), (30.0, 2.0), (45.0, 1.0), (60.0, 1.0), (75.0, 1.0), (90.0, 1.0), (105.0, 1.0)]);
+    assert_eq!(of("b"), vec![(0.0, 5.0 / 15.0)]);
+}
+
+/// NaN is missing in every numeric calculation, COUNT_DISTINCT included (as README
+/// says); -0.0 and 0.0 are one value; infinities are values.
+#[test]
+fn nan_and_infinities_in_calculations() {
+    let nan2 = f64::from_bits(0x7ff8_0000_0000_0001);
+    let ds = events(&[T; 7], &[1.0, f64::NAN, nan2, -0.0, 0.0, f64::INFINITY, 1.0]);
+    let r = q(
+        &ds,
+        serde_json::json!({"calculations": [{"op": "COUNT_DISTINCT", "column": "duration_ms"}, {"op": "COUNT"},
+            {"op": "MAX", "column": "duration_ms"}, {"op": "P50", "column": "duration_ms"}, {"op": "P99", "column": "duration_ms"}],
+            "start_time": T, "end_time": T + 1}),
+    );
+    let row = &r.results[0];
+    assert_eq!(num(row.get("COUNT_DISTINCT(duration_ms)")), 3.0);
+    assert_eq!(num(row.get("COUNT")), 7.0);
+    assert_eq!(num(row.get("MAX(duration_ms)")), f64::INFINITY);
+    // Sorted: -0, 0, 1, 1, inf. P50 = 1; P99 interpolates between 1 and inf: inf, never NaN.
+    assert_eq!(num(row.get("P50(duration_ms)")), 1.0);
+    assert_eq!(num(row.get("P99(duration_ms)")), f64::INFINITY);
+}
+
+/// A heatmap's edges span the finite values; +inf counts in the top bucket, -inf in the
+/// bottom (linear) or the `low` row (log); NaN is counted as missing.
+#[test]
+fn heatmap_edges_stay_finite() {
+    let vals = [1.0, 10.0, 100.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 50.0];
+    let ds = events(&[T, T, T, T, T, T, T + 30], &vals);
+    for scale in ["log", "linear"] {
+        let r = q(
+            &ds,
+            serde_json::json!({"calculations": [{"op": "HEATMAP", "column": "duration_ms"}],
+                "start_time": T, "end_time": T + 60, "granularity": 60, "heatmap": {"value_buckets": 10, "scale": scale}}),
+        );
+        let h = &r.heatmaps[0].heatmap;
+        assert!(h.value_edges.iter().all(|e| e.is_finite()), "{scale}: {:?}", h.value_edges);
+        assert_eq!(*h.value_edges.last().unwrap(), 100.0, "{scale}");
+        assert_eq!((h.total, h.nulls), (6, 1), "{scale}");
+        let vb = h.value_buckets();
+        assert_eq!(h.counts[vb - 1], 2, "{scale}: 100 and +inf in the top bucket: {:?}", h.counts);
+        if scale == "log" {
+            assert_eq!(h.low, vec![1]);
+            assert_eq!(h.counts[0], 1);
+        } else {
+            assert_eq!(h.counts[0], 3, "-inf, 1 and 10 in the bottom bucket: {:?}", h.counts);
+        }
+    }
+    // The same through the standalone heatmap (zone maps).
+    let h = sightline::heatmap::heatmap(
+        &ds,
+        &serde_json::from_value(serde_json::json!({"column": "duration_ms", "value_buckets": 10})).unwrap(),
+    )
+    .unwrap();
+    assert!(h.value_edges.iter().all(|e| e.is_finite()), "{:?}", h.value_edges);
+    assert_eq!(h.total, 6);
+}
