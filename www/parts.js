@@ -696,14 +696,37 @@ export class SightlineBreakdown extends Part {
 // <sightline-compare>
 // ---------------------------------------------------------------------------------------
 
+/** Baselines offered by the comparison: the rest of the scope, or the same events earlier. */
+const BASELINES = [
+  [0, 'vs the rest'],
+  [3600, 'vs previous hour'],
+  [86400, 'vs previous day'],
+  [604800, 'vs previous week'],
+];
+
+/** `1 hour`, `2 days`, `1 week`, `90 seconds`. */
+export function periodText(seconds) {
+  const units = [
+    [604800, 'week'],
+    [86400, 'day'],
+    [3600, 'hour'],
+    [60, 'minute'],
+  ];
+  const [size, name] = units.find(([u]) => seconds % u === 0) ?? [1, 'second'];
+  const n = seconds / size;
+  return `${formatInt(n)} ${name}${n === 1 ? '' : 's'}`;
+}
+
 /**
  * `<sightline-compare>`: what is different about the selection brushed on a linked
  * heatmap (or the `spec` set here), dimensions ranked, each value's share in the
  * selection against the baseline. Clicking a value filters the source by it; "Group by"
- * fires `sightline-group-by`.
+ * fires `sightline-group-by`. The baseline is the rest of the scope, or with
+ * `baseline-period` (the panel's "vs previous hour/day/week") the same events that many
+ * seconds earlier: the selection's window shifted back, its filters and value range too.
  */
 export class SightlineCompare extends Part {
-  static observedAttributes = ['src', 'source', 'top'];
+  static observedAttributes = ['src', 'source', 'top', 'baseline-period', 'time-zone'];
   #spec = null;
   #result = null;
   #ui;
@@ -711,6 +734,11 @@ export class SightlineCompare extends Part {
   constructor() {
     super();
     const title = el('h3', { part: 'title', text: 'Comparison' });
+    const baseline = el('select', { 'aria-label': 'Baseline', part: 'baseline-select' });
+    baseline.addEventListener('change', () => {
+      this.baselinePeriod = Number(baseline.value);
+      emit(this, 'sightline-baseline-change', { period: this.baselinePeriod });
+    });
     const key = el(
       'span',
       { class: 'row' },
@@ -718,10 +746,45 @@ export class SightlineCompare extends Part {
       el('span', { class: 'key' }, el('i', { class: 'base' }), el('span', { text: 'baseline' })),
     );
     const status = el('div', { class: 'muted', part: 'status', role: 'status', 'aria-live': 'polite', text: 'Brush a region of the heatmap to compare it with the rest.' });
+    const described = el('div', { class: 'muted', part: 'baseline', hidden: true });
+    const empty = el('p', { class: 'empty', part: 'empty', hidden: true });
     const dims = el('div', { class: 'dims', part: 'dimensions', role: 'list', 'aria-label': 'Dimensions, most different first' });
     const measures = el('div', { part: 'measures' });
-    this.root.append(el('div', { class: 'row' }, title, el('span', { class: 'spacer' }), key), status, dims, measures);
-    this.#ui = { title, status, dims, measures };
+    this.root.append(el('div', { class: 'row' }, title, baseline, el('span', { class: 'spacer' }), key), status, described, empty, dims, measures);
+    this.#ui = { title, baseline, status, described, empty, dims, measures };
+    this.#syncBaseline();
+  }
+
+  /**
+   * Seconds: the baseline is the same events this much earlier (the selection's window
+   * shifted back, with its filters); 0 (the default): the rest of the scope.
+   */
+  get baselinePeriod() {
+    const p = Number(this.getAttribute('baseline-period'));
+    return Number.isFinite(p) && p > 0 ? p : 0;
+  }
+  set baselinePeriod(v) {
+    const p = Number(v);
+    if (Number.isFinite(p) && p > 0) this.setAttribute('baseline-period', String(p));
+    else this.removeAttribute('baseline-period');
+  }
+
+  attributeChangedCallback(name, oldValue, newValue) {
+    if (name === 'baseline-period') this.#syncBaseline();
+    super.attributeChangedCallback(name, oldValue, newValue);
+  }
+
+  /** The select shows the attribute (a period not offered gets an option of its own). */
+  #syncBaseline() {
+    const period = this.baselinePeriod;
+    const offered = BASELINES.some(([p]) => p === period);
+    const choices = offered ? BASELINES : [...BASELINES, [period, `vs ${periodText(period)} earlier`]];
+    this.#ui.baseline.replaceChildren(...choices.map(([p, text]) => option(String(p), text, p === period)));
+    this.#ui.baseline.value = String(period);
+  }
+
+  #utc() {
+    return (this.getAttribute('time-zone') ?? '').toLowerCase() === 'utc';
   }
 
   /** An explicit comparison spec (`Dataset.compare`); when null, the source's selection is compared. */
@@ -743,24 +806,33 @@ export class SightlineCompare extends Part {
     if (type === 'select') this.schedule();
   }
 
-  /** The spec compared: explicit, or the brushed selection within the source's context. */
+  /**
+   * The spec compared: explicit, or the brushed selection within the source's context;
+   * with `baseline-period`, its baseline is the same events that much earlier.
+   */
   currentSpec() {
-    if (this.#spec) return this.#spec;
-    const sel = this.source?.selection;
-    if (!sel) return null;
-    const filters = [];
-    if (sel.column && sel.min !== undefined) filters.push({ column: sel.column, op: '>=', value: sel.min });
-    if (sel.column && sel.max !== undefined) filters.push({ column: sel.column, op: '<', value: sel.max });
-    const selection = { start_time: sel.start_time, end_time: sel.end_time, filters: [...filters, ...(sel.filters ?? [])] };
-    return { scope: contextSpec(this.source), selection, top: intAttr(this, 'top', 6, 1, 50) };
+    let spec = this.#spec;
+    if (!spec) {
+      const sel = this.source?.selection;
+      if (!sel) return null;
+      const filters = [];
+      if (sel.column && sel.min !== undefined) filters.push({ column: sel.column, op: '>=', value: sel.min });
+      if (sel.column && sel.max !== undefined) filters.push({ column: sel.column, op: '<', value: sel.max });
+      const selection = { start_time: sel.start_time, end_time: sel.end_time, filters: [...filters, ...(sel.filters ?? [])] };
+      spec = { scope: contextSpec(this.source), selection, top: intAttr(this, 'top', 6, 1, 50) };
+    }
+    const period = this.baselinePeriod;
+    return period ? { ...spec, baseline: { period } } : spec;
   }
 
   async refresh() {
-    const spec = this.currentSpec();
+    let spec = this.currentSpec();
     if (!spec) {
       this.#result = null;
       this.#ui.dims.replaceChildren();
       this.#ui.measures.replaceChildren();
+      this.#ui.described.hidden = true;
+      this.#ui.empty.hidden = true;
       this.#ui.status.textContent = 'Brush a region of the heatmap to compare it with the rest.';
       return;
     }
@@ -768,7 +840,10 @@ export class SightlineCompare extends Part {
     this.#ui.status.textContent = 'Comparing…';
     const t0 = performance.now();
     try {
-      const r = await this.latest.run(() => this.source.client.compare(spec, { channel: this.channel }));
+      const r = await this.latest.run(async () => {
+        spec = await this.#withWindow(spec);
+        return this.source.client.compare(spec, { channel: this.channel });
+      });
       this.#result = r;
       this.#render(r, spec, performance.now() - t0);
       emit(this, 'sightline-result', { result: r });
@@ -777,16 +852,62 @@ export class SightlineCompare extends Part {
       this.#result = null;
       this.#ui.status.textContent = displayText(err?.message || String(err));
       this.#ui.status.classList.add('error');
+      this.#ui.described.hidden = true;
+      this.#ui.empty.hidden = true;
       this.#ui.dims.replaceChildren();
+      this.#ui.measures.replaceChildren();
     }
+  }
+
+  /**
+   * A baseline one period earlier shifts the selection's time window, so the selection
+   * needs one: a selection without times (the customer lens's "this customer vs all")
+   * takes the scope's time range, as the engine resolves it.
+   */
+  async #withWindow(spec) {
+    const sel = spec.selection ?? {};
+    if (!spec.baseline?.period || (sel.start_time !== undefined && sel.end_time !== undefined)) return spec;
+    const scope = {};
+    for (const k of ['filters', 'filter_combination', 'start_time', 'end_time', 'time_range']) if (spec.scope?.[k] !== undefined) scope[k] = spec.scope[k];
+    const q = await this.source.client.query({ ...scope, calculations: [{ op: 'COUNT' }], disable_series: true }, { channel: this.channel });
+    return { ...spec, selection: { ...sel, start_time: sel.start_time ?? q.start_time, end_time: sel.end_time ?? q.end_time } };
+  }
+
+  /** What the baseline is, in words: `same filters, 1 day earlier`, with its window when known. */
+  #baselineText(spec) {
+    const sel = spec.selection ?? {};
+    const b = spec.baseline;
+    if (b?.period) {
+      const window =
+        sel.start_time !== undefined && sel.end_time !== undefined
+          ? ` (${formatTimeRange(sel.start_time - b.period, sel.end_time - b.period, this.#utc())})`
+          : '';
+      return { what: `same filters, ${periodText(b.period)} earlier`, window };
+    }
+    if (b?.filters) return { what: 'the events of its own filters', window: '' };
+    return { what: 'the rest of the scope', window: '' };
   }
 
   #render(r, spec, ms) {
     this.#ui.status.classList.remove('error');
     const sel = spec.selection ?? {};
-    const what = sel.start_time !== undefined ? formatTimeRange(sel.start_time, sel.end_time, true) : 'selection';
+    const what = sel.start_time !== undefined ? formatTimeRange(sel.start_time, sel.end_time, this.#utc()) : 'selection';
     this.#ui.status.textContent =
       `${formatInt(r.selection_count)} selected events (${what}) vs ${formatInt(r.baseline_count)} baseline events · ${formatValue(ms, 'ms')}`;
+    const base = this.#baselineText(spec);
+    const n = r.baseline_count;
+    this.#ui.described.hidden = false;
+    this.#ui.described.textContent = `baseline: ${base.what}, ${formatInt(n)} ${n === 1 ? 'event' : 'events'}${base.window}`;
+    // Nothing to compare with: say so instead of bars against an empty side.
+    this.#ui.empty.hidden = n > 0;
+    if (n === 0) {
+      this.#ui.empty.textContent = spec.baseline?.period
+        ? `No events ${periodText(spec.baseline.period)} earlier with the same filters, so nothing to compare with: the data may not reach back that far. Choose another baseline.`
+        : 'No events in the baseline, so nothing to compare with.';
+      this.#ui.dims.replaceChildren();
+      this.#ui.measures.replaceChildren();
+      return;
+    }
     const dims = r.dimensions.filter((d) => d.values.length && d.score > 0);
     const quiet = r.dimensions.filter((d) => d.values.length && d.score === 0).map((d) => displayText(d.column));
     this.#ui.dims.replaceChildren(
@@ -1118,6 +1239,8 @@ export class SightlineExplorer extends SourceBound {
       this.#query.filters = [...this.#query.filters.filter((f) => JSON.stringify(f) !== JSON.stringify(e.detail.filter)), e.detail.filter];
       this.#userChange();
     });
+    // The baseline is part of the view (save(), the URL); the event goes on to the page.
+    compare.addEventListener('sightline-baseline-change', () => this.#saveUrl());
     compare.addEventListener('sightline-group-by', (e) => {
       e.stopPropagation();
       if (!this.#query.breakdowns.includes(e.detail.column)) this.#query.breakdowns = [...this.#query.breakdowns, e.detail.column];
@@ -1144,11 +1267,13 @@ export class SightlineExplorer extends SourceBound {
     this.#query = { ...base, ...structuredClone(q ?? {}) };
   }
 
-  /** The whole view as a JSON-serializable object: query, selection, lens. */
+  /** The whole view as a JSON-serializable object: query, selection, comparison baseline, lens. */
   save() {
     const state = { v: 1, query: this.query };
     const sel = this.source?.selection;
     if (sel) state.selection = sel;
+    const period = this.#ui.compare.baselinePeriod;
+    if (period) state.baseline = period;
     if (this.customer) state.customer = this.customer;
     if (this.customerColumn) state.customerColumn = this.customerColumn;
     return state;
@@ -1159,6 +1284,7 @@ export class SightlineExplorer extends SourceBound {
     if (!state || typeof state !== 'object') throw new TypeError('restore() takes the object save() returned');
     if (state.v !== 1) throw new Error(`unknown saved view version ${JSON.stringify(state.v)}`);
     if (state.query) this.#setQuery(state.query);
+    this.#ui.compare.baselinePeriod = state.baseline ?? 0;
     if (state.customerColumn !== undefined) this.setAttribute('customer-column', state.customerColumn);
     if (state.customer !== undefined) this.setAttribute('customer', state.customer);
     else this.removeAttribute('customer');
@@ -1310,6 +1436,7 @@ export class SightlineExplorer extends SourceBound {
     this.#ui.breakdown.query = rest;
     if (tz) {
       this.#ui.breakdown.setAttribute('time-zone', tz);
+      this.#ui.compare.setAttribute('time-zone', tz);
     }
     this.#applyLens();
     this.#link();
@@ -1428,6 +1555,7 @@ export class SightlineExplorer extends SourceBound {
       const state = JSON.parse(raw);
       this.#restored = true;
       if (state.query) this.#setQuery(state.query);
+      this.#ui.compare.baselinePeriod = state.baseline ?? 0;
       if (state.customerColumn) this.setAttribute('customer-column', state.customerColumn);
       if (state.customer) this.setAttribute('customer', state.customer);
       this.#pendingSelection = state.selection ?? null;

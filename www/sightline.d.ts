@@ -383,6 +383,11 @@ export interface SightlineRowClickDetail {
   kind: 'event' | 'result';
 }
 
+export interface SightlineBaselineChangeDetail {
+  /** Seconds: the same events this much earlier; 0: the rest of the scope. */
+  period: number;
+}
+
 export interface SightlineEventMap extends HTMLElementEventMap {
   'sightline-progress': CustomEvent<SightlineProgressDetail>;
   'sightline-error': CustomEvent<SightlineErrorDetail>;
@@ -390,6 +395,7 @@ export interface SightlineEventMap extends HTMLElementEventMap {
   'sightline-select': CustomEvent<SightlineSelectDetail>;
   'sightline-query-change': CustomEvent<SightlineQueryChangeDetail>;
   'sightline-row-click': CustomEvent<SightlineRowClickDetail>;
+  'sightline-baseline-change': CustomEvent<SightlineBaselineChangeDetail>;
 }
 
 /** What every element bound to a source has: `src`, `source`, `load`, `appendStream`. */
@@ -488,10 +494,20 @@ export class SightlineBreakdown extends SightlineSourceBound {
  * `<sightline-compare>`: what is different about the brushed selection (or `spec`);
  * dimensions ranked with bars for selection and baseline. A click on a value adds it as a
  * filter of the source (unless `no-filter`), firing `sightline-filter`; "Group by" fires
- * `sightline-group-by`. Attribute `top` (values per dimension, default 6).
+ * `sightline-group-by`. Attributes `top` (values per dimension, default 6),
+ * `baseline-period`, `time-zone`; parts `title`, `baseline-select`, `status`, `baseline`
+ * (what the baseline is), `empty` (shown when the baseline has no events), `dimensions`,
+ * `dimension`, `measures`. Choosing a baseline in the panel fires
+ * `sightline-baseline-change`.
  */
 export class SightlineCompare extends SightlineSourceBound {
   spec: CompareSpec | null;
+  /**
+   * Seconds (the `baseline-period` attribute): the baseline is the same events this much
+   * earlier (the selection's window shifted back, with its filters and value range); 0,
+   * the default: the rest of the scope. Overrides the baseline of `spec`.
+   */
+  baselinePeriod: number;
   readonly result: Comparison | null;
 }
 
@@ -509,6 +525,8 @@ export interface SightlineSavedView {
   v: 1;
   query: QuerySpec;
   selection?: SightlineSelection;
+  /** The comparison's baseline period in seconds; absent: the rest of the scope. */
+  baseline?: number;
   customer?: string;
   customerColumn?: string;
 }
@@ -556,5 +574,6 @@ declare global {
     'sightline-select': CustomEvent<SightlineSelectDetail>;
     'sightline-query-change': CustomEvent<SightlineQueryChangeDetail>;
     'sightline-row-click': CustomEvent<SightlineRowClickDetail>;
+    'sightline-baseline-change': CustomEvent<SightlineBaselineChangeDetail>;
   }
 }

@@ -289,6 +289,25 @@ test('explorer: the customer lens shows one customer beside everyone, newest fir
   assert.ok(cmp.dimensions[0].score > 0.3, dims);
   await page.waitForTimeout(300);
   await explorer(page).screenshot({ path: path.join(OUT, 'explorer-lens.png') });
+
+  // This customer vs themselves an hour earlier: the selection has no times of its own, so
+  // it takes the scope's (all the data), shifted back an hour for the baseline.
+  await page.getByLabel('Baseline', { exact: true }).selectOption('3600');
+  await page.waitForFunction(() => {
+    const c = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-compare');
+    return c.shadowRoot.querySelector('[part="baseline"]').textContent.includes('1 hour earlier');
+  });
+  const earlier = await page.evaluate(() => {
+    const c = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-compare');
+    return {
+      status: c.shadowRoot.querySelector('[part="status"]').className,
+      described: c.shadowRoot.querySelector('[part="baseline"]').textContent,
+      result: { selection: c.result.selection_count, baseline: c.result.baseline_count },
+    };
+  });
+  assert.ok(!/error/.test(earlier.status), earlier.described);
+  assert.equal(earlier.result.selection, count.matched);
+  assert.equal(earlier.described, `baseline: same filters, 1 hour earlier, ${earlier.result.baseline.toLocaleString('en-US')} events (Oct 30, 23:00 – Oct 31, 23:00 UTC)`);
   await assertClean(assert, page, log);
   await context.close();
 });
@@ -736,6 +755,100 @@ test('explorer: zoom to a brushed selection, then back to all time', { timeout: 
   await explorer(page).screenshot({ path: path.join(OUT, 'explorer-zoomed.png') });
   await page.getByLabel('Time range', { exact: true }).selectOption('');
   await waitResults(page, (r) => r.matched === ROWS);
+  await assertClean(assert, page, log);
+  await context.close();
+});
+
+test('explorer: compare a brushed selection with the previous day and hour; the baseline is part of the view', { timeout: 120_000 }, async () => {
+  const { context, page, log } = await openPage(env.browser);
+  await page.goto(env.baseUrl);
+  await waitReady(page);
+  await waitResults(page, (r) => r.matched === ROWS);
+  // Every comparison the page asks the worker for.
+  await page.evaluate(() => {
+    const client = document.querySelector('sightline-explorer').source.client;
+    const compare = client.compare.bind(client);
+    window.__compareSpecs = [];
+    client.compare = (spec, extra) => {
+      window.__compareSpecs.push(structuredClone(spec));
+      return compare(spec, extra);
+    };
+  });
+  await brushIncident(page);
+  await waitCompare(page);
+  const panel = () =>
+    page.evaluate(() => {
+      const x = document.querySelector('sightline-explorer');
+      const c = x.shadowRoot.querySelector('sightline-compare');
+      const part = (name) => c.shadowRoot.querySelector(`[part="${name}"]`);
+      return {
+        choice: part('baseline-select').value,
+        options: [...part('baseline-select').options].map((o) => o.textContent),
+        described: part('baseline').hidden ? null : part('baseline').textContent,
+        empty: part('empty').hidden ? null : part('empty').textContent,
+        dimensions: c.shadowRoot.querySelectorAll('[part="dimension"]').length,
+        result: c.result && { selection: c.result.selection_count, baseline: c.result.baseline_count },
+        spec: window.__compareSpecs[window.__compareSpecs.length - 1],
+        saved: x.save(),
+        url: location.hash,
+      };
+    });
+  const rest = await panel();
+  assert.deepEqual(rest.options, ['vs the rest', 'vs previous hour', 'vs previous day', 'vs previous week']);
+  assert.equal(rest.choice, '0');
+  assert.equal(rest.spec.baseline, undefined, 'the default baseline is the rest of the scope');
+  assert.match(rest.described, /^baseline: the rest of the scope, [\d,]+ events$/);
+  assert.equal(rest.saved.baseline, undefined);
+
+  // The previous day: the demo data covers one day, so that baseline is empty.
+  await page.getByLabel('Baseline', { exact: true }).selectOption({ label: 'vs previous day' });
+  await page.waitForFunction(() => {
+    const c = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-compare');
+    return window.__compareSpecs.at(-1)?.baseline?.period === 86400 && c.result && !c.shadowRoot.querySelector('[part="baseline"]').textContent.includes('rest');
+  });
+  const day = await panel();
+  assert.deepEqual(day.spec.baseline, { period: 86400 });
+  assert.equal(day.spec.selection.start_time, INCIDENT_START);
+  assert.equal(day.spec.selection.end_time, INCIDENT_END);
+  assert.ok(day.spec.selection.filters.some((f) => f.column === 'duration_ms' && f.op === '>='), 'the value range is part of the selection');
+  assert.equal(day.choice, '86400');
+  assert.equal(day.result.baseline, 0);
+  assert.equal(day.described, 'baseline: same filters, 1 day earlier, 0 events (Oct 30, 16:00 – 16:30 UTC)');
+  assert.match(day.empty, /No events 1 day earlier with the same filters/);
+  assert.equal(day.dimensions, 0, 'no bars against an empty baseline');
+  assert.equal(day.saved.baseline, 86400, 'the baseline is part of the saved view');
+  assert.match(decodeURIComponent(day.url), /"baseline":86400/, 'and of the link');
+  await page.waitForTimeout(200);
+  await explorer(page).screenshot({ path: path.join(OUT, 'explorer-baseline-day.png') });
+
+  // The previous hour has events: dimensions again, and the description follows.
+  await page.getByLabel('Baseline', { exact: true }).selectOption('3600');
+  await page.waitForFunction(() => {
+    const c = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-compare');
+    return window.__compareSpecs.at(-1)?.baseline?.period === 3600 && c.result?.baseline_count > 0 && c.shadowRoot.querySelector('[part="dimension"]');
+  });
+  const hour = await panel();
+  assert.equal(hour.described, `baseline: same filters, 1 hour earlier, ${hour.result.baseline.toLocaleString('en-US')} events (Oct 31, 15:00 – 15:30 UTC)`);
+  assert.equal(hour.empty, null);
+  assert.ok(hour.dimensions > 0);
+  await page.waitForTimeout(200);
+  await explorer(page).screenshot({ path: path.join(OUT, 'explorer-baseline-hour.png') });
+
+  // restore() sets the choice (absent: the rest of the scope), and a restored view asks for it.
+  const restored = await page.evaluate((state) => {
+    const x = document.querySelector('sightline-explorer');
+    const select = () => x.shadowRoot.querySelector('sightline-compare').shadowRoot.querySelector('[part="baseline-select"]').value;
+    const { baseline, ...withoutBaseline } = state;
+    x.restore(withoutBaseline);
+    const plain = [select(), x.save().baseline];
+    x.restore(state);
+    return { plain, again: [select(), x.save().baseline] };
+  }, day.saved);
+  assert.deepEqual(restored.plain, ['0', undefined]);
+  assert.deepEqual(restored.again, ['86400', 86400]);
+  await page.waitForFunction(() => window.__compareSpecs.at(-1)?.baseline?.period === 86400);
+  const events = (await page.evaluate(() => window.__events)).filter((e) => e.type === 'sightline-baseline-change');
+  assert.deepEqual(events.map((e) => e.detail.period), [86400, 3600], 'user choices only');
   await assertClean(assert, page, log);
   await context.close();
 });

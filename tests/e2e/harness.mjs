@@ -122,7 +122,7 @@ export async function openPage(browser, options = {}) {
       window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
     });
     window.__events = [];
-    for (const type of ['sightline-select', 'sightline-query-change', 'sightline-progress', 'sightline-error', 'sightline-row-click', 'sightline-ready']) {
+    for (const type of ['sightline-select', 'sightline-query-change', 'sightline-progress', 'sightline-error', 'sightline-row-click', 'sightline-ready', 'sightline-baseline-change']) {
       document.addEventListener(type, (e) => {
         window.__events.push({ type, target: e.target.localName, detail: JSON.parse(JSON.stringify(e.detail ?? null)) });
       });

@@ -67,6 +67,10 @@ async function usage(): Promise<void> {
   compare.source = source;
   const spec: CompareSpec = { selection: { filters: [{ column: 'customer_id', op: '=', value: 'x' }] } };
   compare.spec = spec;
+  compare.baselinePeriod = 86400;
+  compare.addEventListener('sightline-baseline-change', (e) => console.log(e.detail.period + 1));
+  const withBaseline: SightlineSavedView = { v: 1, query: {}, baseline: 604800 };
+  explorer.restore(withBaseline);
   const events = document.createElement('sightline-events');
   events.source = source;
   console.log(events.result?.matched, compare.result?.dimensions[0]?.score, breakdown.result?.matched);
