@@ -19,8 +19,10 @@ import {
   intAttr,
   jsonListAttr,
   readTheme,
+  renderTimeOptions,
   styleSheet,
   timeFormats,
+  timeZoneNote,
 } from './ui.js';
 
 const LIVE_RENDER_MS = 250;
@@ -339,8 +341,9 @@ export class SightlineHeatmap extends SourceBound {
     return this.#view?.heatmap ?? null;
   }
 
-  #utc() {
-    return (this.getAttribute('time-zone') ?? '').toLowerCase() === 'utc';
+  /** The `time-zone` attribute (resolved by the formatters: IANA name, `utc`, local). */
+  #zone() {
+    return this.getAttribute('time-zone');
   }
 
   #unit() {
@@ -520,7 +523,8 @@ export class SightlineHeatmap extends SourceBound {
       else parts.push(`${formatInt(s.rows)} rows`);
       if (h && h.nulls > 0) parts.push(`${formatInt(h.nulls)} null values`);
       parts.push(`${this.scale} scale`);
-      if (this.#utc()) parts.push('times in UTC');
+      const zone = timeZoneNote(this.#zone());
+      if (zone) parts.push(zone);
       if (s.bytes && this.ownsSource) parts.push(`${formatValue(s.bytes, 'B')} in ${formatValue(s.loadMs, 'ms')}`);
       text = parts.join(' · ');
     }
@@ -565,11 +569,11 @@ export class SightlineHeatmap extends SourceBound {
     };
   }
 
-  #tzOffsetMinutes() {
-    if (this.#utc()) return 0;
+  /** The engine's time options: the zone's offset in the middle of the last drawing. */
+  #timeOptions() {
     const h = this.#view?.heatmap;
-    const mid = h ? ((h.time_edges[0] + h.time_edges[h.time_edges.length - 1]) / 2) * 1000 : Date.now();
-    return -new Date(mid).getTimezoneOffset();
+    const mid = h ? (h.time_edges[0] + h.time_edges[h.time_edges.length - 1]) / 2 : Date.now() / 1000;
+    return renderTimeOptions(this.#zone(), mid);
   }
 
   /** Asks for a redraw; `now` skips the live-loading throttle. */
@@ -606,7 +610,7 @@ export class SightlineHeatmap extends SourceBound {
       dpr,
       background: theme.background,
       foreground: theme.foreground,
-      tz_offset_minutes: this.#tzOffsetMinutes(),
+      ...this.#timeOptions(),
     };
     if (theme.palette.length) options.palette = theme.palette;
     const unit = this.getAttribute('unit');
@@ -661,14 +665,14 @@ export class SightlineHeatmap extends SourceBound {
   #describe() {
     const h = this.#view?.heatmap;
     if (!h) return;
-    const utc = this.#utc();
+    const zone = this.#zone();
     const t0 = h.time_edges[0];
     const t1 = h.time_edges[h.time_edges.length - 1];
     const unit = this.#unit();
     const v0 = h.value_edges[0];
     const v1 = h.value_edges[h.value_edges.length - 1];
-    const f = timeFormats(utc);
-    const range = t1 - t0 > 86400 * 2 ? `${f.day(t0 * 1000)} to ${f.day(t1 * 1000)}` : formatTimeRange(t0, t1, utc);
+    const f = timeFormats(zone);
+    const range = t1 - t0 > 86400 * 2 ? `${f.day(t0)} to ${f.day(t1)}` : formatTimeRange(t0, t1, zone);
     const label =
       `Heatmap of ${displayText(h.column)} over time: ${formatInt(h.total)} events, ${range}; ` +
       `values ${formatValue(v0, unit)} to ${formatValue(v1, unit)} on a ${h.scale} scale; ` +
@@ -893,7 +897,7 @@ export class SightlineHeatmap extends SourceBound {
       valueText = `${formatValue(h.value_edges[v], unit)} – ${formatValue(h.value_edges[v + 1], unit)}`;
       count = view.counts?.[t * vb + v];
     }
-    tipTime.textContent = formatTimeRange(h.time_edges[t], h.time_edges[t + 1], this.#utc());
+    tipTime.textContent = formatTimeRange(h.time_edges[t], h.time_edges[t + 1], this.#zone());
     tipValue.textContent = valueText;
     tipCount.textContent =
       count === undefined ? (this.state === 'loading' ? 'Loading…' : '') : `${formatInt(count)} ${count === 1 ? 'event' : 'events'}`;

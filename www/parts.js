@@ -20,6 +20,9 @@ import {
   intAttr,
   jsonListAttr,
   readTheme,
+  renderTimeOptions,
+  timeZoneNote,
+  timeZoneProblem,
 } from './ui.js';
 
 // ---------------------------------------------------------------------------------------
@@ -513,9 +516,10 @@ export class SightlineBreakdown extends Part {
       this.#rendered = { charts, theme: lines?.theme, dpr: lines?.options.dpr };
       const ms = performance.now() - t0;
       this.#ui.status.classList.remove('error');
+      const zone = timeZoneNote(this.#zone());
       this.#ui.status.textContent =
         `${formatInt(r.results.length)} of ${formatInt(r.groups)} groups · ${formatInt(r.matched)} of ${formatInt(r.scanned)} events · ` +
-        `${formatTimeRange(r.start_time, r.end_time, this.#utc())} · ${formatValue(ms, 'ms')}`;
+        `${formatTimeRange(r.start_time, r.end_time, this.#zone())} · ${formatValue(ms, 'ms')}${zone ? ` · ${zone}` : ''}`;
       this.#fillTable();
       this.#drawCharts(r);
       emit(this, 'sightline-result', { result: r, ms });
@@ -532,8 +536,9 @@ export class SightlineBreakdown extends Part {
 
   #spec = null;
 
-  #utc() {
-    return (this.getAttribute('time-zone') ?? '').toLowerCase() === 'utc';
+  /** The `time-zone` attribute (resolved by the formatters: IANA name, `utc`, local). */
+  #zone() {
+    return this.getAttribute('time-zone');
   }
 
   #groupKey(row, breakdowns) {
@@ -595,8 +600,7 @@ export class SightlineBreakdown extends Part {
     const theme = readTheme(this);
     const dpr = devicePixelRatio();
     const width = Math.max(240, this.#width || Math.floor(this.#ui.charts.getBoundingClientRect().width) || 600);
-    const utc = this.#utc();
-    const mid = this.#result ? ((this.#result.start_time + this.#result.end_time) / 2) * 1000 : Date.now();
+    const mid = this.#result ? (this.#result.start_time + this.#result.end_time) / 2 : Date.now() / 1000;
     const options = {
       width,
       height: 200,
@@ -604,7 +608,7 @@ export class SightlineBreakdown extends Part {
       background: theme.background,
       foreground: theme.foreground,
       grid: theme.grid,
-      tz_offset_minutes: utc ? 0 : -new Date(mid).getTimezoneOffset(),
+      ...renderTimeOptions(this.#zone(), mid),
     };
     if (theme.lines.length) options.lines = theme.lines;
     return { max: MAX_CHART_LINES, options, theme };
@@ -619,14 +623,14 @@ export class SightlineBreakdown extends Part {
       return;
     }
     const { theme, dpr } = rendered;
-    const utc = this.#utc();
+    const zone = this.#zone();
     // Reuse the chart containers by calculation name.
     const old = new Map(this.#charts.map((c) => [c.name, c]));
     this.#charts = rendered.charts.map((c) => old.get(c.name) ?? this.#newChart(c.name));
     this.#ui.charts.replaceChildren(...this.#charts.map((c) => c.box));
     rendered.charts.forEach((c, k) => {
       const chart = this.#charts[k];
-      chart.data = { series: c.series, start: c.start, granularity: c.granularity, utc, unit: c.unit };
+      chart.data = { series: c.series, start: c.start, granularity: c.granularity, zone, unit: c.unit };
       chart.legend.replaceChildren(
         ...c.series.map((s, i) => {
           const sw = el('span', { class: 'swatch', 'aria-hidden': 'true' });
@@ -674,7 +678,7 @@ export class SightlineBreakdown extends Part {
       guide.style.transform = `translate(${p.x + ((i + 0.5) * p.w) / n}px, ${p.y}px)`;
       const unit = d.unit;
       tip.replaceChildren(
-        el('div', { class: 'muted', text: formatTimeRange(t, t + d.granularity, d.utc) }),
+        el('div', { class: 'muted', text: formatTimeRange(t, t + d.granularity, d.zone) }),
         ...d.series
           .map((s) => ({ s, v: s.values[i] }))
           .filter((x) => x.v !== null && x.v !== undefined)
@@ -783,8 +787,9 @@ export class SightlineCompare extends Part {
     this.#ui.baseline.value = String(period);
   }
 
-  #utc() {
-    return (this.getAttribute('time-zone') ?? '').toLowerCase() === 'utc';
+  /** The `time-zone` attribute (resolved by the formatters: IANA name, `utc`, local). */
+  #zone() {
+    return this.getAttribute('time-zone');
   }
 
   /** An explicit comparison spec (`Dataset.compare`); when null, the source's selection is compared. */
@@ -880,7 +885,7 @@ export class SightlineCompare extends Part {
     if (b?.period) {
       const window =
         sel.start_time !== undefined && sel.end_time !== undefined
-          ? ` (${formatTimeRange(sel.start_time - b.period, sel.end_time - b.period, this.#utc())})`
+          ? ` (${formatTimeRange(sel.start_time - b.period, sel.end_time - b.period, this.#zone())})`
           : '';
       return { what: `same filters, ${periodText(b.period)} earlier`, window };
     }
@@ -891,9 +896,10 @@ export class SightlineCompare extends Part {
   #render(r, spec, ms) {
     this.#ui.status.classList.remove('error');
     const sel = spec.selection ?? {};
-    const what = sel.start_time !== undefined ? formatTimeRange(sel.start_time, sel.end_time, this.#utc()) : 'selection';
+    const what = sel.start_time !== undefined ? formatTimeRange(sel.start_time, sel.end_time, this.#zone()) : 'selection';
+    const problem = timeZoneProblem(this.#zone());
     this.#ui.status.textContent =
-      `${formatInt(r.selection_count)} selected events (${what}) vs ${formatInt(r.baseline_count)} baseline events · ${formatValue(ms, 'ms')}`;
+      `${formatInt(r.selection_count)} selected events (${what}) vs ${formatInt(r.baseline_count)} baseline events · ${formatValue(ms, 'ms')}${problem ? ` · ${problem}` : ''}`;
     const base = this.#baselineText(spec);
     const n = r.baseline_count;
     this.#ui.described.hidden = false;
@@ -986,7 +992,7 @@ export class SightlineCompare extends Part {
  * e.g. to one customer.
  */
 export class SightlineEvents extends Part {
-  static observedAttributes = ['src', 'source', 'limit', 'columns', 'filters'];
+  static observedAttributes = ['src', 'source', 'limit', 'columns', 'filters', 'time-zone'];
   #ui;
   #result = null;
   #schema = null;
@@ -1039,13 +1045,14 @@ export class SightlineEvents extends Part {
       this.#result = r;
       this.#schema = new Map(schema.map((f) => [f.name, f]));
       this.#ui.status.classList.remove('error');
-      this.#ui.status.textContent = `${formatInt(r.rows.length)} newest of ${formatInt(r.matched)} matching events`;
+      const zone = timeZoneNote(this.getAttribute('time-zone'));
+      this.#ui.status.textContent = `${formatInt(r.rows.length)} newest of ${formatInt(r.matched)} matching events${zone ? ` · ${zone}` : ''}`;
       this.#ui.more.hidden = r.rows.length >= r.matched || r.rows.length >= 10000;
       const shown = cols.length ? cols.filter((c) => r.columns.includes(c)) : r.columns;
       const columns = shown.map((name) => {
         const f = this.#schema.get(name);
         const numeric = f?.role === 'number';
-        return { key: name, label: name, numeric, format: (v) => cellText(v, f) };
+        return { key: name, label: name, numeric, format: (v) => cellText(v, f, this.getAttribute('time-zone')) };
       });
       const rows = r.rows.map((values, i) => {
         const o = { __id: r.row_ids[i] };
@@ -1074,7 +1081,7 @@ export class SightlineEvents extends Part {
     const fields = el('dl', { class: 'fields' });
     for (const [k, v] of Object.entries(row)) {
       if (k.startsWith('__')) continue;
-      fields.append(el('dt', { text: displayText(k) }), el('dd', { text: cellText(v, this.#schema?.get(k)) }));
+      fields.append(el('dt', { text: displayText(k) }), el('dd', { text: cellText(v, this.#schema?.get(k), this.getAttribute('time-zone')) }));
     }
     const td = el('td', { colspan: String(this.table.columns.length) }, fields);
     tr.after(el('tr', { class: 'detail', part: 'event-detail' }, td));
@@ -1344,7 +1351,9 @@ export class SightlineExplorer extends SourceBound {
       }
       return;
     }
-    if (this.connectedOnce) this.#apply();
+    if (!this.connectedOnce) return;
+    this.#apply();
+    if (name === 'time-zone') this.#showStatus();
   }
 
   /** Gives the inner parts this explorer's source. */
@@ -1389,7 +1398,8 @@ export class SightlineExplorer extends SourceBound {
       const of = s.totalRows ? ` of ${formatInt(s.totalRows)}` : '';
       status.textContent = `Loading ${formatInt(s.rows)}${of} rows · ${formatValue(s.bytes, 'B')}`;
     } else if (s.state === 'ready') {
-      status.textContent = `${formatInt(s.rows)} events · ${formatValue(s.bytes, 'B')} in ${formatValue(s.loadMs, 'ms')}`;
+      const problem = timeZoneProblem(this.getAttribute('time-zone'));
+      status.textContent = `${formatInt(s.rows)} events · ${formatValue(s.bytes, 'B')} in ${formatValue(s.loadMs, 'ms')}${problem ? ` · ${problem}` : ''}`;
     } else if (s.state === 'error') {
       status.textContent = `${displayText(s.error)}${s.rows ? ` · ${formatInt(s.rows)} events loaded before it stay` : ''}`;
       status.classList.add('error');
@@ -1426,6 +1436,7 @@ export class SightlineExplorer extends SourceBound {
       if (h.column !== col) h.column = col;
       h.setAttribute('part', 'heatmap');
       if (tz) h.setAttribute('time-zone', tz);
+      else h.removeAttribute('time-zone');
       return h;
     });
     // Re-inserting an element disconnects and reconnects it: only touch what changed.
@@ -1434,9 +1445,9 @@ export class SightlineExplorer extends SourceBound {
     for (const k of ['filter_combination', 'start_time', 'end_time', 'time_range']) delete rest[k];
     if (!rest.calculations.length) rest.calculations = [{ op: 'COUNT' }];
     this.#ui.breakdown.query = rest;
-    if (tz) {
-      this.#ui.breakdown.setAttribute('time-zone', tz);
-      this.#ui.compare.setAttribute('time-zone', tz);
+    for (const part of [this.#ui.breakdown, this.#ui.compare, this.#ui.events]) {
+      if (tz) part.setAttribute('time-zone', tz);
+      else part.removeAttribute('time-zone');
     }
     this.#applyLens();
     this.#link();
@@ -1749,8 +1760,7 @@ export class SightlineExplorer extends SourceBound {
     });
     const time = el('div', { class: 'clauses' }, range, el('span', { class: 'muted', text: 'granularity' }), gran);
     if (custom) {
-      const utc = (this.getAttribute('time-zone') ?? '').toLowerCase() === 'utc';
-      time.append(el('span', { class: 'muted', text: formatTimeRange(q.start_time ?? 0, q.end_time ?? 0, utc) }));
+      time.append(el('span', { class: 'muted', text: formatTimeRange(q.start_time ?? 0, q.end_time ?? 0, this.getAttribute('time-zone')) }));
     }
 
     const run = el('button', { type: 'submit', class: 'primary', text: 'Run query' });

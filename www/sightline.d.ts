@@ -436,7 +436,8 @@ export class SightlineSourceBound extends HTMLElement {
  *
  * Attributes: `src`, `source`, `column` (default `duration_ms`), `time-buckets` (default:
  * one per round granularity), `value-buckets` (40), `scale` (`log` | `linear`), `unit`,
- * `time-zone` (`utc` or local), `filters` (JSON, on top of the source's), `label`, and
+ * `time-zone` (an IANA name, `utc`, or `local`: the default; an unknown name is local
+ * time, said in the status), `filters` (JSON, on top of the source's), `label`, and
  * `state` (set by the element: `loading` | `ready` | `error`).
  *
  * Styling: `--sightline-bg`, `--sightline-fg`, `--sightline-font`, `--sightline-palette`
@@ -513,7 +514,8 @@ export class SightlineCompare extends SightlineSourceBound {
 
 /**
  * `<sightline-events limit="50">`: the raw events behind the source's filters, newest
- * first; click one for every field. Attributes `limit`, `columns`, `filters` (JSON).
+ * first; click one for every field. Attributes `limit`, `columns`, `filters` (JSON),
+ * `time-zone`.
  */
 export class SightlineEvents extends SightlineSourceBound {
   filters: Filter[];

@@ -90,35 +90,196 @@ export function formatValue(v, unit) {
   return compact(v);
 }
 
-export function timeFormats(utc) {
-  const timeZone = utc ? 'UTC' : undefined;
-  return {
-    date: new Intl.DateTimeFormat(undefined, { timeZone, month: 'short', day: 'numeric' }),
-    time: new Intl.DateTimeFormat(undefined, { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }),
-    seconds: new Intl.DateTimeFormat(undefined, {
+// ---------------------------------------------------------------------------------------
+// Time zones and times
+// ---------------------------------------------------------------------------------------
+//
+// The `time-zone` attribute: an IANA name (`America/New_York`), `utc`/`UTC`, or `local`
+// (or absent): resolved once to an IANA name, and every time the page writes itself is
+// formatted with Intl.DateTimeFormat in that zone, so it is right on both sides of a DST
+// change. A name Intl does not know falls back to local time, with a note for the
+// element's status (`timeZoneProblem`); nothing here throws. Times are unix seconds;
+// one outside the Date range (|ms| > 8.64e15) or not finite is written as its number.
+
+const MAX_DATE_MS = 8.64e15;
+
+/** The browser's own IANA zone (`UTC` where Intl cannot say). */
+export function localTimeZone() {
+  try {
+    return new Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  } catch {
+    return 'UTC';
+  }
+}
+
+/** The canonical IANA name Intl gives `name` (`america/new_york` -> `America/New_York`), or null. */
+function knownTimeZone(name) {
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
+  } catch {
+    return null;
+  }
+}
+
+function zoneKey(attr) {
+  const s = typeof attr === 'string' ? attr.trim() : '';
+  if (s === '' || s.toLowerCase() === 'local') return { kind: 'local' };
+  if (s.toLowerCase() === 'utc') return { kind: 'utc' };
+  return { kind: 'named', name: s };
+}
+
+const resolved = new Map();
+
+/**
+ * The IANA time zone a `time-zone` attribute names: `utc`/`UTC` -> `UTC`; absent, empty
+ * or `local` -> the browser's zone; an IANA name -> itself (canonical case); a name Intl
+ * does not know -> the browser's zone. The engine's render options and query spec will
+ * take this as `time_zone`.
+ */
+export function resolveTimeZone(attr) {
+  const k = zoneKey(attr);
+  if (k.kind === 'utc') return 'UTC';
+  if (k.kind === 'local') return localTimeZone();
+  if (!resolved.has(k.name)) resolved.set(k.name, knownTimeZone(k.name));
+  return resolved.get(k.name) ?? localTimeZone();
+}
+
+/** Why a `time-zone` attribute is not used as given (for the element's status), or ''. */
+export function timeZoneProblem(attr) {
+  const k = zoneKey(attr);
+  if (k.kind !== 'named') return '';
+  resolveTimeZone(attr);
+  if (resolved.get(k.name)) return '';
+  return `unknown time zone "${displayText(k.name)}": times are local (${localTimeZone()})`;
+}
+
+/** Whether times are written with their zone (the attribute named one, `utc` included). */
+export function namesZone(attr) {
+  return zoneKey(attr).kind !== 'local' && !timeZoneProblem(attr);
+}
+
+/** A line for a status: `times in America/New_York`, the problem with the attribute, or ''. */
+export function timeZoneNote(attr) {
+  return timeZoneProblem(attr) || (namesZone(attr) ? `times in ${resolveTimeZone(attr)}` : '');
+}
+
+/** Milliseconds for unix seconds `t`, or null when Date cannot hold it. */
+function dateMs(t) {
+  const ms = typeof t === 'number' ? t * 1000 : Number.NaN;
+  return Number.isFinite(ms) && Math.abs(ms) <= MAX_DATE_MS ? ms : null;
+}
+
+/** A time Date cannot hold, as text: the number itself. */
+function rawTime(t) {
+  return typeof t === 'number' ? String(t) : String(t ?? '');
+}
+
+const formatCache = new Map();
+
+/** Intl formatters for one zone (cached: building one costs far more than using it). */
+export function timeFormats(attr) {
+  const timeZone = typeof attr === 'boolean' ? (attr ? 'UTC' : localTimeZone()) : resolveTimeZone(attr);
+  let f = formatCache.get(timeZone);
+  if (f) return f;
+  const make = (options) => new Intl.DateTimeFormat(undefined, { timeZone, ...options });
+  const clock = { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
+  f = {
+    timeZone,
+    date: make({ month: 'short', day: 'numeric' }),
+    time: make(clock),
+    seconds: make({ ...clock, second: '2-digit' }),
+    dayFormat: make({ year: 'numeric', month: 'short', day: 'numeric' }),
+    parts: new Intl.DateTimeFormat('en-US', {
       timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
       hour: '2-digit',
       minute: '2-digit',
       second: '2-digit',
       hourCycle: 'h23',
+      timeZoneName: 'shortOffset',
     }),
-    day: (ms) => new Date(ms).toLocaleDateString(undefined, { timeZone, year: 'numeric', month: 'short', day: 'numeric' }),
   };
+  /** `Oct 31, 2026` for unix seconds (the number itself when out of range). */
+  f.day = (t) => {
+    const ms = dateMs(t);
+    return ms === null ? rawTime(t) : f.dayFormat.format(ms);
+  };
+  formatCache.set(timeZone, f);
+  return f;
 }
 
-/** `Oct 31, 16:00 – 16:12` (the end's date only when it differs). */
-export function formatTimeRange(t0, t1, utc) {
-  const f = timeFormats(utc);
-  const fine = t1 - t0 < 120;
-  const clock = fine ? f.seconds : f.time;
-  const a = new Date(t0 * 1000);
-  const b = new Date(t1 * 1000);
+/** The wall-clock fields of an instant in a zone, and its offset name (`GMT-5`). */
+function wallClock(f, ms) {
+  const out = {};
+  for (const p of f.parts.formatToParts(ms)) out[p.type] = p.value;
+  return out;
+}
+
+/** Minutes east of UTC of `timeZone` (an attribute value) at unix seconds `t`; 0 when out of range. */
+export function offsetMinutes(attr, t) {
+  const ms = dateMs(t);
+  if (ms === null) return 0;
+  const w = wallClock(timeFormats(attr), ms);
+  const asUtc = Date.UTC(Number(w.year), Number(w.month) - 1, Number(w.day), Number(w.hour) % 24, Number(w.minute), Number(w.second));
+  return Math.round((asUtc - Math.floor(ms / 1000) * 1000) / 60000);
+}
+
+/**
+ * The engine's render options for times in the zone `attr` names, around unix seconds
+ * `t`. Today a fixed offset (at `t`); once the engine takes IANA names this is the one
+ * line to switch: `return { time_zone: resolveTimeZone(attr) };`.
+ */
+export function renderTimeOptions(attr, t) {
+  return { tz_offset_minutes: offsetMinutes(attr, t) };
+}
+
+/** ` UTC`, ` GMT-5`: the zone written after a time, when the attribute names one. */
+function zoneSuffix(attr, f, ms) {
+  if (!namesZone(attr)) return '';
+  if (f.timeZone === 'UTC') return ' UTC';
+  return ` ${wallClock(f, ms).timeZoneName}`;
+}
+
+/**
+ * `Oct 31, 16:00 – 16:12` in the zone `attr` names (the end's date only when it differs;
+ * seconds when the range is under two minutes), followed by the zone when one is named:
+ * `… UTC`, `… GMT-5`, and each end's offset when a DST change lies between them. Times
+ * out of the Date range are written as numbers.
+ */
+export function formatTimeRange(t0, t1, attr) {
+  const a = dateMs(t0);
+  const b = dateMs(t1);
+  const f = timeFormats(attr);
+  if (a === null || b === null) {
+    const one = (t, ms) => (ms === null ? rawTime(t) : `${f.date.format(ms)}, ${f.time.format(ms)}${zoneSuffix(attr, f, ms)}`);
+    return `${one(t0, a)} – ${one(t1, b)}`;
+  }
+  const clock = t1 - t0 < 120 ? f.seconds : f.time;
   const da = f.date.format(a);
   const db = f.date.format(b);
-  const zone = utc ? ' UTC' : '';
-  return da === db
-    ? `${da}, ${clock.format(a)} – ${clock.format(b)}${zone}`
-    : `${da}, ${clock.format(a)} – ${db}, ${clock.format(b)}${zone}`;
+  const za = zoneSuffix(attr, f, a);
+  const zb = zoneSuffix(attr, f, b);
+  const start = `${da}, ${clock.format(a)}${za === zb ? '' : za}`;
+  return da === db ? `${start} – ${clock.format(b)}${zb}` : `${start} – ${db}, ${clock.format(b)}${zb}`;
+}
+
+/**
+ * One instant for a table: `2026-10-31 16:33:11.898 UTC`, `2026-03-08 01:30:00 GMT-5`
+ * (milliseconds when there are any; the offset always, so that the hour repeated when
+ * clocks go back reads differently), in the zone `attr` names.
+ */
+export function formatTimestamp(t, attr) {
+  const exact = dateMs(t);
+  if (exact === null) return rawTime(t);
+  const ms = Math.round(exact);
+  const f = timeFormats(attr);
+  const w = wallClock(f, ms);
+  const frac = ms % 1000;
+  const fraction = frac === 0 ? '' : `.${String((frac + 1000) % 1000).padStart(3, '0')}`;
+  const zone = f.timeZone === 'UTC' ? 'UTC' : w.timeZoneName;
+  return `${w.year}-${w.month}-${w.day} ${w.hour}:${w.minute}:${w.second}${fraction} ${zone}`;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -417,11 +578,11 @@ export function formatNumber(v) {
   return Math.abs(v) >= 1000 ? roundFormat.format(v) : exactFormat.format(v);
 }
 
-/** The text a cell shows: numbers exact, times as dates, null as the empty-set sign. */
-export function cellText(v, column) {
+/** The text a cell shows: numbers exact, times in the zone `timeZone` names, null as the empty-set sign. */
+export function cellText(v, column, timeZone) {
   if (v === null || v === undefined) return '∅';
   if (typeof v === 'number') {
-    if (column?.role === 'time') return new Date(v * 1000).toISOString().replace('T', ' ').replace(/\.000Z$|Z$/, ' UTC');
+    if (column?.role === 'time') return formatTimestamp(v, timeZone);
     return formatNumber(v);
   }
   return displayText(v);

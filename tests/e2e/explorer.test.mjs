@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { OUT, ROOT, assertClean, openPage, routeBytes, routePage, startServer, useServerAndBrowser } from './harness.mjs';
+import { formatTimeRange, formatTimestamp } from '../../www/ui.js';
 
 const ROWS = 1_000_000;
 const BAD_BUILD = '2026.10.31-7f3c2a1';
@@ -849,6 +850,76 @@ test('explorer: compare a brushed selection with the previous day and hour; the 
   await page.waitForFunction(() => window.__compareSpecs.at(-1)?.baseline?.period === 86400);
   const events = (await page.evaluate(() => window.__events)).filter((e) => e.type === 'sightline-baseline-change');
   assert.deepEqual(events.map((e) => e.detail.period), [86400, 3600], 'user choices only');
+  await assertClean(assert, page, log);
+  await context.close();
+});
+
+test('time-zone: an IANA name in every view; an unknown name is local time with a warning, never an error', { timeout: 90_000 }, async () => {
+  const { context, page, log } = await openPage(env.browser);
+  const NY = 'America/New_York';
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>zones</title>
+<script type="module" src="/www/sightline.js"></script></head>
+<body>
+<sightline-source id="s" src="/api/demo?rows=20000"></sightline-source>
+<sightline-heatmap source="s" time-zone="${NY}"></sightline-heatmap>
+<sightline-breakdown source="s" calculations="COUNT" time-zone="${NY}"></sightline-breakdown>
+<sightline-events source="s" limit="5" columns="timestamp,endpoint" time-zone="${NY}"></sightline-events>
+<sightline-explorer src="/api/demo?rows=5000" time-zone="Mars/Olympus_Mons"></sightline-explorer>
+</body></html>`;
+  await page.goto(await routePage(page, env.baseUrl, '/e2e/zones.html', html));
+  await page.waitForFunction(
+    () =>
+      document.querySelector('sightline-events').result &&
+      document.querySelector('sightline-breakdown').result &&
+      document.querySelector('sightline-heatmap').heatmap &&
+      document.querySelector('sightline-explorer').source?.state === 'ready' &&
+      document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-breakdown').result,
+    null,
+    { timeout: 30_000 },
+  );
+  await page.waitForTimeout(300);
+  // Hover the middle of the heatmap for its tooltip.
+  const box = await page.evaluate(() => {
+    const h = document.querySelector('sightline-heatmap');
+    const r = h.shadowRoot.querySelector('canvas').getBoundingClientRect();
+    const p = h.plot;
+    return { x: r.left + p.x + p.w / 2, y: r.top + p.y + p.h / 2 };
+  });
+  await page.mouse.move(box.x, box.y);
+  const seen = await page.evaluate(() => {
+    const status = (el) => el.shadowRoot.querySelector('[part="status"]').textContent;
+    const h = document.querySelector('sightline-heatmap');
+    const b = document.querySelector('sightline-breakdown');
+    const e = document.querySelector('sightline-events');
+    const x = document.querySelector('sightline-explorer');
+    return {
+      heatmap: status(h),
+      tooltip: h.shadowRoot.querySelector('[part="tooltip"] .time').textContent,
+      breakdown: status(b),
+      range: [b.result.start_time, b.result.end_time],
+      events: status(e),
+      times: e.result.rows.map((r) => r[e.result.columns.indexOf('timestamp')]),
+      cells: [...e.shadowRoot.querySelectorAll('tbody tr')].map((tr) => tr.children[0].textContent),
+      explorer: status(x),
+      explorerHeatmap: status(x.shadowRoot.querySelector('sightline-heatmap')),
+      explorerEvents: x.shadowRoot.querySelector('sightline-events').shadowRoot.querySelector('tbody td').textContent,
+    };
+  });
+  assert.match(seen.heatmap, /times in America\/New_York/);
+  assert.match(seen.tooltip, /^Oct (30|31), \d\d:\d\d – \d\d:\d\d GMT-4$/, seen.tooltip);
+  assert.match(seen.breakdown, /times in America\/New_York/);
+  assert.ok(seen.breakdown.includes(formatTimeRange(seen.range[0], seen.range[1], NY)), seen.breakdown);
+  assert.ok(seen.breakdown.includes('GMT-4'), seen.breakdown);
+  assert.match(seen.events, /times in America\/New_York/);
+  assert.deepEqual(seen.cells, seen.times.map((t) => formatTimestamp(t, NY)));
+  assert.ok(seen.cells.every((c) => c.endsWith(' GMT-4')), seen.cells.join(', '));
+  // The unknown zone: said in the statuses, times in local time (UTC here), no error.
+  assert.match(seen.explorer, /unknown time zone "Mars\/Olympus_Mons": times are local \(UTC\)/, seen.explorer);
+  assert.match(seen.explorerHeatmap, /unknown time zone "Mars\/Olympus_Mons"/);
+  assert.match(seen.explorerEvents, /^2026-10-31 \d\d:\d\d:\d\d(\.\d+)? UTC$/, seen.explorerEvents);
+  const errors = (await page.evaluate(() => window.__events)).filter((e) => e.type === 'sightline-error');
+  assert.deepEqual(errors, []);
+  await page.screenshot({ path: path.join(OUT, 'time-zones.png'), fullPage: true });
   await assertClean(assert, page, log);
   await context.close();
 });
