@@ -277,7 +277,8 @@ fn sides(ds: &Dataset, spec: &CompareSpec) -> Result<Vec<u8>> {
 enum Codes<'a> {
     Str(&'a [u32], &'a crate::column::Dict),
     Bool(&'a [u8]),
-    Int(Vec<u32>, Vec<Option<f64>>),
+    /// Integer columns: codes by exact value (as f64, IDs above 2^53 would collide).
+    Int(Vec<u32>, Vec<Option<i128>>),
 }
 
 /// `auto`: the column was not asked for by name, so a quantity-like integer column is left
@@ -287,7 +288,7 @@ fn dimension_codes<'a>(c: &'a Column, side: &[u8], auto: bool) -> Option<Codes<'
         ColumnData::Str { codes, dict } => Some(Codes::Str(codes, dict)),
         ColumnData::Bool(v) => Some(Codes::Bool(v)),
         ColumnData::Int(_) | ColumnData::UInt(_) => {
-            let mut map: FxHashMap<u64, u32> = FxHashMap::default();
+            let mut map: FxHashMap<i128, u32> = FxHashMap::default();
             let mut values = vec![None];
             let mut codes = vec![0u32; c.len()];
             for (i, code) in codes.iter_mut().enumerate() {
@@ -295,12 +296,12 @@ fn dimension_codes<'a>(c: &'a Column, side: &[u8], auto: bool) -> Option<Codes<'
                     continue;
                 }
                 let v = match &c.data {
-                    ColumnData::Int(v) => v[i] as f64,
-                    ColumnData::UInt(v) => v[i] as f64,
+                    ColumnData::Int(v) => v[i] as i128,
+                    ColumnData::UInt(v) => v[i] as i128,
                     _ => continue,
                 };
                 let next = values.len() as u32;
-                *code = *map.entry(v.to_bits()).or_insert_with(|| {
+                *code = *map.entry(v).or_insert_with(|| {
                     values.push(Some(v));
                     next
                 });
@@ -309,9 +310,8 @@ fn dimension_codes<'a>(c: &'a Column, side: &[u8], auto: bool) -> Option<Codes<'
                 }
             }
             let distinct = values.len() - 1;
-            let (lo, hi) =
-                values.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
-            if auto && distinct > QUANTITY_MIN_VALUES && hi - lo + 1.0 <= QUANTITY_SPAN * distinct as f64 {
+            let (lo, hi) = values.iter().flatten().fold((i128::MAX, i128::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+            if auto && distinct > QUANTITY_MIN_VALUES && (hi - lo + 1) as f64 <= QUANTITY_SPAN * distinct as f64 {
                 return None; // a dense range of counts: a quantity, compared as a measure
             }
             Some(Codes::Int(codes, values))
@@ -320,7 +320,7 @@ fn dimension_codes<'a>(c: &'a Column, side: &[u8], auto: bool) -> Option<Codes<'
     }
 }
 
-/// The value of `code` as JSON (integers without a fraction).
+/// The value of `code` as JSON (integers beyond 2^53 as decimal strings: see [`crate::query::int_json`]).
 fn value_name(codes: &Codes, code: usize) -> serde_json::Value {
     match codes {
         Codes::Str(_, d) => d.get(code as u32).map_or(serde_json::Value::Null, |s| s.into()),
@@ -329,13 +329,7 @@ fn value_name(codes: &Codes, code: usize) -> serde_json::Value {
             1 => true.into(),
             _ => serde_json::Value::Null,
         },
-        Codes::Int(_, v) => v.get(code).copied().flatten().map_or(serde_json::Value::Null, |x| {
-            if x.fract() == 0.0 && x.abs() < 9e15 {
-                (x as i64).into()
-            } else {
-                x.into()
-            }
-        }),
+        Codes::Int(_, v) => v.get(code).copied().flatten().map_or(serde_json::Value::Null, crate::query::int_json),
     }
 }
 

@@ -26,7 +26,16 @@ fn from_js<T: serde::de::DeserializeOwned>(v: JsValue, what: &str) -> Result<T, 
     if !v.is_object() {
         return Err(JsError::new(&format!("invalid {what}: expected an object")));
     }
-    let text = js_sys::JSON::stringify(&v)
+    // A BigInt (an ID above 2^53) becomes its decimal string, which the engine reads as
+    // an exact integer; JSON.stringify alone would throw on it.
+    let bigints = Closure::<dyn Fn(JsValue, JsValue) -> JsValue>::new(|_key: JsValue, value: JsValue| {
+        if value.is_bigint() {
+            js_sys::BigInt::unchecked_from_js(value).to_string(10).map_or(JsValue::NULL, JsValue::from)
+        } else {
+            value
+        }
+    });
+    let text = js_sys::JSON::stringify_with_replacer(&v, bigints.as_ref())
         .ok()
         .and_then(|s| s.as_string())
         .ok_or_else(|| JsError::new(&format!("invalid {what}: not JSON-serializable")))?;

@@ -138,3 +138,72 @@ fn heatmap_edges_stay_finite() {
     assert!(h.value_edges.iter().all(|e| e.is_finite()), "{:?}", h.value_edges);
     assert_eq!(h.total, 6);
 }
+
+/// IDs above 2^53 (int64 and uint64) stay distinct under filters, in breakdowns, in
+/// results, events and comparisons; beyond JavaScript's safe integers they are returned
+/// as decimal strings, and specs may give them as JSON integers or strings.
+#[test]
+fn sixty_four_bit_integers_are_exact() {
+    use arrow_array::{Int64Array, UInt64Array};
+    const P53: i64 = 1 << 53;
+    let ids = vec![P53, P53 + 1, P53 + 1, i64::MAX, i64::MIN, 7, -3];
+    let uids = vec![u64::MAX, u64::MAX - 1, u64::MAX - 1, 1 << 60, (1 << 60) + 1, 7, 0];
+    let t: ArrayRef = Arc::new(TimestampSecondArray::from((0..7).map(|i| T + i).collect::<Vec<_>>()));
+    let ds = ipc::dataset(vec![
+        ("timestamp", t),
+        ("id", Arc::new(Int64Array::from(ids.clone()))),
+        ("uid", Arc::new(UInt64Array::from(uids.clone()))),
+    ]);
+    let count = |filters: serde_json::Value| q(&ds, serde_json::json!({"filters": filters})).matched;
+    // A JSON integer keeps its digits; so does a string (how JavaScript passes a BigInt).
+    assert_eq!(count(serde_json::json!([{"column": "id", "op": "=", "value": P53 + 1}])), 2);
+    assert_eq!(count(serde_json::json!([{"column": "id", "op": "=", "value": P53}])), 1);
+    assert_eq!(count(serde_json::json!([{"column": "id", "op": "=", "value": "9007199254740993"}])), 2);
+    assert_eq!(count(serde_json::json!([{"column": "id", "op": "!=", "value": P53}])), 6);
+    assert_eq!(count(serde_json::json!([{"column": "id", "op": ">", "value": P53}])), 3);
+    assert_eq!(count(serde_json::json!([{"column": "id", "op": ">", "value": 6.5}])), 5);
+    assert_eq!(count(serde_json::json!([{"column": "id", "op": "<=", "value": -2.5}])), 2);
+    assert_eq!(count(serde_json::json!([{"column": "id", "op": "=", "value": 7.5}])), 0);
+    assert_eq!(count(serde_json::json!([{"column": "id", "op": "in", "value": [P53, "9223372036854775807"]}])), 2);
+    assert_eq!(count(serde_json::json!([{"column": "id", "op": "not-in", "value": [P53 + 1]}])), 5);
+    assert_eq!(count(serde_json::json!([{"column": "uid", "op": "=", "value": u64::MAX}])), 1);
+    assert_eq!(count(serde_json::json!([{"column": "uid", "op": "=", "value": "18446744073709551614"}])), 2);
+    assert_eq!(count(serde_json::json!([{"column": "uid", "op": ">=", "value": 1u64 << 60}])), 5);
+    // Breakdowns: one group per exact value, returned without rounding.
+    let r = q(&ds, serde_json::json!({"breakdowns": ["id"], "orders": [{"column": "id"}]}));
+    let json = serde_json::to_value(&r.results).unwrap();
+    let keys: Vec<serde_json::Value> = json.as_array().unwrap().iter().map(|row| row["id"].clone()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            serde_json::json!("-9223372036854775808"),
+            serde_json::json!(-3),
+            serde_json::json!(7),
+            serde_json::json!("9007199254740992"),
+            serde_json::json!("9007199254740993"),
+            serde_json::json!("9223372036854775807"),
+        ]
+    );
+    assert_eq!(json[4]["COUNT"], serde_json::json!(2.0));
+    let r = q(&ds, serde_json::json!({"breakdowns": ["uid"]}));
+    assert_eq!(r.results.len(), 6);
+    // Events: the same rule.
+    let ev = sightline::query::events::events(
+        &ds,
+        &serde_json::from_value(serde_json::json!({"columns": ["id", "uid"], "order": "oldest"})).unwrap(),
+    )
+    .unwrap();
+    let ev = serde_json::to_value(&ev).unwrap();
+    assert_eq!(ev["rows"][1], serde_json::json!(["9007199254740993", "18446744073709551614"]));
+    assert_eq!(ev["rows"][5], serde_json::json!([7, 7]));
+    // Comparisons: 2^53 and 2^53 + 1 are two values.
+    let c = sightline::compare::compare(
+        &ds,
+        &serde_json::from_value(serde_json::json!({"selection": {"filters": [{"column": "id", "op": ">", "value": 0}]},
+                                                   "dimensions": ["id"], "min_count": 1})).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(c.dimensions[0].distinct, 6);
+    let values: Vec<serde_json::Value> = c.dimensions[0].values.iter().map(|v| v.value.clone()).collect();
+    assert!(values.contains(&serde_json::json!("9007199254740993")), "{values:?}");
+}

@@ -160,8 +160,8 @@ fn cell(c: &Column, i: usize) -> Cell {
         ColumnData::Time { values, unit, .. } if valid => {
             values.get(i).map_or(Cell::Null, |t| Cell::Num(*t as f64 * unit.seconds_per_unit()))
         }
-        ColumnData::Int(v) if valid => v.get(i).map_or(Cell::Null, |x| Cell::Num(*x as f64)),
-        ColumnData::UInt(v) if valid => v.get(i).map_or(Cell::Null, |x| Cell::Num(*x as f64)),
+        ColumnData::Int(v) if valid => v.get(i).map_or(Cell::Null, |x| Cell::Int(*x)),
+        ColumnData::UInt(v) if valid => v.get(i).map_or(Cell::Null, |x| Cell::UInt(*x)),
         ColumnData::Float(v) if valid => v.get(i).map_or(Cell::Null, |x| Cell::Num(*x)),
         ColumnData::Bool(v) => match v.get(i) {
             Some(0) => Cell::Bool(false),

@@ -83,6 +83,14 @@ enum NumCol<'a> {
 
 impl NumCol<'_> {
     #[inline]
+    fn get_int(&self, i: usize) -> i128 {
+        match self {
+            NumCol::I(v) => v.get(i).map_or(0, |x| *x as i128),
+            NumCol::U(v) => v.get(i).map_or(0, |x| *x as i128),
+            NumCol::F(_) => 0,
+        }
+    }
+    #[inline]
     fn get(&self, i: usize) -> f64 {
         match self {
             NumCol::I(v) => v.get(i).map_or(f64::NAN, |x| *x as f64),
@@ -95,7 +103,29 @@ impl NumCol<'_> {
 enum NumTest {
     Cmp(Cmp, f64),
     In(Vec<f64>),
+    /// Integer columns: compared exactly, as `i128` (an f64 cannot tell 2^53 from 2^53 + 1).
+    CmpInt(Cmp, i128),
+    InInt(Vec<i128>),
+    Never,
     Exists,
+}
+
+/// `op x` over integers, exactly: an integer operand as is; a fractional one moved to
+/// the integer that gives the same answer (`> 1.5` is `>= 2`); NaN matches nothing.
+fn int_test(op: Cmp, v: &Value) -> Option<NumTest> {
+    if let Some(k) = v.as_int() {
+        return Some(NumTest::CmpInt(op, k));
+    }
+    let x = v.as_number()?;
+    if x.is_nan() {
+        return Some(NumTest::Never);
+    }
+    // Saturating float-to-int casts: +-inf become i128::MAX/MIN, beyond any column value.
+    Some(match op {
+        Cmp::Eq => NumTest::Never, // a fraction equals no integer
+        Cmp::Gt | Cmp::Ge => NumTest::CmpInt(Cmp::Ge, x.ceil() as i128),
+        Cmp::Lt | Cmp::Le => NumTest::CmpInt(Cmp::Le, x.floor() as i128),
+    })
 }
 
 enum Pred<'a> {
@@ -117,10 +147,12 @@ impl Pred<'_> {
                 if !validity.is_valid(i) {
                     return *null;
                 }
-                let v = col.get(i);
                 let r = match test {
-                    NumTest::Cmp(op, x) => op.test(v, *x),
-                    NumTest::In(set) => set.contains(&v),
+                    NumTest::Cmp(op, x) => op.test(col.get(i), *x),
+                    NumTest::In(set) => set.contains(&col.get(i)),
+                    NumTest::CmpInt(op, x) => op.test(col.get_int(i), *x),
+                    NumTest::InInt(set) => set.contains(&col.get_int(i)),
+                    NumTest::Never => false,
                     NumTest::Exists => true,
                 };
                 r != *negate
@@ -269,8 +301,27 @@ fn compile<'a>(ds: &'a Dataset, f: &FilterSpec) -> Result<Pred<'a>> {
             let number = |v: &Value| -> Result<f64> {
                 v.as_number().map(|x| x * unit_scale).ok_or_else(|| op_err(f, format!("{v:?} is not a number")))
             };
+            let integer = matches!(col.data, ColumnData::Int(_) | ColumnData::UInt(_));
+            let exact = |c: Cmp, v: &Value| -> Result<NumTest> {
+                int_test(c, v).ok_or_else(|| op_err(f, format!("{v:?} is not a number")))
+            };
             let test = match op {
                 "exists" | "does-not-exist" => NumTest::Exists,
+                "=" | "!=" if integer => exact(Cmp::Eq, scalar(f)?)?,
+                ">" if integer => exact(Cmp::Gt, scalar(f)?)?,
+                ">=" if integer => exact(Cmp::Ge, scalar(f)?)?,
+                "<" if integer => exact(Cmp::Lt, scalar(f)?)?,
+                "<=" if integer => exact(Cmp::Le, scalar(f)?)?,
+                "in" | "not-in" if integer => {
+                    let mut set = Vec::new();
+                    for v in list(f)? {
+                        match exact(Cmp::Eq, v)? {
+                            NumTest::CmpInt(_, k) => set.push(k),
+                            _ => {} // a fraction or NaN equals no integer
+                        }
+                    }
+                    NumTest::InInt(set)
+                }
                 "=" | "!=" => NumTest::Cmp(Cmp::Eq, number(scalar(f)?)?),
                 ">" => NumTest::Cmp(Cmp::Gt, number(scalar(f)?)?),
                 ">=" => NumTest::Cmp(Cmp::Ge, number(scalar(f)?)?),

@@ -34,6 +34,10 @@ pub enum Cell {
     Null,
     /// A number.
     Num(f64),
+    /// A value of a signed integer column, exact.
+    Int(i64),
+    /// A value of an unsigned integer column, exact.
+    UInt(u64),
     /// A string.
     Str(String),
     /// A boolean.
@@ -46,9 +50,33 @@ impl Serialize for Cell {
             Cell::Null => s.serialize_none(),
             Cell::Num(x) if x.is_finite() => s.serialize_f64(*x),
             Cell::Num(_) => s.serialize_none(),
+            Cell::Int(x) => serialize_int(*x as i128, s),
+            Cell::UInt(x) => serialize_int(*x as i128, s),
             Cell::Str(x) => s.serialize_str(x),
             Cell::Bool(b) => s.serialize_bool(*b),
         }
+    }
+}
+
+/// Largest integer a JavaScript number (an f64) holds exactly: 2^53 - 1.
+pub const MAX_SAFE_INTEGER: i128 = (1 << 53) - 1;
+
+/// An integer as a JSON number while a JavaScript number holds it exactly, else as a
+/// decimal string: `9007199254740993` would arrive in JavaScript as `...992`.
+fn serialize_int<S: Serializer>(x: i128, s: S) -> std::result::Result<S::Ok, S::Error> {
+    if x.abs() <= MAX_SAFE_INTEGER {
+        s.serialize_i64(x as i64)
+    } else {
+        s.collect_str(&x)
+    }
+}
+
+/// [`serialize_int`] as a `serde_json::Value`.
+pub fn int_json(x: i128) -> serde_json::Value {
+    if x.abs() <= MAX_SAFE_INTEGER {
+        (x as i64).into()
+    } else {
+        x.to_string().into()
     }
 }
 
@@ -235,6 +263,8 @@ enum Decode<'a> {
     Str(&'a crate::column::Dict),
     Bool,
     Num(Vec<f64>),
+    Int(Vec<i64>),
+    UInt(Vec<u64>),
 }
 
 impl KeyCol<'_> {
@@ -250,6 +280,8 @@ impl KeyCol<'_> {
                 _ => Cell::Null,
             },
             Decode::Num(v) => v.get(code as usize).map_or(Cell::Null, |x| Cell::Num(*x)),
+            Decode::Int(v) => v.get(code as usize).map_or(Cell::Null, |x| Cell::Int(*x)),
+            Decode::UInt(v) => v.get(code as usize).map_or(Cell::Null, |x| Cell::UInt(*x)),
         }
     }
 }
@@ -270,6 +302,7 @@ struct Groups<'a> {
 enum KeyRef<'a> {
     Bool(bool),
     Num(f64),
+    Int(i128),
     Str(&'a str),
     Null,
 }
@@ -306,7 +339,9 @@ impl Groups<'_> {
                 _ => KeyRef::Null,
             },
             Decode::Num(v) if code > 0 => v.get(code as usize).map_or(KeyRef::Null, |x| KeyRef::Num(*x)),
-            Decode::Num(_) => KeyRef::Null,
+            Decode::Int(v) if code > 0 => v.get(code as usize).map_or(KeyRef::Null, |x| KeyRef::Int(*x as i128)),
+            Decode::UInt(v) if code > 0 => v.get(code as usize).map_or(KeyRef::Null, |x| KeyRef::Int(*x as i128)),
+            Decode::Num(_) | Decode::Int(_) | Decode::UInt(_) => KeyRef::Null,
         }
     }
 
@@ -342,7 +377,17 @@ fn group<'a>(ds: &'a Dataset, names: &[String], rows: &Rows) -> Result<Groups<'a
                 rows.each(|i| codes.push(v.get(i).copied().unwrap_or(2) as u32));
                 (3, Decode::Bool)
             }
-            ColumnData::Int(_) | ColumnData::UInt(_) | ColumnData::Float(_) | ColumnData::Time { .. } => {
+            // Integers are grouped by their exact value (as f64 bits, 2^53 and 2^53 + 1
+            // would be one group).
+            ColumnData::Int(v) => {
+                let (card, values) = int_codes(v, &col.validity, rows, &mut codes, 0i64);
+                (card, Decode::Int(values))
+            }
+            ColumnData::UInt(v) => {
+                let (card, values) = int_codes(v, &col.validity, rows, &mut codes, 0u64);
+                (card, Decode::UInt(values))
+            }
+            ColumnData::Float(_) | ColumnData::Time { .. } => {
                 let scale = match &col.data {
                     ColumnData::Time { unit, .. } => unit.seconds_per_unit(),
                     _ => 1.0,
@@ -419,6 +464,29 @@ fn group<'a>(ds: &'a Dataset, names: &[String], rows: &Rows) -> Result<Groups<'a
             names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
         ))),
     }
+}
+
+/// Dense codes (0 = null) of an integer column's values over `rows`, by exact value.
+fn int_codes<T: Copy + Into<i128>>(
+    v: &[T],
+    validity: &crate::column::Validity,
+    rows: &Rows,
+    codes: &mut Vec<u32>,
+    null: T,
+) -> (u64, Vec<T>) {
+    let mut map: FxHashMap<i128, u32> = FxHashMap::default();
+    let mut values = vec![null];
+    rows.each(|i| {
+        let code = match v.get(i) {
+            Some(x) if validity.is_valid(i) => *map.entry((*x).into()).or_insert_with(|| {
+                values.push(*x);
+                (values.len() - 1) as u32
+            }),
+            _ => 0,
+        };
+        codes.push(code);
+    });
+    (values.len() as u64, values)
 }
 
 #[derive(Debug, Clone)]

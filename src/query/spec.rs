@@ -15,13 +15,19 @@ pub const MAX_LIMIT: usize = 10_000;
 /// Largest number of time buckets in `series`.
 pub const MAX_BUCKETS: usize = 1_000;
 
-/// A filter or having value: what JSON allows.
+/// A filter or having value: what JSON allows. Integers keep every digit (IDs above
+/// 2^53 must not collide); a decimal string is an exact integer too, which is how
+/// JavaScript passes one (a `BigInt` becomes one at the wasm edge).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(untagged)]
 pub enum Value {
     /// `true` / `false`.
     Bool(bool),
-    /// Any JSON number.
+    /// An integer that fits `i64`.
+    Int(i64),
+    /// An integer above `i64::MAX`.
+    UInt(u64),
+    /// Any other JSON number.
     Number(f64),
     /// Any JSON string.
     String(String),
@@ -33,6 +39,8 @@ impl Value {
     pub(crate) fn as_text(&self) -> Option<String> {
         match self {
             Value::Bool(b) => Some(b.to_string()),
+            Value::Int(n) => Some(n.to_string()),
+            Value::UInt(n) => Some(n.to_string()),
             Value::Number(n) => {
                 Some(if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", *n as i64) } else { n.to_string() })
             }
@@ -42,6 +50,8 @@ impl Value {
     }
     pub(crate) fn as_number(&self) -> Option<f64> {
         match self {
+            Value::Int(n) => Some(*n as f64),
+            Value::UInt(n) => Some(*n as f64),
             Value::Number(n) => Some(*n),
             Value::String(s) => s.trim().parse().ok(),
             Value::Bool(b) => Some(*b as u8 as f64),
@@ -54,6 +64,19 @@ impl Value {
             Value::String(s) if s == "true" => Some(true),
             Value::String(s) if s == "false" => Some(false),
             Value::Number(n) if *n == 0.0 || *n == 1.0 => Some(*n == 1.0),
+            Value::Int(n) if *n == 0 || *n == 1 => Some(*n == 1),
+            _ => None,
+        }
+    }
+    /// The value as an exact integer: integers, integral floats, and decimal strings
+    /// (`"18446744073709551615"`).
+    pub(crate) fn as_int(&self) -> Option<i128> {
+        match self {
+            Value::Int(n) => Some(*n as i128),
+            Value::UInt(n) => Some(*n as i128),
+            Value::Number(n) if n.fract() == 0.0 && n.abs() < 1.7e38 => Some(*n as i128),
+            Value::String(s) => s.trim().parse().ok(),
+            Value::Bool(b) => Some(*b as i128),
             _ => None,
         }
     }

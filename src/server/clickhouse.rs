@@ -319,10 +319,18 @@ pub fn compile_filter(schema: &ChSchema, f: &FilterSpec) -> Result<String, Param
                     _ => format!("{c} {op} {}", number(x).unwrap_or_else(|| "0".into())),
                 }
             };
+            // An integer operand is written with every digit (IDs above 2^53 must not
+            // collide with their neighbours); an i128 literal is only digits and a sign.
+            let exact = |op: &str, v: &Value| -> Result<String, ParamError> {
+                match (col.kind, v.as_int()) {
+                    (Kind::Num, Some(k)) => Ok(format!("{c} {op} {k}")),
+                    _ => Ok(cmp(op, num(v)?)),
+                }
+            };
             match op {
-                "=" | "!=" => cmp("=", num(scalar(f)?)?),
-                ">" | ">=" | "<" | "<=" => cmp(op, num(scalar(f)?)?),
-                "in" | "not-in" => or_all(list(f)?.iter().map(|v| Ok(cmp("=", num(v)?))).collect::<Result<_, _>>()?),
+                "=" | "!=" => exact("=", scalar(f)?)?,
+                ">" | ">=" | "<" | "<=" => exact(op, scalar(f)?)?,
+                "in" | "not-in" => or_all(list(f)?.iter().map(|v| exact("=", v)).collect::<Result<_, _>>()?),
                 _ => return Err(err(f, format!("needs a string column, this one is {}", col.ch_type))),
             }
         }
