@@ -199,7 +199,7 @@ pub fn heatmap(ds: &Dataset, spec: &HeatmapSpec) -> Result<Heatmap> {
     let width = ((nice_step(span_s, tb) / spu).round() as i64).max(1);
     let t0 = if spec.start_time.is_some() { t0 } else { t0.div_euclid(width) * width };
     let tb = ((t1 as i128 - t0 as i128 + width as i128 - 1) / width as i128).clamp(1, tb as i128) as usize;
-    let axis = TimeAxis { column: tcol, t0, width, buckets: tb };
+    let axis = TimeAxis { column: tcol, t0, width, buckets: tb, cuts: None };
     heatmap_rows(col, &axis, &Rows::Range(0, n), spec.value_buckets.unwrap_or(40), spec.scale)
 }
 
@@ -252,19 +252,51 @@ pub struct TimeAxis<'a> {
     pub width: i64,
     /// Number of buckets.
     pub buckets: usize,
+    /// Uneven buckets (local days in a time zone with daylight saving): the `buckets + 1`
+    /// bucket edges, raw units, ascending; `t0` and `width` are then unused.
+    pub cuts: Option<&'a [i64]>,
 }
 
 impl TimeAxis<'_> {
+    /// Start of bucket `k`, raw units.
+    #[inline]
+    pub fn start(&self, k: usize) -> i64 {
+        match self.cuts {
+            Some(c) => c.get(k).copied().unwrap_or(i64::MAX),
+            None => self.t0.saturating_add(self.width.saturating_mul(k as i64)),
+        }
+    }
+    /// End of bucket `k` (exclusive), raw units.
+    #[inline]
+    pub fn end(&self, k: usize) -> i64 {
+        self.start(k + 1)
+    }
+    /// The bucket holding raw time `t`.
+    #[inline]
+    pub fn bucket_of(&self, t: i64) -> Option<usize> {
+        match self.cuts {
+            Some(c) => {
+                let k = c.partition_point(|x| *x <= t);
+                (k > 0 && k <= self.buckets).then(|| k - 1)
+            }
+            None => {
+                if t < self.t0 {
+                    return None;
+                }
+                let b = (t.wrapping_sub(self.t0) as u64 / self.width.max(1) as u64) as usize;
+                (b < self.buckets).then_some(b)
+            }
+        }
+    }
     /// The bucket of row `i`, if its time is in range and not null.
     #[inline]
     pub fn bucket(&self, times: &[i64], i: usize) -> Option<usize> {
         let t = *times.get(i)?;
-        if t < self.t0 || !self.column.validity.is_valid(i) {
+        if !self.column.validity.is_valid(i) {
             return None;
         }
         // t >= t0, so the difference fits in u64 (no i128 division: slow in wasm).
-        let b = (t.wrapping_sub(self.t0) as u64 / self.width.max(1) as u64) as usize;
-        (b < self.buckets).then_some(b)
+        self.bucket_of(t)
     }
 
     /// For rows `a..b` of a time column sorted without nulls: each bucket's row range.
@@ -276,10 +308,10 @@ impl TimeAxis<'_> {
             return None;
         }
         let ts = &times[a..b];
-        let mut start = a + ts.partition_point(|t| *t < self.t0);
+        let mut start = a + ts.partition_point(|t| *t < self.start(0));
         let mut out = Vec::with_capacity(self.buckets);
         for k in 0..self.buckets {
-            let edge = self.t0.saturating_add(self.width.saturating_mul(k as i64 + 1));
+            let edge = self.end(k);
             let end = a + ts.partition_point(|t| *t < edge);
             out.push((start, end.max(start)));
             start = end.max(start);
@@ -313,6 +345,9 @@ impl TimeAxis<'_> {
             ColumnData::Time { unit, .. } => unit.seconds_per_unit(),
             _ => 1.0,
         };
+        if let Some(c) = self.cuts {
+            return c.iter().take(self.buckets + 1).map(|t| *t as f64 * spu).collect();
+        }
         (0..=self.buckets).map(|k| (self.t0 as i128 + self.width as i128 * k as i128) as f64 * spu).collect()
     }
     fn times(&self) -> &[i64] {

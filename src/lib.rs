@@ -28,6 +28,7 @@ pub mod query;
 pub mod render;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod server;
+pub mod tz;
 mod util;
 
 #[cfg(not(target_arch = "wasm32"))]

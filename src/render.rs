@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::heatmap::{Heatmap, Scale};
+use crate::tz::Zone;
 
 /// Colours and sizes of a rendering. Sizes are CSS pixels; the bitmap is `dpr` times larger.
 #[derive(Debug, Clone, Deserialize)]
@@ -29,8 +30,11 @@ pub struct RenderOptions {
     pub foreground: String,
     /// Heatmap palette: colour stops from fewest to most events, `#rrggbb` each.
     pub palette: Vec<String>,
-    /// Offset of the time axis labels from UTC, in minutes.
+    /// Offset of the time axis labels from UTC, in minutes (when `time_zone` is not given).
     pub tz_offset_minutes: i32,
+    /// IANA zone of the time axis labels (`America/New_York`, or `UTC`): right on both
+    /// sides of a daylight-saving change, which a fixed offset is not.
+    pub time_zone: Option<String>,
     /// Unit suffix of values (`ms` formats as ms/s); default: guessed from the column name.
     pub unit: Option<String>,
     /// Line chart series colours, `#rrggbb` each, used in turn.
@@ -52,6 +56,7 @@ impl Default for RenderOptions {
                 .map(|s| s.to_string())
                 .collect(),
             tz_offset_minutes: 0,
+            time_zone: None,
             unit: None,
             lines: [
                 "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
@@ -176,9 +181,20 @@ fn civil(days: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+impl RenderOptions {
+    /// The labels' zone: `time_zone` if it names one, else the fixed offset.
+    pub fn zone(&self) -> Result<Zone> {
+        match &self.time_zone {
+            Some(z) => Zone::parse(z),
+            None => Ok(Zone::Fixed(self.tz_offset_minutes as i64 * 60)),
+        }
+    }
+}
+
 /// Formats unix seconds for a time axis whose ticks are `step` seconds apart.
-pub fn format_time(t: f64, step: f64, tz_offset_minutes: i32) -> String {
-    let s = t.floor() as i64 + tz_offset_minutes as i64 * 60;
+pub fn format_time(t: f64, step: f64, zone: &Zone) -> String {
+    let t = if t.is_finite() { t.clamp(-1e15, 1e15) } else { 0.0 };
+    let s = t.floor() as i64 + zone.offset(t.floor() as i64);
     let (days, secs) = (s.div_euclid(86_400), s.rem_euclid(86_400));
     let (y, m, d) = civil(days);
     let (hh, mm, ss) = (secs / 3600, secs / 60 % 60, secs % 60);
@@ -199,17 +215,38 @@ const TIME_STEPS: [f64; 20] = [
     43200.0, 86400.0, 172_800.0, 604_800.0,
 ];
 
-/// Tick positions for a time axis from `t0` to `t1` with at most `max_ticks` ticks.
-pub fn time_ticks(t0: f64, t1: f64, max_ticks: usize, tz_offset_minutes: i32) -> (Vec<f64>, f64) {
+/// Tick positions for a time axis from `t0` to `t1` with at most `max_ticks` ticks, on
+/// round local times of `zone` (a day step ticks at each local midnight, 23 or 25 hours
+/// apart across a daylight-saving change).
+pub fn time_ticks(t0: f64, t1: f64, max_ticks: usize, zone: &Zone) -> (Vec<f64>, f64) {
     let span = (t1 - t0).max(1.0);
     let step = TIME_STEPS.iter().copied().find(|s| span / s <= max_ticks.max(1) as f64).unwrap_or(span);
-    let off = tz_offset_minutes as f64 * 60.0;
-    let first = ((t0 + off) / step).ceil() * step - off;
     let mut ticks = Vec::new();
-    let mut t = first;
-    while t <= t1 && ticks.len() < 1000 {
-        ticks.push(t);
-        t += step;
+    if !(t0.is_finite() && t1.is_finite() && t0.abs() < 1e15 && t1.abs() < 1e15) {
+        return (ticks, step);
+    }
+    if step < 1.0 || step.fract() != 0.0 {
+        let first = (t0 / step).ceil() * step;
+        let mut t = first;
+        while t <= t1 && ticks.len() < 1000 {
+            ticks.push(t);
+            t += step;
+        }
+        return (ticks, step);
+    }
+    let st = step as i64;
+    let start = t0.ceil() as i64;
+    let mut local = (start + zone.offset(start)).div_euclid(st) * st;
+    while ticks.len() < 1000 {
+        if let Some(t) = zone.to_utc(local) {
+            if t as f64 > t1 {
+                break;
+            }
+            if t as f64 >= t0 && ticks.last().is_none_or(|l: &f64| (t as f64) > *l) {
+                ticks.push(t as f64);
+            }
+        }
+        local += st;
     }
     (ticks, step)
 }
@@ -333,19 +370,14 @@ pub fn render_heatmap(h: &Heatmap, opts: &RenderOptions) -> Result<Rendered> {
 
     let mut labels = Vec::new();
     let (t0, t1) = (h.time_edges.first().copied().unwrap_or(0.0), h.time_edges.last().copied().unwrap_or(1.0));
-    let (ticks, step) = time_ticks(t0, t1, ((plot.w / 90.0).floor() as usize).max(3), opts.tz_offset_minutes);
+    let zone = opts.zone()?;
+    let (ticks, step) = time_ticks(t0, t1, ((plot.w / 90.0).floor() as usize).max(3), &zone);
     let bottom = plot.y + plot.h + low_h;
     let tick_style = ShapeStyle { color: opts_fg(&fg), filled: false, stroke_width: dpr.round().max(1.0) as u32 };
     let mut tick_lines = Vec::new();
     for t in ticks {
         let x = plot.x + plot.w * (t - t0) / (t1 - t0).max(1e-9);
-        labels.push(Label {
-            text: format_time(t, step, opts.tz_offset_minutes),
-            x,
-            y: bottom + 6.0,
-            align: "center",
-            baseline: "top",
-        });
+        labels.push(Label { text: format_time(t, step, &zone), x, y: bottom + 6.0, align: "center", baseline: "top" });
         tick_lines.push(((x, bottom), (x, bottom + 4.0)));
     }
     let (lo, hi) = (h.value_edges.first().copied().unwrap_or(0.0), h.value_edges.last().copied().unwrap_or(1.0));
@@ -484,14 +516,15 @@ pub fn render_lines(chart: &LineChart, opts: &RenderOptions) -> Result<Rendered>
             let unit = chart.unit.as_deref().or(opts.unit.as_deref());
             labels.push(Label { text: format_value(*v, unit), x: plot.x - 7.0, y, align: "right", baseline: "middle" });
         }
-        let (tt, step) = time_ticks(t0, t1, ((plot.w / 90.0).floor() as usize).max(3), opts.tz_offset_minutes);
+        let zone = opts.zone()?;
+        let (tt, step) = time_ticks(t0, t1, ((plot.w / 90.0).floor() as usize).max(3), &zone);
         let bottom = plot.y + plot.h;
         for t in tt {
             let x = x_of(t);
             root.draw(&PathElement::new(vec![(px(x), px(bottom)), (px(x), px(bottom + 4.0))], stroke(fg, 1.0)))
                 .map_err(plot_err)?;
             labels.push(Label {
-                text: format_time(t, step, opts.tz_offset_minutes),
+                text: format_time(t, step, &zone),
                 x,
                 y: bottom + 6.0,
                 align: "center",
@@ -553,9 +586,11 @@ mod tests {
         assert_eq!(format_value(20.0, Some("ms")), "20ms");
         assert_eq!(format_value(0.5, Some("ms")), "0.5ms");
         assert_eq!(format_value(12_000.0, None), "12k");
-        assert_eq!(format_time(1_793_491_200.0, 3600.0, 0), "Nov 1");
-        assert_eq!(format_time(1_793_491_200.0 + 5400.0, 3600.0, 0), "01:30");
-        assert_eq!(format_time(1_793_491_200.0, 86_400.0, 0), "2026-11-01");
+        let utc = Zone::Fixed(0);
+        assert_eq!(format_time(1_793_491_200.0, 3600.0, &utc), "Nov 1");
+        assert_eq!(format_time(1_793_491_200.0 + 5400.0, 3600.0, &utc), "01:30");
+        assert_eq!(format_time(1_793_491_200.0, 86_400.0, &utc), "2026-11-01");
+        assert_eq!(format_time(f64::NAN, 3600.0, &utc), "Jan 1");
         assert_eq!(civil(0), (1970, 1, 1));
     }
 
@@ -566,9 +601,31 @@ mod tests {
         assert!(v.windows(2).all(|w| w[0] < w[1]));
         let v = value_ticks(-3.0, 97.0, Scale::Linear, 6);
         assert!(v.contains(&0.0) && v.len() <= 7, "{v:?}");
-        let (t, step) = time_ticks(0.0, 86_400.0, 8, 0);
+        let (t, step) = time_ticks(0.0, 86_400.0, 8, &Zone::Fixed(0));
         assert_eq!(step, 10_800.0);
         assert_eq!(t.len(), 9);
+    }
+
+    /// Labels on both sides of a daylight-saving change: 2026-03-08 in New York jumps
+    /// from 02:00 EST to 03:00 EDT. A fixed offset would label one side an hour off.
+    #[test]
+    fn labels_across_dst() {
+        let ny = Zone::parse("America/New_York").unwrap();
+        // 06:30 and 07:30 UTC are 01:30 EST and 03:30 EDT.
+        assert_eq!(format_time(1_772_951_400.0, 1800.0, &ny), "01:30");
+        assert_eq!(format_time(1_772_955_000.0, 1800.0, &ny), "03:30");
+        // Hourly ticks from 00:00 to 06:00 local: 02:00 does not exist.
+        let (t0, t1) = (1_772_946_000.0, 1_772_946_000.0 + 5.0 * 3600.0);
+        let (ticks, step) = time_ticks(t0, t1, 6, &ny);
+        assert_eq!(step, 3600.0);
+        let labels: Vec<String> = ticks.iter().map(|t| format_time(*t, step, &ny)).collect();
+        assert_eq!(labels, ["Mar 8", "01:00", "03:00", "04:00", "05:00", "06:00"]);
+        // Daily ticks fall on local midnights, 23 hours apart on the day of the change.
+        let (ticks, step) = time_ticks(1_772_859_600.0, 1_772_859_600.0 + 3.0 * 86_400.0, 4, &ny);
+        assert_eq!(step, 86_400.0);
+        let labels: Vec<String> = ticks.iter().map(|t| format_time(*t, step, &ny)).collect();
+        assert_eq!(labels, ["2026-03-07", "2026-03-08", "2026-03-09", "2026-03-10"]);
+        assert_eq!(ticks[2] - ticks[1], 23.0 * 3600.0);
     }
 
     #[test]

@@ -408,6 +408,8 @@ fn value_json(v: &sightline::query::Value) -> serde_json::Value {
     use sightline::query::Value as V;
     match v {
         V::Bool(b) => json!(b),
+        V::Int(n) => json!(n),
+        V::UInt(n) => json!(n),
         V::Number(n) => json!(n),
         V::String(s) => json!(s),
         V::List(items) => serde_json::Value::Array(items.iter().map(value_json).collect()),

@@ -218,7 +218,8 @@ fn window(sel: usize) -> serde_json::Value {
 #[test]
 fn the_loudest_signal_ranks_first() {
     let ds = incident(42_000, 2_000, 0.9, 0.01);
-    let c = compare(&ds, &spec(serde_json::json!({"selection": window(2_000), "dimensions": ["error", "host"]}))).unwrap();
+    let c =
+        compare(&ds, &spec(serde_json::json!({"selection": window(2_000), "dimensions": ["error", "host"]}))).unwrap();
     assert_eq!((c.selection_count, c.baseline_count), (2_000, 40_000));
     let error = &c.dimensions[0];
     assert_eq!(error.column, "error", "{:?}", c.dimensions);
@@ -238,8 +239,9 @@ fn the_loudest_signal_ranks_first() {
 #[test]
 fn huge_counts() {
     let ds = incident(1_000_000, 100_000, 0.5, 0.001);
-    let c = compare(&ds, &spec(serde_json::json!({"selection": window(100_000), "dimensions": ["error"], "measures": []})))
-        .unwrap();
+    let c =
+        compare(&ds, &spec(serde_json::json!({"selection": window(100_000), "dimensions": ["error"], "measures": []})))
+            .unwrap();
     let v = &c.dimensions[0].values[0];
     assert!(v.significant && v.log10_p_value.unwrap() < -10_000.0, "{v:?}");
     assert!((c.dimensions[0].score - 0.499).abs() < 0.01, "{:?}", c.dimensions[0]);
@@ -277,9 +279,16 @@ fn all_and_none_significant() {
     assert!((c.dimensions[0].score - 1.0).abs() < 1e-12);
     // No difference at all: the same hosts at the same rates on both sides.
     let ds = incident(20_000, 10_000, 0.05, 0.05);
-    let c = compare(&ds, &spec(serde_json::json!({"selection": window(10_000), "dimensions": ["error", "host"], "measures": []})))
-        .unwrap();
-    assert!(c.dimensions.iter().all(|d| d.score == 0.0 && d.values.iter().all(|v| !v.significant)), "{:?}", c.dimensions);
+    let c = compare(
+        &ds,
+        &spec(serde_json::json!({"selection": window(10_000), "dimensions": ["error", "host"], "measures": []})),
+    )
+    .unwrap();
+    assert!(
+        c.dimensions.iter().all(|d| d.score == 0.0 && d.values.iter().all(|v| !v.significant)),
+        "{:?}",
+        c.dimensions
+    );
 }
 
 #[test]

@@ -308,7 +308,11 @@ fn to_sql(spec: &J, t0_ms: i64, t1_ms: i64) -> String {
 fn cell_json(c: &Cell) -> J {
     match c {
         Cell::Null => J::Null,
+        Cell::Num(x) if x.is_nan() => json!("nan"),
+        Cell::Num(x) if x.is_infinite() => json!(if *x > 0.0 { "inf" } else { "-inf" }),
         Cell::Num(x) => json!(x),
+        Cell::Int(x) => sightline::query::int_json(*x as i128),
+        Cell::UInt(x) => sightline::query::int_json(*x as i128),
         Cell::Str(s) => J::String(s.clone()),
         Cell::Bool(b) => J::Bool(*b),
     }
@@ -482,4 +486,397 @@ fn compare_counts_agree_with_duckdb() {
         compared += rows.len();
     }
     println!("{} dimension count tables, {compared} values compared with DuckDB", ours.len());
+}
+
+// ---------------------------------------------------------------------------------------
+// The edges: NaN, infinities, 64-bit integers beyond 2^53, empty and non-ASCII strings,
+// an all-null column and one-row groups; CONCURRENCY, RATE_*, HEATMAP cells and every
+// `series` bucket, each calculation compared on its own query.
+
+const WORDS: [&str; 6] = ["", "alpha", "naïve", "日本語", "emoji 🙂", "a'b"];
+const P53: i64 = 1 << 53;
+const BIGS: [i64; 7] = [P53, P53 + 1, P53 + 2, i64::MAX, i64::MIN, -7, 0];
+const UBIGS: [u64; 4] = [u64::MAX, u64::MAX - 1, 1 << 63, 5];
+
+fn edge_dataset(rng: &mut Rng, rows: usize, sorted: bool) -> Vec<u8> {
+    use arrow_array::builder::UInt64Builder;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())), false),
+        Field::new("s", DataType::Utf8, true),
+        Field::new("big", DataType::Int64, true),
+        Field::new("ub", DataType::UInt64, true),
+        Field::new("f", DataType::Float64, true),
+        Field::new("duration_ms", DataType::Float64, true),
+        Field::new("nul", DataType::Float64, true),
+    ]));
+    let mut out = Vec::new();
+    {
+        let mut w = StreamWriter::try_new(&mut out, &schema).unwrap();
+        let mut left = rows;
+        let mut t = T0_MS;
+        while left > 0 {
+            let n = left.min(1 + rng.below(700) as usize);
+            left -= n;
+            let mut ts = TimestampMillisecondBuilder::new().with_timezone("UTC");
+            let mut s = StringBuilder::new();
+            let (mut big, mut ub) = (Int64Builder::new(), UInt64Builder::new());
+            let (mut f, mut dur, mut nul) = (Float64Builder::new(), Float64Builder::new(), Float64Builder::new());
+            for _ in 0..n {
+                t += rng.below(3000) as i64;
+                ts.append_value(if sorted { t } else { T0_MS + rng.below(3_600_000) as i64 });
+                s.append_option(match rng.below(20) {
+                    0 => None,
+                    1 => Some(format!("one-{}", rng.next())), // a one-row group
+                    _ => Some(rng.pick(&WORDS).to_string()),
+                });
+                big.append_option((!rng.chance(0.1)).then(|| *rng.pick(&BIGS)));
+                ub.append_option((!rng.chance(0.1)).then(|| *rng.pick(&UBIGS)));
+                f.append_option(match rng.below(40) {
+                    0 | 1 => None,
+                    2 | 3 => Some(f64::NAN),
+                    4 => Some(f64::INFINITY),
+                    5 => Some(f64::NEG_INFINITY),
+                    _ => Some((rng.below(20_000) as f64 - 5_000.0) / 10.0),
+                });
+                dur.append_option(match rng.below(40) {
+                    0 => None,
+                    1 => Some(f64::NAN),
+                    2 => Some(-5.0),
+                    3 => Some(0.0),
+                    4 => Some(rng.below(2_000_000) as f64), // spans many buckets
+                    _ => Some(1.0 + rng.below(200_000) as f64 / 7.0),
+                });
+                nul.append_null();
+            }
+            let cols: Vec<ArrayRef> = vec![
+                Arc::new(ts.finish()),
+                Arc::new(s.finish()),
+                Arc::new(big.finish()),
+                Arc::new(ub.finish()),
+                Arc::new(f.finish()),
+                Arc::new(dur.finish()),
+                Arc::new(nul.finish()),
+            ];
+            w.write(&RecordBatch::try_new(schema.clone(), cols).unwrap()).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    out
+}
+
+fn edge_filter(rng: &mut Rng) -> J {
+    match rng.below(9) {
+        0 => {
+            json!({"column": "f", "op": *rng.pick(&[">", "<=", "!="]), "value": (rng.below(2000) as f64 - 500.0) / 2.0})
+        }
+        1 => json!({"column": "f", "op": *rng.pick(&["exists", "does-not-exist"])}),
+        2 => json!({"column": "big", "op": *rng.pick(&["=", "!="]), "value": (P53 + 1).to_string()}),
+        3 => json!({"column": "big", "op": *rng.pick(&["in", "not-in"]), "value": [P53, i64::MAX.to_string()]}),
+        4 => json!({"column": "big", "op": *rng.pick(&[">", "<"]), "value": P53}),
+        5 => json!({"column": "ub", "op": ">=", "value": (1u64 << 63).to_string()}),
+        6 => json!({"column": "s", "op": *rng.pick(&["=", "!="]), "value": *rng.pick(&WORDS)}),
+        7 => {
+            json!({"column": "s", "op": *rng.pick(&["starts-with", "contains", "does-not-contain"]), "value": *rng.pick(&["na", "🙂", "本", "a"])})
+        }
+        _ => json!({"column": "nul", "op": *rng.pick(&["exists", "does-not-exist"])}),
+    }
+}
+
+/// SQL for an edge filter: NaN is missing (the base view nulls it), big integers exact.
+fn edge_filter_sql(f: &J) -> String {
+    let c = format!("\"{}\"", f["column"].as_str().unwrap());
+    let v = &f["value"];
+    let lit = |v: &J| match v {
+        J::String(s) if f["column"] == "big" || f["column"] == "ub" => s.clone(),
+        other => lit(other),
+    };
+    let list = || v.as_array().unwrap().iter().map(lit).collect::<Vec<_>>().join(", ");
+    match f["op"].as_str().unwrap() {
+        "=" => format!("{c} = {}", lit(v)),
+        "!=" => format!("({c} IS NULL OR {c} <> {})", lit(v)),
+        op @ (">" | ">=" | "<" | "<=") => format!("{c} {op} {}", lit(v)),
+        "starts-with" => format!("starts_with({c}, {})", lit(v)),
+        "contains" => format!("contains({c}, {})", lit(v)),
+        "does-not-contain" => format!("({c} IS NULL OR NOT contains({c}, {}))", lit(v)),
+        "exists" => format!("{c} IS NOT NULL"),
+        "does-not-exist" => format!("{c} IS NULL"),
+        "in" => format!("{c} IN ({})", list()),
+        "not-in" => format!("({c} IS NULL OR {c} NOT IN ({}))", list()),
+        op => panic!("{op}"),
+    }
+}
+
+/// One spec over the edge data, its calculation, and which kind of check it needs.
+fn edge_spec(rng: &mut Rng) -> J {
+    let calc = match rng.below(9) {
+        0 => json!({"op": "COUNT"}),
+        1 => json!({"op": "COUNT_DISTINCT", "column": rng.pick(&["f", "big", "ub", "s", "nul"])}),
+        2 => json!({"op": rng.pick(&["SUM", "AVG", "MIN", "MAX"]), "column": rng.pick(&["f", "duration_ms", "nul"])}),
+        3 => json!({"op": rng.pick(&["P001", "P50", "P99"]), "column": rng.pick(&["f", "duration_ms", "nul"])}),
+        4 | 5 => json!({"op": "CONCURRENCY"}),
+        6 | 7 => {
+            json!({"op": rng.pick(&["RATE_AVG", "RATE_SUM", "RATE_MAX"]), "column": rng.pick(&["f", "duration_ms"])})
+        }
+        _ => json!({"op": "HEATMAP", "column": rng.pick(&["f", "duration_ms"])}),
+    };
+    let mut breakdowns: Vec<&str> = Vec::new();
+    for _ in 0..rng.below(3) {
+        let b = *rng.pick(&["s", "big", "ub", "nul"]);
+        if !breakdowns.contains(&b) {
+            breakdowns.push(b);
+        }
+    }
+    let start = T0_MS / 1000 + rng.below(600) as i64;
+    let mut spec = json!({
+        "calculations": [calc],
+        "filters": (0..rng.below(3)).map(|_| edge_filter(rng)).collect::<Vec<_>>(),
+        "filter_combination": if rng.chance(0.3) { "OR" } else { "AND" },
+        "breakdowns": breakdowns,
+        "limit": 10000,
+        "start_time": start,
+        "end_time": start + 1200 + rng.below(3000) as i64,
+        "granularity": *rng.pick(&[60, 120, 300]),
+    });
+    if calc["op"] == "HEATMAP" {
+        spec["heatmap"] = json!({"value_buckets": 3 + rng.below(30), "scale": *rng.pick(&["log", "linear"])});
+    }
+    spec
+}
+
+#[test]
+fn edges_agree_with_duckdb() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("oracle-edges");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rng = Rng(0xed9e_5eed_0042_0007);
+    // (case index range, what to compare against it)
+    enum Check {
+        /// Group key -> value, and (group key, bucket start) -> value.
+        Table {
+            nb: usize,
+            totals: BTreeMap<String, J>,
+            series: BTreeMap<String, J>,
+        },
+        Heatmap {
+            cells: BTreeMap<String, J>,
+        },
+    }
+    let mut cases = Vec::new();
+    let mut checks: Vec<(String, usize, Check)> = Vec::new();
+    let mut ops = BTreeMap::<String, usize>::new();
+    let mut rows_total = 0;
+    for d in 0..8 {
+        let rows = [1usize, 40, 900, 3000][d % 4];
+        rows_total += rows;
+        let bytes = edge_dataset(&mut rng, rows, d % 2 == 0);
+        let path = dir.join(format!("edges{d}.arrow"));
+        std::fs::write(&path, &bytes).unwrap();
+        let mut ds = Dataset::new();
+        ds.push(&bytes).unwrap();
+        ds.finish().unwrap();
+        for _ in 0..40 {
+            let spec = edge_spec(&mut rng);
+            let r = run(&ds, &serde_json::from_value(spec.clone()).unwrap()).unwrap_or_else(|e| panic!("{spec}: {e}"));
+            let calc = &spec["calculations"][0];
+            let op = calc["op"].as_str().unwrap().to_string();
+            *ops.entry(op.clone()).or_default() += 1;
+            let col = calc["column"].as_str().map(|c| format!("\"{c}\""));
+            let t0 = (r.start_time * 1000.0).round() as i64;
+            let t1 = (r.end_time * 1000.0).round() as i64;
+            let w = (r.granularity * 1000.0).round() as i64;
+            let nb = ((t1 - t0 + w - 1) / w) as usize;
+            let a1 = t0 + w * nb as i64; // the axis' end
+            let bds: Vec<String> =
+                spec["breakdowns"].as_array().unwrap().iter().map(|b| format!("\"{}\"", b.as_str().unwrap())).collect();
+            let fs: Vec<String> = spec["filters"].as_array().unwrap().iter().map(edge_filter_sql).collect();
+            let joiner = if spec["filter_combination"] == "OR" { " OR " } else { " AND " };
+            let mut wh = format!("ms >= {t0} AND ms < {t1}");
+            if !fs.is_empty() {
+                wh = format!("{wh} AND ({})", fs.join(joiner));
+            }
+            // NaN is missing: the base view makes it NULL.
+            let base = format!(
+                "(SELECT *, epoch_ms(ts) AS ms, (epoch_ms(ts) - {t0}) // {w} AS b FROM (SELECT * REPLACE (CASE WHEN isnan(f) THEN NULL ELSE f END AS f, CASE WHEN isnan(duration_ms) THEN NULL ELSE duration_ms END AS duration_ms, CASE WHEN isnan(nul) THEN NULL ELSE nul END AS nul) FROM t) WHERE {wh})"
+            );
+            let keys = if bds.is_empty() { "0 AS k".to_string() } else { bds.join(", ") };
+            let group = if bds.is_empty() { String::new() } else { format!(" GROUP BY {}", bds.join(", ")) };
+            let group_b =
+                if bds.is_empty() { " GROUP BY b".to_string() } else { format!(" GROUP BY {}, b", bds.join(", ")) };
+            let part = if bds.is_empty() { String::new() } else { format!("PARTITION BY {} ", bds.join(", ")) };
+            let nk = bds.len().max(1);
+            let data = path.to_str().unwrap();
+            let first = cases.len();
+            let check = match op.as_str() {
+                "HEATMAP" => {
+                    let h = &r.heatmaps[0].heatmap;
+                    let vb = h.value_buckets();
+                    let inner: Vec<String> = h.value_edges[1..vb].iter().map(|e| format!("{e:e}::DOUBLE")).collect();
+                    let v = col.clone().unwrap();
+                    let vbucket = format!("len(list_filter([{}]::DOUBLE[], lambda e: e <= {v}))", inner.join(", "));
+                    let cell = if h.scale == sightline::heatmap::Scale::Log {
+                        format!("CASE WHEN {v} <= 0 THEN -1 ELSE {vbucket} END")
+                    } else {
+                        vbucket
+                    };
+                    cases.push(json!({"data": data, "sql": format!("SELECT b, {cell} AS vb, count(*) FROM {base} WHERE {v} IS NOT NULL GROUP BY 1, 2")}));
+                    let mut cells = BTreeMap::new();
+                    for (k, c) in h.counts.iter().enumerate() {
+                        if *c > 0 {
+                            cells.insert(format!("{}|{}", k / vb, k % vb), json!(c));
+                        }
+                    }
+                    for (t, c) in h.low.iter().enumerate() {
+                        if *c > 0 {
+                            cells.insert(format!("{t}|-1"), json!(c));
+                        }
+                    }
+                    Check::Heatmap { cells }
+                }
+                _ => {
+                    let (total_sql, series_sql) = match op.as_str() {
+                        "CONCURRENCY" => {
+                            let span = |a: &str, z: &str| {
+                                format!("greatest(0, least(ms + duration_ms, {z}) - greatest(ms, {a}))")
+                            };
+                            (
+                                format!("SELECT {keys}, coalesce(sum(CASE WHEN duration_ms > 0 THEN {} END), 0) / {} FROM {base}{group}", span(&t0.to_string(), &a1.to_string()), a1 - t0),
+                                format!(
+                                    "SELECT {keys}, i, sum({}) / {w} FROM {base}, range(0, {nb}) r(i) WHERE duration_ms > 0 AND {} > 0 GROUP BY {}",
+                                    span(&format!("({t0} + i * {w})"), &format!("({t0} + (i + 1) * {w})")),
+                                    span(&format!("({t0} + i * {w})"), &format!("({t0} + (i + 1) * {w})")),
+                                    if bds.is_empty() { "i".to_string() } else { format!("{}, i", bds.join(", ")) }
+                                ),
+                            )
+                        }
+                        o @ ("RATE_AVG" | "RATE_SUM" | "RATE_MAX") => {
+                            let agg = match o {
+                                "RATE_AVG" => "avg",
+                                "RATE_SUM" => "sum",
+                                _ => "max",
+                            };
+                            let c = col.clone().unwrap();
+                            let per = format!(
+                                "(SELECT {keys}, b, {agg}({c}) AS x FROM {base}{group_b} HAVING count({c}) > 0)"
+                            );
+                            let diffs = format!("(SELECT *, x - lag(x) OVER ({part}ORDER BY b) AS d FROM {per})");
+                            let outer_keys = if bds.is_empty() { "k".to_string() } else { bds.join(", ") };
+                            let outer_group = if bds.is_empty() { "k".to_string() } else { bds.join(", ") };
+                            (
+                                format!("SELECT {outer_keys}, avg(d) FROM {diffs} GROUP BY {outer_group}"),
+                                format!("SELECT {outer_keys}, b, d FROM {diffs} WHERE d IS NOT NULL"),
+                            )
+                        }
+                        _ => {
+                            let v = calc_sql(&op, col.as_deref().map(|c| c.trim_matches('"')));
+                            (
+                                format!("SELECT {keys}, {v} FROM {base}{group}"),
+                                format!("SELECT {keys}, b, {v} FROM {base}{group_b}"),
+                            )
+                        }
+                    };
+                    cases.push(json!({"data": data, "sql": total_sql}));
+                    cases.push(json!({"data": data, "sql": series_sql}));
+                    let name = r.columns.last().unwrap().clone();
+                    let mut totals = BTreeMap::new();
+                    for row in &r.results {
+                        let vals: Vec<J> = row.0.iter().map(|(_, c)| cell_json(c)).collect();
+                        let key = if bds.is_empty() { "0".to_string() } else { key_of(&vals[..bds.len()]) };
+                        let v = cell_json(row.get(&name).unwrap());
+                        if !v.is_null() {
+                            totals.insert(key, v); // no value: no row in SQL's GROUP BY either
+                        }
+                    }
+                    let mut series = BTreeMap::new();
+                    for row in &r.series {
+                        let vals: Vec<J> = row.0.iter().map(|(_, c)| cell_json(c)).collect();
+                        let t = vals[0].as_f64().unwrap();
+                        let b = ((t * 1000.0).round() as i64 - t0) / w;
+                        let key = if bds.is_empty() { "0".to_string() } else { key_of(&vals[1..1 + bds.len()]) };
+                        let v = cell_json(row.get(&name).unwrap());
+                        if !v.is_null() {
+                            series.insert(format!("{key}|{b}"), v);
+                        }
+                    }
+                    Check::Table { nb: nk, totals, series }
+                }
+            };
+            checks.push((format!("{spec}"), first, check));
+        }
+    }
+    let theirs = duckdb(&dir, &cases);
+    let mut failures = Vec::new();
+    let (mut cells, mut totals_n, mut series_n) = (0, 0, 0);
+    for (spec, first, check) in &checks {
+        match check {
+            Check::Heatmap { cells: ours } => {
+                let want: BTreeMap<String, J> =
+                    theirs[*first].iter().map(|r| (format!("{}|{}", r[0], r[1]), r[2].clone())).collect();
+                cells += want.len();
+                if &want != ours {
+                    failures
+                        .push(format!("{spec}\n  sql {}\n  duckdb {want:?}\n  ours   {ours:?}", cases[*first]["sql"]));
+                }
+            }
+            Check::Table { nb, totals, series } => {
+                let want: BTreeMap<String, J> = theirs[*first]
+                    .iter()
+                    .filter(|r| !r[*nb].is_null())
+                    .map(|r| {
+                        (
+                            if *nb == 1 && r.len() == 2 && r[0] == json!(0) {
+                                "0".to_string()
+                            } else {
+                                key_of(&r[..*nb])
+                            },
+                            r[*nb].clone(),
+                        )
+                    })
+                    .collect();
+                let want_series: BTreeMap<String, J> = theirs[first + 1]
+                    .iter()
+                    .filter(|r| !r[*nb + 1].is_null())
+                    .map(|r| {
+                        let key = if *nb == 1 && r[0] == json!(0) && !spec.contains("\"breakdowns\":[\"") {
+                            "0".to_string()
+                        } else {
+                            key_of(&r[..*nb])
+                        };
+                        (format!("{key}|{}", r[*nb].as_f64().unwrap() as i64), r[*nb + 1].clone())
+                    })
+                    .collect();
+                totals_n += want.len();
+                series_n += want_series.len();
+                let same = |a: &BTreeMap<String, J>, b: &BTreeMap<String, J>| {
+                    a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| close(v, w)))
+                };
+                if !same(totals, &want) {
+                    failures.push(format!(
+                        "{spec}\n  totals sql {}\n  duckdb {want:?}\n  ours   {totals:?}",
+                        cases[*first]["sql"]
+                    ));
+                } else if !same(series, &want_series) {
+                    let diff: Vec<_> = want_series
+                        .iter()
+                        .filter(|(k, v)| !series.get(*k).is_some_and(|w| close(v, w)))
+                        .take(3)
+                        .collect();
+                    let extra: Vec<_> = series.iter().filter(|(k, _)| !want_series.contains_key(*k)).take(3).collect();
+                    failures.push(format!(
+                        "{spec}\n  series sql {}\n  first differing duckdb cells {diff:?}\n  ours only {extra:?}",
+                        cases[first + 1]["sql"]
+                    ));
+                }
+            }
+        }
+    }
+    println!(
+        "{} specs over {rows_total} rows ({ops:?}): {totals_n} result rows, {series_n} series cells, {cells} heatmap cells compared with DuckDB",
+        checks.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} specs differ:\n{}",
+        failures.len(),
+        checks.len(),
+        failures.iter().take(4).cloned().collect::<Vec<_>>().join("\n")
+    );
 }

@@ -50,7 +50,10 @@ fn concurrency_counts_spans_in_progress() {
     assert_eq!(num(r.results[0].get("CONCURRENCY")), 2.0);
     // Spans past the end of the range are cut there; NaN, zero and negative durations cover nothing.
     let ds = events(&[T, T, T, T + 3], &[60_000.0, f64::NAN, 0.0, -5.0]);
-    let r = q(&ds, serde_json::json!({"calculations": [{"op": "CONCURRENCY"}], "start_time": T, "end_time": T + 4, "granularity": 1}));
+    let r = q(
+        &ds,
+        serde_json::json!({"calculations": [{"op": "CONCURRENCY"}], "start_time": T, "end_time": T + 4, "granularity": 1}),
+    );
     let c: Vec<f64> = r.series.iter().map(|s| num(s.get("CONCURRENCY"))).collect();
     assert_eq!(c, vec![1.0, 1.0, 1.0, 1.0]);
     assert_eq!(num(r.results[0].get("CONCURRENCY")), 1.0);
@@ -79,7 +82,10 @@ fn concurrency_per_group_and_long_spans() {
             .collect()
     };
     // a: [0, 45) and [30, 120) cut at the end; b: [10, 15).
-    assert_eq!(of("a"), vec![(0.0, 1.0), (15.0, 1.0), (30.0, 2.0), (45.0, 1.0), (60.0, 1.0), (75.0, 1.0), (90.0, 1.0), (105.0, 1.0)]);
+    assert_eq!(
+        of("a"),
+        vec![(0.0, 1.0), (15.0, 1.0), (30.0, 2.0), (45.0, 1.0), (60.0, 1.0), (75.0, 1.0), (90.0, 1.0), (105.0, 1.0)]
+    );
     assert_eq!(of("b"), vec![(0.0, 5.0 / 15.0)]);
 }
 
@@ -199,11 +205,38 @@ fn sixty_four_bit_integers_are_exact() {
     // Comparisons: 2^53 and 2^53 + 1 are two values.
     let c = sightline::compare::compare(
         &ds,
-        &serde_json::from_value(serde_json::json!({"selection": {"filters": [{"column": "id", "op": ">", "value": 0}]},
-                                                   "dimensions": ["id"], "min_count": 1})).unwrap(),
+        &serde_json::from_value(
+            serde_json::json!({"selection": {"filters": [{"column": "id", "op": ">", "value": 0}]},
+                                                   "dimensions": ["id"], "min_count": 1}),
+        )
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(c.dimensions[0].distinct, 6);
     let values: Vec<serde_json::Value> = c.dimensions[0].values.iter().map(|v| v.value.clone()).collect();
     assert!(values.contains(&serde_json::json!("9007199254740993")), "{values:?}");
+}
+
+/// `time_zone`: a day granularity makes local days, 23 hours long on the day New York
+/// springs forward; without a zone, days are UTC days.
+#[test]
+fn day_buckets_follow_local_midnight_across_dst() {
+    let (d7, d8, d9, d10) = (1_772_859_600i64, 1_772_946_000, 1_773_028_800, 1_773_115_200); // local midnights
+    let times: Vec<i64> = (0..24 * 5).map(|h| d7 - 86_400 + h * 3600).collect(); // one event an hour
+    let ds = events(&times, &vec![1.0; times.len()]);
+    let r = q(
+        &ds,
+        serde_json::json!({"start_time": d7, "end_time": d10, "granularity": 86_400, "time_zone": "America/New_York"}),
+    );
+    let series: Vec<(i64, f64)> = r.series.iter().map(|s| (num(s.get("time")) as i64, num(s.get("COUNT")))).collect();
+    assert_eq!(series, vec![(d7, 24.0), (d8, 23.0), (d9, 24.0)]);
+    // No zone: UTC days, 24 events each (the range cuts the first and last).
+    let r = q(&ds, serde_json::json!({"start_time": d7, "end_time": d10, "granularity": 86_400}));
+    assert!(r.series.iter().all(|s| (num(s.get("time")) as i64 - d7) % 86_400 == 0));
+    // An unknown zone is an error naming it.
+    let e = run(&ds, &serde_json::from_value(serde_json::json!({"time_zone": "Mars/Base"})).unwrap()).unwrap_err();
+    assert!(e.to_string().contains("Mars/Base"), "{e}");
+    // Without explicit times, hourly buckets in Kolkata (+05:30) start on local hours.
+    let r = q(&ds, serde_json::json!({"granularity": 3600, "time_zone": "Asia/Kolkata"}));
+    assert!(r.series.iter().all(|s| (num(s.get("time")) as i64 + 19_800) % 3600 == 0), "{:?}", r.series[0]);
 }

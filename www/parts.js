@@ -21,6 +21,7 @@ import {
   jsonListAttr,
   readTheme,
   renderTimeOptions,
+  resolveTimeZone,
   timeZoneNote,
   timeZoneProblem,
 } from './ui.js';
@@ -500,6 +501,8 @@ export class SightlineBreakdown extends Part {
     for (const k of ['start_time', 'end_time', 'time_range', 'filter_combination']) if (q[k] !== undefined) spec[k] = q[k];
     spec.calculations = (q.calculations ?? []).filter((c) => c.op !== 'HEATMAP');
     if (!spec.calculations.length) spec.calculations = [{ op: 'COUNT' }];
+    // Day buckets start at local midnight in the element's zone.
+    if (spec.time_zone === undefined) spec.time_zone = resolveTimeZone(this.#zone());
     return spec;
   }
 

@@ -44,6 +44,8 @@ export interface RenderOptions {
   /** Colour stops from fewest to most events. */
   palette?: string[];
   tz_offset_minutes?: number;
+  /** IANA zone of the axis labels (right across daylight-saving changes); overrides tz_offset_minutes. */
+  time_zone?: string;
   /** Unit suffix of values (`ms` formats as ms/s); default: guessed from the column name. */
   unit?: string;
 }
@@ -123,7 +125,7 @@ export type CalculationOp =
   | 'P001' | 'P01' | 'P05' | 'P10' | 'P20' | 'P25' | 'P50' | 'P75' | 'P80' | 'P90' | 'P95' | 'P99' | 'P999'
   | 'HEATMAP' | 'RATE_AVG' | 'RATE_SUM' | 'RATE_MAX';
 
-/** Honeycomb's query specification, plus `time_column`, `heatmap` and `disable_series`. */
+/** Honeycomb's query specification, plus `time_column`, `heatmap`, `disable_series` and `time_zone`. */
 export interface QuerySpec {
   calculations?: Array<{ op: CalculationOp; column?: string }>;
   filters?: Filter[];
@@ -140,6 +142,8 @@ export interface QuerySpec {
   time_column?: string;
   heatmap?: { value_buckets?: number; time_buckets?: number; scale?: 'log' | 'linear' };
   disable_series?: boolean;
+  /** `UTC` (default) or an IANA zone name: day granularities start at local midnight. */
+  time_zone?: string;
 }
 
 /** A result row: breakdown values and calculations keyed as Honeycomb names them (`P99(duration_ms)`). */

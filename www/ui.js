@@ -227,12 +227,13 @@ export function offsetMinutes(attr, t) {
 }
 
 /**
- * The engine's render options for times in the zone `attr` names, around unix seconds
- * `t`. Today a fixed offset (at `t`); once the engine takes IANA names this is the one
- * line to switch: `return { time_zone: resolveTimeZone(attr) };`.
+ * The engine's render options for times in the zone `attr` names: the IANA name, so
+ * axis labels are right on both sides of a daylight-saving change (`t` is unused; a
+ * fixed offset at `t` was the old way).
  */
+// eslint-disable-next-line no-unused-vars
 export function renderTimeOptions(attr, t) {
-  return { tz_offset_minutes: offsetMinutes(attr, t) };
+  return { time_zone: resolveTimeZone(attr) };
 }
 
 /** ` UTC`, ` GMT-5`: the zone written after a time, when the attribute names one. */

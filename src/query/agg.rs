@@ -242,9 +242,9 @@ fn concurrency(
         ColumnData::Time { values, unit, .. } => (values.as_slice(), unit.seconds_per_unit()),
         _ => return vec![None; n],
     };
-    let width = axis.width.max(1) as f64;
     let nb = axis.buckets.max(1);
-    let span_end = width * nb as f64; // raw units from t0
+    let (first, last_end) = (axis.start(0) as f64, axis.end(nb - 1) as f64);
+    let width = |k: usize| (axis.end(k) as f64 - axis.start(k) as f64).max(1.0);
     // Per cell: covered raw units of partial buckets, plus a difference array of fully
     // covered buckets (so a day-long span costs O(1), not a step per bucket).
     let mut covered = vec![0.0f64; n];
@@ -260,11 +260,11 @@ fn concurrency(
             return;
         }
         let (Some(t), Some(d)) = (times.get(i), view.get(i)) else { return };
-        if d.is_nan() || d <= 0.0 || *t < axis.t0 {
+        if d.is_nan() || d <= 0.0 {
             return;
         }
-        let s = (t.wrapping_sub(axis.t0) as u64) as f64;
-        let e = (s + d / 1000.0 / spu).min(span_end);
+        let s = (*t as f64).max(first);
+        let e = (*t as f64 + d / 1000.0 / spu).min(last_end);
         if e <= s {
             return;
         }
@@ -278,13 +278,32 @@ fn concurrency(
                 // g = rank * nb + the bucket the span starts in.
                 let (rank, b0) = (g / nb, g % nb);
                 let base = rank * nb;
-                let last = (((e / width).ceil() as usize).max(1) - 1).min(nb - 1);
-                if last == b0 {
+                let end0 = axis.end(b0) as f64;
+                if e <= end0 {
                     covered[base + b0] += e - s;
                     return;
                 }
-                covered[base + b0] += (b0 + 1) as f64 * width - s;
-                covered[base + last] += e - last as f64 * width;
+                // The bucket holding the span's last instant (e is exclusive).
+                let mut last = b0 + 1;
+                while last + 1 < nb && (axis.end(last) as f64) < e {
+                    last += 1;
+                    if last - b0 > 8 {
+                        // A long span: find its end bucket by bisection.
+                        let (mut lo, mut hi) = (last, nb - 1);
+                        while lo < hi {
+                            let mid = (lo + hi) / 2;
+                            if (axis.end(mid) as f64) < e {
+                                lo = mid + 1;
+                            } else {
+                                hi = mid;
+                            }
+                        }
+                        last = lo;
+                        break;
+                    }
+                }
+                covered[base + b0] += end0 - s;
+                covered[base + last] += e - axis.start(last) as f64;
                 if last > b0 + 1 {
                     full[base + b0 + 1] += 1;
                     full[base + last] -= 1;
@@ -293,7 +312,10 @@ fn concurrency(
         }
     });
     match series {
-        None => covered.iter().map(|c| Some(c / span_end)).collect(),
+        None => {
+            let span = (last_end - first).max(1.0);
+            covered.iter().map(|c| Some(c / span)).collect()
+        }
         Some(nb) => {
             let mut out = vec![None; n];
             for rank in 0..n / nb {
@@ -301,7 +323,7 @@ fn concurrency(
                 for b in 0..nb {
                     let c = rank * nb + b;
                     running += full[c];
-                    let v = covered[c] / width + running as f64;
+                    let v = covered[c] / width(b) + running as f64;
                     if v > 0.0 {
                         out[c] = Some(v);
                     }

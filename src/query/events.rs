@@ -198,8 +198,12 @@ mod tests {
             let Cell::Num(t) = r[ti] else { panic!("time") };
             assert!(t <= last, "newest first");
             last = t;
-            let Cell::Num(s) = r[si] else { panic!("status") };
-            assert!(s >= 500.0);
+            let s = match r[si] {
+                Cell::Int(s) => s,
+                Cell::UInt(s) => s as i64,
+                _ => panic!("status"),
+            };
+            assert!(s >= 500);
         }
         // matched agrees with a COUNT query.
         let q: QuerySpec =

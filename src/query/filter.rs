@@ -144,7 +144,8 @@ impl Pred<'_> {
             Pred::Codes { codes, table } => codes.get(i).and_then(|c| table.get(*c as usize)).copied().unwrap_or(false),
             Pred::Bools { vals, table } => vals.get(i).and_then(|v| table.get(*v as usize)).copied().unwrap_or(false),
             Pred::Num { col, validity, test, negate, null } => {
-                if !validity.is_valid(i) {
+                // NaN is missing, like a null (as in every calculation).
+                if !validity.is_valid(i) || matches!(col, NumCol::F(v) if v.get(i).is_some_and(|x| x.is_nan())) {
                     return *null;
                 }
                 let r = match test {
@@ -315,9 +316,9 @@ fn compile<'a>(ds: &'a Dataset, f: &FilterSpec) -> Result<Pred<'a>> {
                 "in" | "not-in" if integer => {
                     let mut set = Vec::new();
                     for v in list(f)? {
-                        match exact(Cmp::Eq, v)? {
-                            NumTest::CmpInt(_, k) => set.push(k),
-                            _ => {} // a fraction or NaN equals no integer
+                        // A fraction or NaN equals no integer.
+                        if let NumTest::CmpInt(_, k) = exact(Cmp::Eq, v)? {
+                            set.push(k);
                         }
                     }
                     NumTest::InInt(set)

@@ -138,7 +138,7 @@ pub struct QueryResult {
 }
 
 /// The resolved time range in a time column's raw units.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TimeRange {
     /// Start (inclusive), raw units.
     pub t0: i64,
@@ -150,6 +150,9 @@ pub struct TimeRange {
     pub buckets: usize,
     /// Seconds per raw unit.
     pub spu: f64,
+    /// Uneven buckets (whole local days in a zone with daylight saving): the
+    /// `buckets + 1` edges, raw units.
+    pub cuts: Option<Vec<i64>>,
 }
 
 /// Resolves `start_time`, `end_time`, `time_range` and `granularity`:
@@ -219,9 +222,21 @@ pub fn resolve_time(ds: &Dataset, tcol: &Column, spec: &QuerySpec) -> Result<Tim
         }
         Some(g) => g,
     };
-    // Without an explicit start, buckets start on a multiple of the granularity.
-    let start = if spec.start_time.is_none() && spec.end_time.is_none() && spec.time_range.is_none() {
-        (start / granularity).floor() * granularity
+    let zone = match spec.time_zone.as_deref() {
+        Some(z) => crate::tz::Zone::parse(z)?,
+        None => crate::tz::Zone::default(),
+    };
+    let aligned = spec.start_time.is_none() && spec.end_time.is_none() && spec.time_range.is_none();
+    // Whole days in a zone: buckets are local days (23 or 25 hours across a change),
+    // starting at the local midnight at or before the start.
+    let days = matches!(zone, crate::tz::Zone::Iana(_)) && granularity >= 86_400.0 && granularity % 86_400.0 == 0.0;
+    // Without an explicit start, buckets start on a multiple of the granularity (in local time).
+    let start = if aligned && !days {
+        if granularity >= 1.0 && granularity.fract() == 0.0 && start.abs() < 1e15 {
+            zone.floor(start.floor() as i64, granularity as i64) as f64
+        } else {
+            (start / granularity).floor() * granularity
+        }
     } else {
         start
     };
@@ -231,9 +246,18 @@ pub fn resolve_time(ds: &Dataset, tcol: &Column, spec: &QuerySpec) -> Result<Tim
         t1 = t1.saturating_add(1);
     }
     let width = ((granularity / spu).round() as i64).max(1);
-    let buckets =
+    let mut buckets =
         (((t1 as i128 - t0 as i128) + width as i128 - 1) / width as i128).clamp(1, MAX_BUCKETS as i128) as usize;
-    Ok(TimeRange { t0, t1, width, buckets, spu })
+    let mut cuts = None;
+    if days && start.abs() < 1e15 && end.abs() < 1e15 {
+        let secs = zone.cuts(start.floor() as i64, end.ceil() as i64, granularity as i64, MAX_BUCKETS);
+        let raw: Vec<i64> = secs.iter().map(|s| unit.from_seconds(*s as f64)).collect();
+        if raw.len() >= 2 {
+            buckets = raw.len() - 1;
+            cuts = Some(raw);
+        }
+    }
+    Ok(TimeRange { t0, t1, width, buckets, spu, cuts })
 }
 
 fn is_sorted_nonnull(c: &Column, n: usize) -> bool {
@@ -407,9 +431,9 @@ fn group<'a>(ds: &'a Dataset, names: &[String], rows: &Rows) -> Result<Groups<'a
                 let mut map: FxHashMap<u64, u32> = FxHashMap::default();
                 let mut values = vec![f64::NAN];
                 rows.each(|i| {
-                    let code = match get(i) {
-                        None => 0,
-                        Some(v) => *map.entry(v.to_bits()).or_insert_with(|| {
+                    let code = match get(i).filter(|v| !v.is_nan()) {
+                        None => 0, // null, or NaN: missing (one group, whatever its bits)
+                        Some(v) => *map.entry((v + 0.0).to_bits()).or_insert_with(|| {
                             values.push(v);
                             (values.len() - 1) as u32
                         }),
@@ -588,7 +612,8 @@ pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
     let (range, rows) = match tcol {
         Some(tc) => {
             let r = resolve_time(ds, tc, spec)?;
-            (Some(r), time_rows(ds, tc, &r))
+            let rows = time_rows(ds, tc, &r);
+            (Some(r), rows)
         }
         None => {
             if spec.start_time.is_some() || spec.end_time.is_some() || spec.time_range.is_some() {
@@ -605,8 +630,10 @@ pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
 
     // Group and aggregate.
     let groups = group(ds, &spec.breakdowns, &rows)?;
-    let axis = match (tcol, range) {
-        (Some(c), Some(r)) => Some(TimeAxis { column: c, t0: r.t0, width: r.width, buckets: r.buckets }),
+    let axis = match (tcol, &range) {
+        (Some(c), Some(r)) => {
+            Some(TimeAxis { column: c, t0: r.t0, width: r.width, buckets: r.buckets, cuts: r.cuts.as_deref() })
+        }
         _ => None,
     };
     let values = agg::aggregate(ds, &calcs, &rows, &groups.gid, groups.n, axis.as_ref())?;
@@ -731,9 +758,11 @@ pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
         let mut hax = *axis;
         if let Some(tb) = ho.time_buckets {
             let tb = tb.clamp(1, 2000);
-            let span = axis.width as i128 * axis.buckets as i128;
+            let span = axis.end(axis.buckets - 1) as i128 - axis.start(0) as i128;
+            hax.t0 = axis.start(0);
             hax.width = ((span + tb as i128 - 1) / tb as i128).max(1) as i64;
             hax.buckets = tb;
+            hax.cuts = None;
         }
         let h = heatmap_rows(col, &hax, &rows, ho.value_buckets.unwrap_or(40), ho.scale.unwrap_or(Scale::Log))?;
         heatmaps.push(NamedHeatmap { name: c.name.clone(), heatmap: h });

@@ -198,6 +198,10 @@ pub struct QuerySpec {
     /// Skip the time series (results only).
     #[serde(default)]
     pub disable_series: bool,
+    /// `UTC` (default) or an IANA zone name (`America/New_York`): day granularities
+    /// start at local midnight, and without explicit times buckets align to local time.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 /// A calculation operator.

@@ -5,6 +5,7 @@ CASES.json: [{"data": "path.arrow", "sql": "..."}]; OUT.json: [[row, ...], ...] 
 """
 import decimal
 import json
+import math
 import sys
 
 import duckdb
@@ -17,12 +18,16 @@ out = []
 
 
 def plain(v):
+    # As the engine returns them: integers beyond JavaScript's safe range as decimal
+    # strings, non-finite floats as "inf", "-inf", "nan" (JSON has no such numbers).
     if isinstance(v, decimal.Decimal):
-        return float(v)
+        v = float(v)
     if isinstance(v, bool) or v is None or isinstance(v, str):
         return v
-    if isinstance(v, (int, float)):
-        return float(v)
+    if isinstance(v, int):
+        return v if abs(v) <= 2**53 - 1 else str(v)
+    if isinstance(v, float):
+        return v if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
     return str(v)
 
 
