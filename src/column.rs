@@ -203,6 +203,13 @@ pub struct Dict {
     table: Vec<u64>,
 }
 
+impl Dict {
+    /// Room for `bytes` more string bytes (new values may need up to that).
+    fn try_reserve(&mut self, bytes: usize) -> bool {
+        self.bytes.try_reserve(bytes).is_ok()
+    }
+}
+
 impl Default for Dict {
     fn default() -> Self {
         Dict { bytes: Vec::new(), offsets: vec![0, 0], table: vec![0; 16] }
@@ -633,6 +640,7 @@ impl Column {
     ///
     /// On error the column may hold part of the array; the caller truncates it back.
     pub fn append(&mut self, array: &ArrayRef) -> Result<()> {
+        self.reserve(array)?;
         let before = self.len();
         self.append_values(array)?;
         if let ColumnData::Time { values, .. } = &self.data {
@@ -647,6 +655,35 @@ impl Column {
     /// time ranges are found by binary search).
     pub fn is_sorted(&self) -> bool {
         self.sorted && matches!(self.data, ColumnData::Time { .. })
+    }
+
+    /// Reserves room for `array`'s rows (and a string array's bytes) with
+    /// `try_reserve`, so that memory the allocator cannot give is an error, not an
+    /// abort (in wasm: a trap that kills the module).
+    fn reserve(&mut self, array: &ArrayRef) -> Result<()> {
+        let rows = array.len();
+        let fail = |what: &str| Error::OutOfMemory {
+            offset: 0,
+            message: format!("column \"{}\": no memory for {rows} more {what}", self.name),
+        };
+        let string_bytes = match array.data_type() {
+            DataType::Utf8 => array.as_string_opt::<i32>().map_or(0, |s| s.value_data().len()),
+            DataType::LargeUtf8 => array.as_string_opt::<i64>().map_or(0, |s| s.value_data().len()),
+            _ => 0,
+        };
+        let ok = match &mut self.data {
+            ColumnData::Time { values, .. } | ColumnData::Int(values) => values.try_reserve(rows).is_ok(),
+            ColumnData::UInt(v) => v.try_reserve(rows).is_ok(),
+            ColumnData::Float(v) => v.try_reserve(rows).is_ok(),
+            ColumnData::Bool(v) => v.try_reserve(rows).is_ok(),
+            ColumnData::Str { codes, dict } => codes.try_reserve(rows).is_ok() && dict.try_reserve(string_bytes),
+            ColumnData::Other => true,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(fail("rows"))
+        }
     }
 
     fn append_values(&mut self, array: &ArrayRef) -> Result<()> {

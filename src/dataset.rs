@@ -109,7 +109,10 @@ impl Dataset {
         let mut summary = PushSummary::default();
         let mut decoder = std::mem::take(&mut self.decoder);
         // The decoder refuses a message that would not fit in what is left of the budget.
-        decoder.set_limits(Limits { budget_used: self.heap_bytes() as u64, ..decoder.limits() });
+        // The module's memory bounds it too: a dataset may not take what others hold.
+        let used = self.heap_bytes() as u64;
+        let budget = self.budget.min(used.saturating_add(crate::memory::available()));
+        decoder.set_limits(Limits { budget_used: used, budget, ..decoder.limits() });
         let result = decoder.push(chunk, &mut |event, offset, limits| match event {
             Event::Schema(schema) => self.on_schema(&schema),
             Event::Batch(batch) => {
@@ -121,6 +124,17 @@ impl Dataset {
             }
         });
         self.decoder = decoder;
+        // A message refused for the module's memory rather than this dataset's budget.
+        let result = result.map_err(|e| match e {
+            Error::Budget { offset, needed, budget } if budget < self.budget => Error::OutOfMemory {
+                offset,
+                message: format!(
+                    "a message needs {needed} bytes, and the datasets of this page leave this one {budget} of the {} bytes they may use together; free() datasets no longer needed",
+                    crate::memory::module_limit()
+                ),
+            },
+            other => other,
+        });
         if let Err(e) = &result {
             self.failed = Some(e.clone());
         }
@@ -295,6 +309,18 @@ impl Dataset {
         if needed > self.budget {
             return Err(Error::Budget { offset, needed, budget: self.budget });
         }
+        // Every dataset of the module together (the batch itself is already decoded).
+        let more = (n as u64).saturating_mul(self.bytes_per_row());
+        if more > crate::memory::available() {
+            return Err(Error::OutOfMemory {
+                offset,
+                message: format!(
+                    "this batch of {n} rows needs {more} more bytes, and the datasets of this page already hold {} of the {} bytes they may use together; free() datasets no longer needed",
+                    crate::memory::live_bytes().unwrap_or(0),
+                    crate::memory::module_limit()
+                ),
+            });
+        }
         if batch.num_columns() != self.field_map.len() {
             return Err(Error::Ingest { offset, message: "record batch column count differs from the schema".into() });
         }
@@ -307,6 +333,7 @@ impl Dataset {
                 self.columns.iter_mut().for_each(|c| c.truncate(rows));
                 return Err(match e {
                     Error::Ingest { message, .. } => Error::Ingest { offset, message },
+                    Error::OutOfMemory { message, .. } => Error::OutOfMemory { offset, message },
                     other => other,
                 });
             }

@@ -40,6 +40,14 @@ pub enum Error {
         /// The budget in bytes.
         budget: u64,
     },
+    /// Memory ran out for the whole module (every dataset of the page), or the
+    /// browser refused to grow it: nothing was appended, and what was loaded stays.
+    OutOfMemory {
+        /// Byte offset in the stream of the batch that did not fit.
+        offset: u64,
+        /// What did not fit, and what can be done.
+        message: String,
+    },
     /// The dataset was used out of order (for example, pushed after a failure).
     State(String),
     /// A query or render request names a column the dataset does not have.
@@ -75,6 +83,7 @@ impl fmt::Display for Error {
             Error::Budget { offset, needed, budget } => {
                 write!(f, "memory budget exceeded at byte {offset}: needs {needed} bytes, budget is {budget} bytes")
             }
+            Error::OutOfMemory { offset, message } => write!(f, "out of memory at byte {offset}: {message}"),
             Error::State(message) => write!(f, "{message}"),
             Error::UnknownColumn { column } => write!(f, "unknown column \"{column}\""),
             Error::Operator { op, column, message } => {

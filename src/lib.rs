@@ -24,6 +24,7 @@ pub mod demo;
 pub mod error;
 pub mod heatmap;
 pub mod ingest;
+pub mod memory;
 pub mod query;
 pub mod render;
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,19 +1,19 @@
-//! Time zones: UTC, a fixed offset, or an IANA zone (chrono-tz's copy of the tz
-//! database), for bucket alignment and axis labels that are right on both sides of a
-//! daylight-saving change.
+//! Time zones: UTC, a fixed offset, or an IANA zone (jiff, with its bundled copy of the
+//! tz database, so that the browser and the server agree), for bucket alignment and
+//! axis labels that are right on both sides of a daylight-saving change.
 
-use chrono::{LocalResult, NaiveDateTime, Offset, TimeZone};
-use chrono_tz::Tz;
+use jiff::tz::{AmbiguousOffset, TimeZone};
+use jiff::Timestamp;
 
 use crate::error::{Error, Result};
 
 /// A time zone.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Zone {
     /// Fixed offset from UTC, seconds (UTC is 0).
     Fixed(i64),
     /// An IANA zone.
-    Iana(Tz),
+    Iana(TimeZone),
 }
 
 impl Default for Zone {
@@ -28,7 +28,7 @@ impl Zone {
         if name.eq_ignore_ascii_case("utc") {
             return Ok(Zone::Fixed(0));
         }
-        name.parse::<Tz>().map(Zone::Iana).map_err(|_| {
+        TimeZone::get(name).map(Zone::Iana).map_err(|_| {
             Error::Spec(format!(
                 "time_zone \"{}\" is not an IANA time zone name (such as America/New_York) or UTC",
                 name.chars().take(64).collect::<String>()
@@ -40,9 +40,9 @@ impl Zone {
     pub fn offset(&self, t: i64) -> i64 {
         match self {
             Zone::Fixed(o) => *o,
-            Zone::Iana(tz) => match chrono::DateTime::from_timestamp(t, 0) {
-                Some(dt) => tz.offset_from_utc_datetime(&dt.naive_utc()).fix().local_minus_utc() as i64,
-                None => 0,
+            Zone::Iana(tz) => match Timestamp::from_second(t) {
+                Ok(ts) => tz.to_offset(ts).seconds() as i64,
+                Err(_) => 0,
             },
         }
     }
@@ -53,11 +53,13 @@ impl Zone {
         match self {
             Zone::Fixed(o) => local.checked_sub(*o),
             Zone::Iana(tz) => {
-                let naive = NaiveDateTime::from_timestamp_opt_compat(local)?;
-                match tz.from_local_datetime(&naive) {
-                    LocalResult::Single(dt) => Some(dt.timestamp()),
-                    LocalResult::Ambiguous(a, b) => Some(a.timestamp().min(b.timestamp())),
-                    LocalResult::None => None,
+                let civil = jiff::tz::Offset::UTC.to_datetime(Timestamp::from_second(local).ok()?);
+                match tz.to_ambiguous_timestamp(civil).offset() {
+                    AmbiguousOffset::Unambiguous { offset } => Some(local - offset.seconds() as i64),
+                    AmbiguousOffset::Fold { before, after } => {
+                        Some((local - before.seconds() as i64).min(local - after.seconds() as i64))
+                    }
+                    AmbiguousOffset::Gap { .. } => None,
                 }
             }
         }
@@ -86,12 +88,12 @@ impl Zone {
 
     /// The first instant at or after local time `l`, which lies in a gap.
     fn gap_end(&self, l: i64) -> i64 {
-        // Gaps are at most a few hours: the first local minute after `l` that exists.
+        // Gaps are at most a few hours, and local time resumes on a minute boundary.
         let mut k = l;
         for _ in 0..(24 * 60) {
             k += 60;
             if let Some(u) = self.to_utc(k) {
-                return u; // local time resumes on a minute boundary
+                return u;
             }
         }
         l
@@ -115,17 +117,6 @@ impl Zone {
     }
 }
 
-/// `NaiveDateTime` from seconds since the (local) epoch.
-trait FromSecs: Sized {
-    fn from_timestamp_opt_compat(secs: i64) -> Option<Self>;
-}
-
-impl FromSecs for NaiveDateTime {
-    fn from_timestamp_opt_compat(secs: i64) -> Option<Self> {
-        chrono::DateTime::from_timestamp(secs, 0).map(|d| d.naive_utc())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +127,7 @@ mod tests {
     fn parses_names() {
         assert_eq!(Zone::parse("utc").unwrap(), Zone::Fixed(0));
         assert!(matches!(Zone::parse(NY).unwrap(), Zone::Iana(_)));
+        assert!(Zone::parse("Asia/Kolkata").is_ok() && Zone::parse("Europe/Berlin").is_ok());
         let e = Zone::parse("Mars/Olympus").unwrap_err();
         assert!(e.to_string().contains("Mars/Olympus"), "{e}");
     }

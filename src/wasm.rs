@@ -81,6 +81,15 @@ struct DatasetOptions {
     budget_bytes: Option<f64>,
 }
 
+/// Counts live bytes so that datasets can refuse what the module's memory cannot hold
+/// (see `crate::memory`): a failed allocation in wasm is a trap, not an error.
+#[global_allocator]
+static ALLOC: crate::memory::Counting<std::alloc::System> = crate::memory::Counting(std::alloc::System);
+
+/// What all datasets of the module may hold together: 3.5 GiB of wasm32's 4 GiB, the
+/// rest left to queries (per-row selections, percentile buffers) and the JS glue.
+pub const MODULE_LIMIT_BYTES: u64 = 3584 << 20;
+
 /// A dataset loaded from Arrow IPC streams. See README.md for the contract.
 #[wasm_bindgen(js_name = Dataset)]
 pub struct JsDataset {
@@ -97,6 +106,9 @@ impl JsDataset {
         } else {
             from_js(options, "Dataset options")?
         };
+        if crate::memory::module_limit() == u64::MAX {
+            crate::memory::set_module_limit(MODULE_LIMIT_BYTES);
+        }
         let inner = match o.budget_bytes {
             Some(b) if b.is_finite() && b > 0.0 => crate::Dataset::with_budget(b as u64),
             Some(b) => {
