@@ -4,6 +4,10 @@ use sightline::compare::{compare, CompareSpec};
 use sightline::demo::{ipc_stream, DemoOptions, BAD_BUILD, BAD_BUILD_CUSTOMERS};
 use sightline::Dataset;
 
+#[path = "common/ipc.rs"]
+mod common_ipc;
+use common_ipc::ipc;
+
 fn load(bytes: &[u8]) -> Dataset {
     let mut ds = Dataset::new();
     ds.push(bytes).unwrap();
@@ -159,23 +163,6 @@ fn pinned_and_quantity_columns_are_not_ranked_as_dimensions() {
     )
     .unwrap();
     assert_eq!(c.dimensions.len(), 2);
-}
-
-/// Arrow IPC bytes of `(name, array)` columns, one batch.
-fn ipc(cols: Vec<(&str, arrow_array::ArrayRef)>) -> Vec<u8> {
-    use arrow_array::RecordBatch;
-    use arrow_ipc::writer::StreamWriter;
-    use arrow_schema::{Field, Schema};
-    use std::sync::Arc;
-    let schema = Arc::new(Schema::new(
-        cols.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), a.null_count() > 0)).collect::<Vec<_>>(),
-    ));
-    let mut bytes = Vec::new();
-    let mut w = StreamWriter::try_new(&mut bytes, &schema).unwrap();
-    w.write(&RecordBatch::try_new(schema.clone(), cols.into_iter().map(|c| c.1).collect()).unwrap()).unwrap();
-    w.finish().unwrap();
-    drop(w);
-    bytes
 }
 
 /// `n` events, one a second from t = 1,000,000 s; rows below `sel` have errors at

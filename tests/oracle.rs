@@ -107,6 +107,11 @@ fn lit(v: &J) -> String {
 }
 
 fn filter_sql(f: &J) -> String {
+    filter_sql_with(f, &lit)
+}
+
+/// A filter as SQL, its values written by `lit`.
+fn filter_sql_with(f: &J, lit: &dyn Fn(&J) -> String) -> String {
     let c = format!("\"{}\"", f["column"].as_str().unwrap());
     let v = &f["value"];
     let list = || v.as_array().unwrap().iter().map(lit).collect::<Vec<_>>().join(", ");
@@ -584,26 +589,11 @@ fn edge_filter(rng: &mut Rng) -> J {
 
 /// SQL for an edge filter: NaN is missing (the base view nulls it), big integers exact.
 fn edge_filter_sql(f: &J) -> String {
-    let c = format!("\"{}\"", f["column"].as_str().unwrap());
-    let v = &f["value"];
-    let lit = |v: &J| match v {
+    let exact = |v: &J| match v {
         J::String(s) if f["column"] == "big" || f["column"] == "ub" => s.clone(),
         other => lit(other),
     };
-    let list = || v.as_array().unwrap().iter().map(lit).collect::<Vec<_>>().join(", ");
-    match f["op"].as_str().unwrap() {
-        "=" => format!("{c} = {}", lit(v)),
-        "!=" => format!("({c} IS NULL OR {c} <> {})", lit(v)),
-        op @ (">" | ">=" | "<" | "<=") => format!("{c} {op} {}", lit(v)),
-        "starts-with" => format!("starts_with({c}, {})", lit(v)),
-        "contains" => format!("contains({c}, {})", lit(v)),
-        "does-not-contain" => format!("({c} IS NULL OR NOT contains({c}, {}))", lit(v)),
-        "exists" => format!("{c} IS NOT NULL"),
-        "does-not-exist" => format!("{c} IS NULL"),
-        "in" => format!("{c} IN ({})", list()),
-        "not-in" => format!("({c} IS NULL OR {c} NOT IN ({}))", list()),
-        op => panic!("{op}"),
-    }
+    filter_sql_with(f, &exact)
 }
 
 /// One spec over the edge data, its calculation, and which kind of check it needs.

@@ -339,7 +339,7 @@ test('errors are reported and the worker survives them', { timeout: 30_000 }, as
   assert.equal(result.client.stats.rowCount, 2000);
   assert.deepEqual(result.query, { rows: 3, total: 2000, counts: true });
   assert.ok(result.compare.dims > 5);
-  assert.equal(result.compare.first, 'baseline_count,baseline_share,diff_pp,lift,p_value,selection_count,selection_share,significant,value');
+  assert.equal(result.compare.first, 'baseline_count,baseline_share,diff_pp,lift,log10_p_value,p_value,selection_count,selection_share,significant,value');
   assert.match(result.clientError, /nope/);
   assert.deepEqual(pageErrors, []);
   await context.close();
