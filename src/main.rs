@@ -25,12 +25,14 @@ mod cli {
     const USAGE: &str = "usage:
   sightline serve [--host 127.0.0.1] [--port 8080] [--root .] [--rows 1000000] [--seed 42]
                   [--data FILE_OR_DIR]... [--clickhouse http://127.0.0.1:8123 --table [DB.]TABLE [--clickhouse-user U]]
-                  [--token TOKEN] [--cors-origin ORIGIN] [--workers 64] [--queue 256] [--timeout 60]
+                  [--token TOKEN] [--cors-origin ORIGIN] [--allowed-host NAME]... [--workers 64] [--queue 256] [--timeout 60]
       Serves the component and demo page (/), events as Arrow IPC with push-down
       (/api/events, /api/columns, /api/sources) and demo data (/api/demo?rows=&seed=&compression=).
       Sources: each --data file (.arrow, .parquet, .ndjson; a directory: each such file in it), the
       ClickHouse table, and `demo`; the first is the default. Environment: SIGHTLINE_TOKEN (as --token),
-      SIGHTLINE_CLICKHOUSE_PASSWORD (sent as X-ClickHouse-Key).
+      SIGHTLINE_CLICKHOUSE_PASSWORD (sent as X-ClickHouse-Key). Requests must name the server in Host: an IP
+      address, localhost, the --host name, or an --allowed-host (`.example.com` for its subdomains); any other
+      name gets a 403, so a web page rebinding its name to this machine cannot read the data.
   sightline demo [--rows 100000] [--seed 42] [--compression none|lz4|zstd] [--batch-rows 65536] [--out FILE]
       Writes demo events as an Arrow IPC stream to FILE (default: standard output).";
 
@@ -88,6 +90,7 @@ mod cli {
                         "--clickhouse-user",
                         "--token",
                         "--cors-origin",
+                        "--allowed-host",
                         "--workers",
                         "--queue",
                         "--timeout",
@@ -118,6 +121,7 @@ mod cli {
                     clickhouse,
                     token,
                     cors_origin: flag(rest, "--cors-origin")?,
+                    allowed_hosts: all_flags(rest, "--allowed-host"),
                     workers: flag(rest, "--workers")?.unwrap_or(d.workers),
                     queue: flag(rest, "--queue")?.unwrap_or(d.queue),
                     timeout: Duration::from_secs(timeout.max(1)),

@@ -441,11 +441,11 @@ fn path_traversal_attempts_are_refused() {
     }
     // Raw bytes the client helper would not send: NUL, control characters, invalid UTF-8.
     for raw in [
-        &b"GET /www/\0/../Cargo.toml HTTP/1.1\r\n\r\n"[..],
-        b"GET /www/index.html\0 HTTP/1.1\r\n\r\n",
-        b"GET /www/\xff\xfe HTTP/1.1\r\n\r\n",
-        b"GET /www/\r/../../Cargo.toml HTTP/1.1\r\n\r\n",
-        b"GET /www/%0d%0aX-Injected:%201 HTTP/1.1\r\n\r\n",
+        &b"GET /www/\0/../Cargo.toml HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+        b"GET /www/index.html\0 HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET /www/\xff\xfe HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET /www/\r/../../Cargo.toml HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET /www/%0d%0aX-Injected:%201 HTTP/1.1\r\nHost: localhost\r\n\r\n",
     ] {
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
@@ -532,7 +532,7 @@ fn disconnect_mid_stream(addr: SocketAddr, i: usize) -> bool {
         if i.is_multiple_of(2) { "/api/demo?rows=200000&batch_rows=1000" } else { "/api/events?batch_rows=500" };
     let Ok(mut s) = TcpStream::connect(addr) else { return false };
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    if s.write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).is_err() {
+    if s.write_all(format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes()).is_err() {
         return false;
     }
     let mut got = vec![0u8; 8 << 10];
@@ -544,7 +544,7 @@ fn disconnect_mid_stream(addr: SocketAddr, i: usize) -> bool {
 fn slowloris(addr: SocketAddr) -> bool {
     let Ok(mut s) = TcpStream::connect(addr) else { return false };
     let started = std::time::Instant::now();
-    let head = b"GET /api/sources HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    let head = b"GET /api/sources HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     for i in 0.. {
@@ -571,7 +571,7 @@ fn stalled_reader(addr: SocketAddr, i: usize, hold: Duration) -> bool {
     let target =
         if i.is_multiple_of(2) { "/api/demo?rows=2000000&batch_rows=2000" } else { "/api/events?batch_rows=200" };
     let Ok(mut s) = TcpStream::connect(addr) else { return false };
-    let sent = s.write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).is_ok();
+    let sent = s.write_all(format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes()).is_ok();
     std::thread::sleep(hold);
     sent
 }
@@ -713,4 +713,71 @@ fn hostile_parameters_get_clear_errors() {
     let r = http::get(addr, "/api/events?limit=2");
     assert_eq!(r.status, 200);
     assert_eq!(decode(&r.body).row_count(), 2);
+}
+
+/// Sends `GET target` naming `host` in `Host` (none when `None`).
+fn get_as(addr: SocketAddr, target: &str, host: Option<&str>) -> http::Resp {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let host = host.map(|h| format!("Host: {h}\r\n")).unwrap_or_default();
+    s.write_all(format!("GET {target} HTTP/1.1\r\n{host}Connection: close\r\n\r\n").as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    http::parse(&raw)
+}
+
+/// DNS rebinding: a page whose name is made to resolve to 127.0.0.1 is same-origin with
+/// the server, but its requests name that host; they are refused, on every path.
+#[test]
+fn requests_naming_another_host_are_refused() {
+    let addr =
+        start(Config { allowed_hosts: vec![".corp.example".into(), "Dash.Example".into()], ..Config::default() });
+    let port = addr.port();
+    for host in [
+        format!("evil.example:{port}"),
+        "evil.example".into(),
+        "localhost.evil.example".into(),
+        "corp.example.evil.example".into(),
+        "127.0.0.1.nip.io".into(),
+        format!("[::1]x:{port}"),
+        "localhost:http".into(),
+        String::new(),
+    ] {
+        for path in ["/api/sources", "/api/events?limit=1", "/api/demo?rows=10", "/"] {
+            let r = get_as(addr, path, Some(&host));
+            assert_eq!(r.status, 403, "{host:?} {path}: {}", r.text());
+        }
+    }
+    assert_eq!(get_as(addr, "/api/sources", None).status, 403);
+    let r = get_as(addr, "/api/sources", Some("evil.example"));
+    assert!(r.text().contains("--allowed-host"), "{}", r.text());
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        "LOCALHOST".into(),
+        "app.localhost".into(),
+        format!("[::1]:{port}"),
+        "192.168.1.20:8080".into(),
+        "a.corp.example".into(),
+        "corp.example".into(),
+        "dash.example:443".into(),
+        "localhost.".into(),
+    ] {
+        assert_eq!(get_as(addr, "/api/sources", Some(&host)).status, 200, "{host:?}");
+    }
+}
+
+/// `/api/sources` names sources; it never shows where a file lives.
+#[test]
+fn sources_never_list_paths() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sources-paths");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("secret-events.arrow");
+    std::fs::write(&file, demo::ipc_stream(&DemoOptions { rows: 100, ..Default::default() }).unwrap()).unwrap();
+    let addr = start(Config { data: vec![file.clone()], ..Config::default() });
+    let r = http::get(addr, "/api/sources");
+    assert_eq!(r.status, 200);
+    let text = r.text();
+    assert!(!text.contains(dir.to_str().unwrap()) && !text.contains("\"path\""), "{text}");
+    assert!(text.contains("secret-events"), "the source is named: {text}");
 }

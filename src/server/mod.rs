@@ -70,6 +70,9 @@ pub struct Config {
     pub token: Option<String>,
     /// Origin allowed to call `/api/` from another site (`*` for any); CORS is off when unset.
     pub cors_origin: Option<String>,
+    /// Host names besides loopback names, IP addresses and `host` that requests may
+    /// name in `Host` (`--allowed-host`; `.example.com` allows its subdomains too).
+    pub allowed_hosts: Vec<String>,
     /// Worker threads (connections served at once).
     pub workers: usize,
     /// Connections waiting for a worker before new ones get a 503.
@@ -90,6 +93,7 @@ impl Default for Config {
             clickhouse: None,
             token: None,
             cors_origin: None,
+            allowed_hosts: Vec::new(),
             workers: 64,
             queue: 256,
             timeout: Duration::from_secs(60),
@@ -147,7 +151,7 @@ impl Source {
         match self {
             Source::Demo { rows, seed, .. } => json!({ "name": "demo", "kind": "demo", "rows": rows, "seed": seed }),
             Source::File(t) => json!({
-                "name": t.name, "kind": "file", "path": t.origin, "rows": t.row_count(), "time_column": t.time_column()
+                "name": t.name, "kind": "file", "rows": t.row_count(), "time_column": t.time_column()
             }),
             Source::ClickHouse { name, config, schema } => json!({
                 "name": name, "kind": "clickhouse", "table": config.table,
@@ -441,6 +445,16 @@ fn handle(mut stream: TcpStream, state: &State) -> std::io::Result<()> {
             return respond(&mut stream, code, "text/plain; charset=utf-8", format!("{msg}\n").as_bytes(), "")
         }
     };
+    // DNS rebinding: a page whose name is made to resolve to this machine would be
+    // same-origin with the server; its requests still name that host.
+    let host = req.header("host").unwrap_or("");
+    if !host_allowed(host, &state.config) {
+        let msg = format!(
+            "Host {:?} is not allowed: use localhost or an IP address, or start the server with --allowed-host NAME",
+            host.chars().take(100).collect::<String>()
+        );
+        return json_error(&mut stream, 403, &msg, "");
+    }
     let api = req.path.starts_with("/api/");
     // CORS: only for the configured origin, only on the API.
     let origin = req.header("origin").unwrap_or("");
@@ -500,6 +514,47 @@ Access-Control-Allow-Headers: Authorization, Content-Type\r\nAccess-Control-Max-
         },
         _ => respond(&mut stream, 404, "text/plain", b"not found\n", &extra),
     }
+}
+
+/// Whether a request's `Host` names this server rather than a name rebound to it: an IP
+/// address (rebinding needs a name), `localhost` and `*.localhost` (RFC 6761: browsers
+/// resolve them to loopback themselves), the bound host, or an `--allowed-host`.
+pub fn host_allowed(host: &str, config: &Config) -> bool {
+    let host = host.trim();
+    // Strip the port: `[::1]:8080`, `name:8080`.
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((ip, tail))
+                if tail.is_empty() || tail.strip_prefix(':').is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit())) =>
+            {
+                ip
+            }
+            _ => return false,
+        }
+    } else {
+        match host.rsplit_once(':') {
+            Some((n, p)) if p.bytes().all(|b| b.is_ascii_digit()) => n,
+            Some(_) => return false,
+            None => host,
+        }
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    if name.is_empty() {
+        return false;
+    }
+    if name.parse::<std::net::IpAddr>().is_ok() || name == "localhost" || name.ends_with(".localhost") {
+        return true;
+    }
+    if name == config.host.trim_matches(['[', ']']).to_ascii_lowercase() {
+        return true;
+    }
+    config.allowed_hosts.iter().any(|a| {
+        let a = a.trim().trim_end_matches('.').to_ascii_lowercase();
+        match a.strip_prefix('.') {
+            Some(domain) => name == domain || name.ends_with(&format!(".{domain}")),
+            None => name == a,
+        }
+    })
 }
 
 /// Maps a URL path to a file under `root`, or `None` if it could escape it.
