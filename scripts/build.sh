@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '\033[1m[build]\033[0m %s\n' "$*"; }
 
-say "cargo build --release --target wasm32-unknown-unknown --lib"
-cargo build --release --target wasm32-unknown-unknown --lib
+say "cargo build -p sightline --release --target wasm32-unknown-unknown --lib"
+cargo build -p sightline --release --target wasm32-unknown-unknown --lib
 say "wasm-bindgen --target web"
 wasm-bindgen --target web --out-dir pkg --out-name sightline target/wasm32-unknown-unknown/release/sightline.wasm
 say "wasm-opt -Oz"
@@ -15,5 +15,5 @@ node_modules/.bin/wasm-opt -Oz \
   --enable-sign-ext --enable-reference-types --enable-multivalue \
   pkg/sightline_bg.wasm -o pkg/sightline_bg.wasm
 say "pkg/sightline_bg.wasm: $(wc -c < pkg/sightline_bg.wasm) bytes, $(gzip -9 -c pkg/sightline_bg.wasm | wc -c) gzipped"
-say "cargo build --release --bin sightline"
-cargo build --release --bin sightline
+say "cargo build -p sightline-server --release --bin sightline"
+cargo build -p sightline-server --release --bin sightline

@@ -9,15 +9,15 @@ say() { printf '\033[1m[test]\033[0m %s\n' "$*"; }
 bash scripts/setup.sh
 bash scripts/build.sh
 
-say "native: cargo test (includes the server, ClickHouse-in-chdb and load tests)"
-cargo test
+say "native: cargo test --workspace (the core; the server with its ClickHouse-in-chdb and load tests)"
+cargo test --workspace
 
 say "wasm under Node: wasm-bindgen-test"
-cargo test --target wasm32-unknown-unknown --test wasm
+cargo test -p sightline --target wasm32-unknown-unknown --test wasm
 
 say "wasm in headless Chromium: wasm-bindgen-test (flags in webdriver.json)"
 WASM_BINDGEN_USE_BROWSER=1 WASM_BINDGEN_TEST_TIMEOUT=120 \
-  cargo test --target wasm32-unknown-unknown --test wasm
+  cargo test -p sightline --target wasm32-unknown-unknown --test wasm
 
 say "pkg/ under Node: pyarrow-written streams, arrow-testing streams"
 python3 tests/fixtures/pyarrow_streams.py tests/out/fixtures

@@ -27,14 +27,8 @@ pub mod ingest;
 pub mod memory;
 pub mod query;
 pub mod render;
-#[cfg(not(target_arch = "wasm32"))]
-pub mod server;
 pub mod tz;
 mod util;
-
-#[cfg(not(target_arch = "wasm32"))]
-#[doc(hidden)]
-pub mod fuzzing;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

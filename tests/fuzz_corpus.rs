@@ -1,5 +1,5 @@
 //! Replays the fuzz corpora and the minimized crashers through the fuzz targets' own
-//! harnesses (`sightline::fuzzing`), natively and without libFuzzer, so every input the
+//! harnesses (`fuzz/harness.rs`, included here by path), natively and without libFuzzer, so every input the
 //! fuzzer kept (fuzz/corpus/<target>/) and every crash it found (fuzz/regressions/<target>/)
 //! runs in CI. A panic here is a regression.
 //!
@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use sightline::demo::{self, Compression, DemoOptions};
-use sightline::fuzzing;
 
 const FUZZ: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz");
 
@@ -18,6 +17,9 @@ const FUZZ: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz");
 /// the engine runs in wasm32's 4 GiB). A query over the fuzz targets' 2,000 demo rows
 /// once allocated a 1.5 GB grid (fuzz/regressions/query/rate-grid-oom-*).
 const MAX_PEAK_BYTES: u64 = 256 << 20;
+
+#[path = "../fuzz/harness.rs"]
+mod fuzzing;
 
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;

@@ -1,3 +1,6 @@
-//! The push decoder with random chunking; see `sightline::fuzzing::push`.
+//! The push decoder with random chunking; see `harness::push`.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| sightline::fuzzing::push(data));
+#[path = "../harness.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::push(data));

@@ -1,3 +1,6 @@
-//! Query, compare and events specs against a fixed demo dataset; see `sightline::fuzzing::query`.
+//! Query, compare and events specs against a fixed demo dataset; see `harness::query`.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| sightline::fuzzing::query(data));
+#[path = "../harness.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::query(data));

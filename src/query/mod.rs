@@ -265,7 +265,7 @@ fn is_sorted_nonnull(c: &Column, n: usize) -> bool {
 }
 
 /// The rows of `[t0, t1)` (binary search when the time column is sorted).
-pub(crate) fn time_rows(ds: &Dataset, tcol: &Column, r: &TimeRange) -> Rows {
+pub fn time_rows(ds: &Dataset, tcol: &Column, r: &TimeRange) -> Rows {
     let ColumnData::Time { values, .. } = &tcol.data else { return Rows::Range(0, 0) };
     let n = ds.row_count().min(values.len());
     if is_sorted_nonnull(tcol, n) {

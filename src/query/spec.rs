@@ -36,7 +36,8 @@ pub enum Value {
 }
 
 impl Value {
-    pub(crate) fn as_text(&self) -> Option<String> {
+    /// The value as text, as string filters compare it (integral numbers without `.0`).
+    pub fn as_text(&self) -> Option<String> {
         match self {
             Value::Bool(b) => Some(b.to_string()),
             Value::Int(n) => Some(n.to_string()),
@@ -48,7 +49,8 @@ impl Value {
             Value::List(_) => None,
         }
     }
-    pub(crate) fn as_number(&self) -> Option<f64> {
+    /// The value as a number, as numeric filters compare it (numeric strings parse).
+    pub fn as_number(&self) -> Option<f64> {
         match self {
             Value::Int(n) => Some(*n as f64),
             Value::UInt(n) => Some(*n as f64),
@@ -58,7 +60,8 @@ impl Value {
             Value::List(_) => None,
         }
     }
-    pub(crate) fn as_bool(&self) -> Option<bool> {
+    /// The value as a boolean: `true`/`false`, their strings, 0 and 1.
+    pub fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Bool(b) => Some(*b),
             Value::String(s) if s == "true" => Some(true),
@@ -70,7 +73,7 @@ impl Value {
     }
     /// The value as an exact integer: integers, integral floats, and decimal strings
     /// (`"18446744073709551615"`).
-    pub(crate) fn as_int(&self) -> Option<i128> {
+    pub fn as_int(&self) -> Option<i128> {
         match self {
             Value::Int(n) => Some(*n as i128),
             Value::UInt(n) => Some(*n as i128),

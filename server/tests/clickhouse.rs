@@ -14,6 +14,8 @@
 #[path = "support/http.rs"]
 mod http;
 
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -29,9 +31,9 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit as ArrowUnit};
 use serde_json::json;
 use sightline::column::ColumnData;
 use sightline::demo::Compression;
-use sightline::server::clickhouse::{self, ChConfig, ChSchema};
-use sightline::server::source::{demo_table, EventsRequest, Order, Table};
-use sightline::server::{Config, Server};
+use sightline_server::clickhouse::{self, ChConfig, ChSchema};
+use sightline_server::source::{demo_table, EventsRequest, Order, Table};
+use sightline_server::{Config, Server};
 use sightline::Dataset;
 
 const DEMO_ROWS: usize = 20_000;
@@ -59,7 +61,7 @@ const HOSTILE: [&str; 16] = [
 const WEIRD: &str = "we`ird \"col\" \\ 'name'";
 
 fn out_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/out/clickhouse")
+    Path::new(ROOT).join("tests/out/clickhouse")
 }
 
 fn hostile_data() -> (SchemaRef, Vec<RecordBatch>) {
@@ -346,7 +348,7 @@ fn cases() -> Vec<Case> {
 }
 
 fn python(args: &[&str]) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clickhouse/chdb_run.py");
+    let script = Path::new(ROOT).join("server/tests/chdb_run.py");
     let out = Command::new("python3").arg(&script).args(args).output().expect("python3");
     assert!(
         out.status.success(),
@@ -357,8 +359,7 @@ fn python(args: &[&str]) {
 
 fn embedded_answer(t: &Table, r: &EventsRequest) -> Dataset {
     let sel = t.select(r).unwrap_or_else(|e| panic!("embedded: {e}"));
-    let far = Instant::now() + Duration::from_secs(600);
-    decode(&t.write(&sel, Compression::None, 4096, far, Vec::new(), |_| Ok(())).unwrap())
+    decode(&t.write(&sel, Compression::None, 4096, Vec::new()).unwrap())
 }
 
 /// The query string of `r` for `GET /api/events`.
@@ -416,6 +417,41 @@ fn value_json(v: &sightline::query::Value) -> serde_json::Value {
     }
 }
 
+/// `chdb_run.py serve`: ClickHouse's HTTP interface over a chdb session, killed on drop.
+struct ChdbHttp {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl ChdbHttp {
+    fn start(session: &Path, credentials: &str, port_file: &Path) -> ChdbHttp {
+        let _ = std::fs::remove_file(port_file);
+        let script = Path::new(ROOT).join("server/tests/chdb_run.py");
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .args(["serve", session.to_str().unwrap(), credentials, port_file.to_str().unwrap()])
+            .spawn()
+            .expect("python3");
+        let until = Instant::now() + Duration::from_secs(60);
+        let port = loop {
+            if let Ok(p) = std::fs::read_to_string(port_file) {
+                break p.trim().parse().unwrap();
+            }
+            assert!(child.try_wait().unwrap().is_none(), "chdb_run.py serve exited (scripts/setup.sh installs chdb)");
+            assert!(Instant::now() < until, "chdb_run.py serve did not start in 60 s");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        ChdbHttp { child, port }
+    }
+}
+
+impl Drop for ChdbHttp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A stand-in for ClickHouse's HTTP interface: answers `DESCRIBE` and the known SQL with
 /// recorded bytes (sent in small chunks), anything else with a 400.
 fn fake_clickhouse(
@@ -429,20 +465,7 @@ fn fake_clickhouse(
     std::thread::spawn(move || {
         for s in listener.incoming() {
             let Ok(mut s) = s else { continue };
-            let mut r = BufReader::new(s.try_clone().unwrap());
-            let mut len = 0usize;
-            loop {
-                let mut l = String::new();
-                if r.read_line(&mut l).unwrap_or(0) == 0 || l == "\r\n" {
-                    break;
-                }
-                if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap();
-                }
-            }
-            let mut body = vec![0u8; len];
-            r.read_exact(&mut body).unwrap();
-            let sql = String::from_utf8(body).unwrap();
+            let sql = read_one_request(&s);
             count.fetch_add(1, Ordering::SeqCst);
             let found = describe.get(&sql).map(|t| t.as_bytes().to_vec()).or_else(|| answers.get(&sql).cloned());
             match found {
@@ -530,49 +553,32 @@ fn clickhouse_sql_matches_the_embedded_server() {
     assert!(nonempty >= cases.len() - 5, "only {nonempty} of {} cases returned rows", cases.len());
     println!("chdb: {} push-down queries checked against the embedded server ({nonempty} non-empty)", cases.len());
 
-    // The proxy: sightline serve --clickhouse <fake> --table events.
-    let mut describe = HashMap::new();
-    for name in ["events", "hostile`table"] {
-        let sql = format!("DESCRIBE TABLE {} FORMAT TabSeparated", clickhouse::quote_table(name).unwrap());
-        describe.insert(sql, described[name].clone());
-    }
-    // A stream that breaks in the middle, as when ClickHouse fails mid-query.
-    let broken_req = req(json!({ "filters": [{ "column": "plan", "op": "=", "value": "free" }] }));
-    let broken_sql = clickhouse::compile(&schemas["events"], &broken_req, 60).unwrap();
-    let full = answers.values().max_by_key(|b| b.len()).unwrap().clone();
-    let mut broken = full[..full.len() / 2].to_vec();
-    broken.extend_from_slice(b"Code: 241. DB::Exception: Memory limit (total) exceeded");
-    let mut answers60 = HashMap::new();
-    for (c, sql) in cases.iter().zip(&sqls) {
-        let sql60 = clickhouse::compile(&schemas[c.source], &c.req, 60).unwrap();
-        answers60.insert(sql60, answers[sql].clone());
-    }
-    answers60.insert(broken_sql, broken);
-    let (ch_addr, served) = fake_clickhouse(answers60, describe);
-    let config = Config {
-        port: 0,
-        rows: 1000,
-        clickhouse: Some(ChConfig {
-            url: format!("http://{ch_addr}"),
-            table: "events".into(),
-            user: None,
-            password: None,
-        }),
-        ..Config::default()
+    // The proxy against ClickHouse itself: chdb behind ClickHouse's HTTP interface,
+    // reached over real HTTP with a user and password.
+    let port_file = dir.join("chdb.port");
+    let chdb = ChdbHttp::start(&session, "sightline:pw-s3cret", &port_file);
+    let ch_config = |password: &str| ChConfig {
+        url: format!("http://127.0.0.1:{}", chdb.port),
+        table: "events".into(),
+        user: Some("sightline".into()),
+        password: Some(password.into()),
     };
+    let config = Config { port: 0, rows: 1000, clickhouse: Some(ch_config("pw-s3cret")), ..Config::default() };
     let server = Server::bind(config).unwrap();
     let addr = server.local_addr().unwrap();
     assert_eq!(server.source_names(), ["events", "demo"]);
     std::thread::spawn(move || server.run());
 
     let mut proxied = 0;
-    for c in cases.iter().filter(|c| c.source == "events" && c.check != Check::Sample) {
+    for c in cases.iter().filter(|c| c.source == "events") {
         let r = http::get(addr, &format!("/api/events?{}", query_string("events", &c.req)));
         assert_eq!(r.status, 200, "{}: {}", c.id, r.text());
         assert!(r.complete, "{}: incomplete", c.id);
         assert_eq!(r.header("content-type"), Some("application/vnd.apache.arrow.stream"));
         let emb = embedded_answer(&demo, &c.req);
-        compare(&format!("proxy {}", c.id), c.check, c.req.limit, &emb, &decode(&r.body), None);
+        let unsampled = (c.check == Check::Sample)
+            .then(|| embedded_answer(&demo, &EventsRequest { sample: None, ..c.req.clone() }));
+        compare(&format!("proxy {}", c.id), c.check, c.req.limit, &emb, &decode(&r.body), unsampled.as_ref());
         proxied += 1;
     }
     let cols = http::get(addr, "/api/columns?source=events");
@@ -580,6 +586,39 @@ fn clickhouse_sql_matches_the_embedded_server() {
     let cols: serde_json::Value = serde_json::from_slice(&cols.body).unwrap();
     assert_eq!(cols["time_column"], "timestamp");
     assert_eq!(cols["columns"][2], json!({ "name": "endpoint", "type": "LowCardinality(String)", "role": "string" }));
+    let r = http::get(addr, "/api/events?source=events&compression=lz4");
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("\"parameter\":\"compression\""), "{}", r.text());
+    // A wrong password fails at start, with ClickHouse's message and without the password.
+    let bad = Config { port: 0, clickhouse: Some(ch_config("wrong-pw")), ..Config::default() };
+    let e = Server::bind(bad).err().expect("a wrong password must fail").to_string();
+    assert!(e.contains("ClickHouse answered 403") && e.contains("AUTHENTICATION_FAILED"), "{e}");
+    assert!(!e.contains("wrong-pw"), "{e}");
+    drop(chdb);
+    println!("proxy: {proxied} requests streamed through sightline serve from chdb over HTTP");
+
+    // A stream that breaks mid-way (as when ClickHouse fails mid-query) and an error,
+    // from a stand-in that replays recorded bytes.
+    let mut describe = HashMap::new();
+    for name in ["events", "hostile`table"] {
+        let sql = format!("DESCRIBE TABLE {} FORMAT TabSeparated", clickhouse::quote_table(name).unwrap());
+        describe.insert(sql, described[name].clone());
+    }
+    let broken_req = req(json!({ "filters": [{ "column": "plan", "op": "=", "value": "free" }] }));
+    let broken_sql = clickhouse::compile(&schemas["events"], &broken_req, 60).unwrap();
+    let full = answers.values().max_by_key(|b| b.len()).unwrap().clone();
+    let mut broken = full[..full.len() / 2].to_vec();
+    broken.extend_from_slice(b"Code: 241. DB::Exception: Memory limit (total) exceeded");
+    let (ch_addr, served) = fake_clickhouse([(broken_sql, broken)].into_iter().collect(), describe);
+    let config = Config {
+        port: 0,
+        rows: 1000,
+        clickhouse: Some(ChConfig { url: format!("http://{ch_addr}"), table: "events".into(), user: None, password: None }),
+        ..Config::default()
+    };
+    let server = Server::bind(config).unwrap();
+    let addr = server.local_addr().unwrap();
+    std::thread::spawn(move || server.run());
 
     let r = http::get(addr, &format!("/api/events?{}", query_string("events", &broken_req)));
     assert_eq!(r.status, 200);
@@ -590,11 +629,85 @@ fn clickhouse_sql_matches_the_embedded_server() {
     assert_eq!(r.status, 502, "{}", r.text());
     assert!(r.text().contains("ClickHouse answered 400"), "{}", r.text());
 
-    let r = http::get(addr, "/api/events?source=events&compression=lz4");
-    assert_eq!(r.status, 400);
-    assert!(r.text().contains("\"parameter\":\"compression\""), "{}", r.text());
-    println!(
-        "proxy: {proxied} requests streamed through sightline serve; fake ClickHouse served {}",
-        served.load(Ordering::SeqCst)
-    );
+    assert_eq!(served.load(Ordering::SeqCst), 3, "DESCRIBE, the broken stream, the unknown query");
+}
+
+/// Reads one HTTP request (head and Content-Length body) from `s`; returns the body.
+fn read_one_request(s: &std::net::TcpStream) -> String {
+    let mut r = BufReader::new(s);
+    let mut len = 0usize;
+    loop {
+        let mut l = String::new();
+        if r.read_line(&mut l).unwrap_or(0) == 0 || l == "\r\n" {
+            break;
+        }
+        if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0u8; len];
+    let _ = r.read_exact(&mut body);
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+/// ClickHouse that does not answer in time (504), is gone (503, "unreachable"), and
+/// refuses a query (502, its message): three errors, three statuses, and a message
+/// that never shows the password.
+#[test]
+fn clickhouse_failures_have_their_own_statuses() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let ch = listener.local_addr().unwrap();
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let fake = std::thread::spawn(move || {
+        // 1: DESCRIBE, answered (and the connection closed, so the next one is new).
+        let (mut s, _) = listener.accept().unwrap();
+        read_one_request(&s);
+        let tsv = "timestamp\tDateTime64(3)\t\t\t\t\t\nendpoint\tString\t\t\t\t\t\n";
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", tsv.len());
+        s.write_all(format!("{head}{tsv}").as_bytes()).unwrap();
+        drop(s);
+        // 2: a query that gets no answer.
+        let (s2, _) = listener.accept().unwrap();
+        read_one_request(&s2);
+        let _ = held.recv();
+        drop(s2);
+        // 3: a query refused, then the server is gone.
+        let (mut s3, _) = listener.accept().unwrap();
+        read_one_request(&s3);
+        let msg = "Code: 60. DB::Exception: Unknown table expression identifier 'nope'";
+        let head = format!("HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", msg.len());
+        s3.write_all(format!("{head}{msg}").as_bytes()).unwrap();
+    });
+    let config = Config {
+        port: 0,
+        rows: 100,
+        timeout: Duration::from_secs(2),
+        clickhouse: Some(ChConfig {
+            url: format!("http://{ch}"),
+            table: "spans".into(),
+            user: Some("reader".into()),
+            password: Some("hunter2-secret".into()),
+        }),
+        ..Config::default()
+    };
+    let server = Server::bind(config).unwrap();
+    let addr = server.local_addr().unwrap();
+    std::thread::spawn(move || server.run());
+
+    let t = Instant::now();
+    let r = http::get(addr, "/api/events?source=spans&limit=5");
+    assert_eq!(r.status, 504, "{}", r.text());
+    assert!(r.text().contains("did not answer within 2 s"), "{}", r.text());
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    release.send(()).unwrap();
+
+    let r = http::get(addr, "/api/events?source=spans&limit=5");
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert!(r.text().contains("ClickHouse answered 404: Code: 60."), "{}", r.text());
+    fake.join().unwrap();
+
+    let r = http::get(addr, "/api/events?source=spans&limit=5");
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.text().contains("unreachable"), "{}", r.text());
+    assert!(!r.text().contains("hunter2"), "{}", r.text());
 }

@@ -9,7 +9,6 @@
 //! (arrow-select's `interleave`) and written as an Arrow IPC stream, batch by batch.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
@@ -17,11 +16,11 @@ use arrow_ipc::CompressionType;
 use arrow_schema::{Schema, SchemaRef};
 use serde::Deserialize;
 
-use crate::column::{ColumnData, Role};
-use crate::dataset::{Dataset, FieldInfo};
-use crate::demo::Compression;
-use crate::query::spec::{FilterSpec, QuerySpec, Value};
-use crate::query::{resolve_time, time_rows, Filters, Rows};
+use sightline::column::{ColumnData, Role};
+use sightline::dataset::{Dataset, FieldInfo};
+use sightline::demo::Compression;
+use sightline::query::spec::{FilterSpec, QuerySpec, Value};
+use sightline::query::{resolve_time, time_rows, Filters, Rows};
 
 /// Most filters in one request.
 pub const MAX_FILTERS: usize = 32;
@@ -59,6 +58,8 @@ impl std::fmt::Display for ParamError {
         write!(f, "parameter \"{}\": {}", self.param, self.message)
     }
 }
+
+impl std::error::Error for ParamError {}
 
 /// Row order of the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -153,6 +154,17 @@ fn parse<T: std::str::FromStr>(param: &'static str, v: &str) -> Result<T, ParamE
 }
 
 impl EventsRequest {
+    /// The parameter that needs a time column: `start`, `end` or `order`.
+    pub fn time_param(&self) -> &'static str {
+        if self.start.is_some() {
+            "start"
+        } else if self.end.is_some() {
+            "end"
+        } else {
+            "order"
+        }
+    }
+
     /// From query parameters (already percent-decoded). `filters` is a JSON array,
     /// `columns` a comma-separated list.
     pub fn from_query(query: &[(String, String)]) -> Result<EventsRequest, ParamError> {
@@ -502,13 +514,7 @@ impl Table {
             None => ds.time_column(),
         };
         if needs_time && tcol.is_none() {
-            let p = if req.start.is_some() {
-                "start"
-            } else if req.end.is_some() {
-                "end"
-            } else {
-                "order"
-            };
+            let p = req.time_param();
             return Err(ParamError::new(p, format!("source \"{}\" has no time column", self.name)));
         }
         let mut rows = match (tcol, req.start.is_some() || req.end.is_some()) {
@@ -571,67 +577,106 @@ impl Table {
         Ok(Selection { rows: Picked::List(list), matched, projection })
     }
 
-    /// Writes the selected rows as an Arrow IPC stream into `out`, one record batch of
-    /// at most `batch_rows` rows at a time; `flush` is called after each batch. Stops
-    /// with an error at `deadline`, leaving the stream unterminated.
+    /// The schema of a selection's record batches (its projected columns).
+    pub fn projected_schema(&self, sel: &Selection) -> SchemaRef {
+        Arc::new(Schema::new_with_metadata(
+            sel.projection.iter().map(|i| self.schema.field(*i).clone()).collect::<Vec<_>>(),
+            self.schema.metadata().clone(),
+        ))
+    }
+
+    /// The selected rows `a..b` (positions in output order) as one record batch of
+    /// `schema` (from [`Table::projected_schema`]).
+    pub fn batch(&self, sel: &Selection, schema: &SchemaRef, a: usize, b: usize) -> Result<RecordBatch, String> {
+        let chunk = sel.rows.slice(a, b);
+        // (batch, row) per selected row; batches renumbered densely for interleave.
+        let mut used: Vec<usize> = Vec::new();
+        let mut idx = Vec::with_capacity(chunk.len());
+        for &g in &chunk {
+            let g = g as usize;
+            let b = self.starts.partition_point(|s| *s <= g).saturating_sub(1);
+            let k = match used.iter().position(|u| *u == b) {
+                Some(k) => k,
+                None => {
+                    used.push(b);
+                    used.len() - 1
+                }
+            };
+            idx.push((k, g - self.starts.get(b).copied().unwrap_or(0)));
+        }
+        let columns = sel
+            .projection
+            .iter()
+            .map(|c| {
+                let arrays: Vec<&dyn Array> = used.iter().map(|b| self.batches[*b].column(*c).as_ref()).collect();
+                arrow_select::interleave::interleave(&arrays, &idx)
+            })
+            .collect::<Result<Vec<ArrayRef>, _>>()
+            .map_err(err_string)?;
+        RecordBatch::try_new(schema.clone(), columns).map_err(err_string)
+    }
+
+    /// Writes the selection as an Arrow IPC stream of `batch_rows`-row batches (all of
+    /// it at once: the server streams [`SelectedBatches`] instead).
     pub fn write<W: std::io::Write>(
         &self,
         sel: &Selection,
         compression: Compression,
         batch_rows: usize,
-        deadline: Instant,
         out: W,
-        mut flush: impl FnMut(&mut W) -> std::io::Result<()>,
     ) -> Result<W, String> {
-        let schema = Arc::new(Schema::new_with_metadata(
-            sel.projection.iter().map(|i| self.schema.field(*i).clone()).collect::<Vec<_>>(),
-            self.schema.metadata().clone(),
-        ));
-        let options = IpcWriteOptions::default()
-            .try_with_compression(match compression {
-                Compression::None => None,
-                Compression::Lz4 => Some(CompressionType::LZ4_FRAME),
-                Compression::Zstd => Some(CompressionType::ZSTD),
-            })
-            .map_err(err_string)?;
-        let mut w = StreamWriter::try_new_with_options(out, &schema, options).map_err(err_string)?;
-        flush(w.get_mut()).map_err(err_string)?;
+        let schema = self.projected_schema(sel);
+        let mut w = StreamWriter::try_new_with_options(out, &schema, ipc_options(compression)?).map_err(err_string)?;
         let step = batch_rows.clamp(1, MAX_BATCH_ROWS);
         for a in (0..sel.rows.len()).step_by(step) {
-            let chunk = sel.rows.slice(a, a + step);
-            if Instant::now() > deadline {
-                return Err("response time limit reached".into());
-            }
-            // (batch, row) per selected row; batches renumbered densely for interleave.
-            let mut used: Vec<usize> = Vec::new();
-            let mut idx = Vec::with_capacity(chunk.len());
-            for &g in &chunk {
-                let g = g as usize;
-                let b = self.starts.partition_point(|s| *s <= g).saturating_sub(1);
-                let k = match used.iter().position(|u| *u == b) {
-                    Some(k) => k,
-                    None => {
-                        used.push(b);
-                        used.len() - 1
-                    }
-                };
-                idx.push((k, g - self.starts.get(b).copied().unwrap_or(0)));
-            }
-            let columns = sel
-                .projection
-                .iter()
-                .map(|c| {
-                    let arrays: Vec<&dyn Array> = used.iter().map(|b| self.batches[*b].column(*c).as_ref()).collect();
-                    arrow_select::interleave::interleave(&arrays, &idx)
-                })
-                .collect::<Result<Vec<ArrayRef>, _>>()
-                .map_err(err_string)?;
-            let batch = RecordBatch::try_new(schema.clone(), columns).map_err(err_string)?;
+            let batch = self.batch(sel, &schema, a, (a + step).min(sel.rows.len()))?;
             w.write(&batch).map_err(err_string)?;
-            flush(w.get_mut()).map_err(err_string)?;
         }
         w.finish().map_err(err_string)?;
         w.into_inner().map_err(err_string)
+    }
+}
+
+/// Arrow IPC write options for a body compression.
+pub fn ipc_options(compression: Compression) -> Result<IpcWriteOptions, String> {
+    IpcWriteOptions::default()
+        .try_with_compression(match compression {
+            Compression::None => None,
+            Compression::Lz4 => Some(CompressionType::LZ4_FRAME),
+            Compression::Zstd => Some(CompressionType::ZSTD),
+        })
+        .map_err(err_string)
+}
+
+/// A selection's record batches, `batch_rows` rows each, made one at a time as they
+/// are asked for (so a response holds one batch, not the whole answer).
+pub struct SelectedBatches {
+    table: Arc<Table>,
+    sel: Selection,
+    /// The batches' schema.
+    pub schema: SchemaRef,
+    step: usize,
+    next: usize,
+}
+
+impl SelectedBatches {
+    /// The batches of `sel` in `table`.
+    pub fn new(table: Arc<Table>, sel: Selection, batch_rows: usize) -> SelectedBatches {
+        let schema = table.projected_schema(&sel);
+        SelectedBatches { table, sel, schema, step: batch_rows.clamp(1, MAX_BATCH_ROWS), next: 0 }
+    }
+}
+
+impl Iterator for SelectedBatches {
+    type Item = Result<RecordBatch, String>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let n = self.sel.rows.len();
+        if self.next >= n {
+            return None;
+        }
+        let (a, b) = (self.next, (self.next + self.step).min(n));
+        self.next = b;
+        Some(self.table.batch(&self.sel, &self.schema, a, b))
     }
 }
 
@@ -645,8 +690,8 @@ fn mix(mut x: u64) -> u64 {
 
 /// The demo data as a table.
 pub fn demo_table(rows: usize, seed: u64) -> Result<Table, String> {
-    let opts = crate::demo::DemoOptions { rows, seed, ..Default::default() };
-    let gen = crate::demo::Generator::new(opts);
+    let opts = sightline::demo::DemoOptions { rows, seed, ..Default::default() };
+    let gen = sightline::demo::Generator::new(opts);
     let schema = gen.schema();
     Table::from_batches(
         "demo",
@@ -670,8 +715,7 @@ mod tests {
 
     fn run(t: &Table, req: &EventsRequest) -> Dataset {
         let sel = t.select(req).unwrap();
-        let far = Instant::now() + std::time::Duration::from_secs(60);
-        let out = t.write(&sel, Compression::None, 1000, far, Vec::new(), |_| Ok(())).unwrap();
+        let out = t.write(&sel, Compression::None, 1000, Vec::new()).unwrap();
         let ds = decode(&out);
         assert_eq!(ds.row_count(), sel.rows.len());
         assert_eq!(sel.rows.to_vec().len(), sel.rows.len());
@@ -702,7 +746,7 @@ mod tests {
         // Same count as the query engine's COUNT with the same filters.
         let all = run(&t, &EventsRequest { filters: filters.clone(), ..Default::default() });
         let spec = QuerySpec { filters, disable_series: true, ..Default::default() };
-        let q = crate::query::run(&t.ds, &spec).unwrap();
+        let q = sightline::query::run(&t.ds, &spec).unwrap();
         assert_eq!(q.matched as usize, all.row_count());
         assert!(all.row_count() > 7);
         // The newest 7 are the last 7 of the unordered answer, reversed.

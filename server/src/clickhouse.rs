@@ -6,19 +6,17 @@
 //! written from `f64`s (finite only), times as integer nanoseconds. No text from a
 //! request reaches the SQL any other way.
 //!
-//! Semantics follow the engine's filters ([`crate::query::Filters`]): positive
+//! Semantics follow the engine's filters ([`sightline::query::Filters`]): positive
 //! operators never match a null, their negations do (`c IS NULL OR NOT (...)`); strings
 //! compare by bytes; numbers numerically (a numeric string is accepted); time columns
 //! in unix seconds, compared in the column's own unit exactly as the engine does.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::column::TimeUnit;
-use crate::query::spec::{FilterSpec, Value};
+use sightline::column::TimeUnit;
+use sightline::query::spec::{FilterSpec, Value};
 
-use super::source::{EventsRequest, Order, ParamError};
+use crate::source::{EventsRequest, Order, ParamError};
 
 /// How the filters treat a ClickHouse column.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -240,7 +238,7 @@ fn list(f: &FilterSpec) -> Result<&[Value], ParamError> {
     }
 }
 
-use crate::query::filter::FILTER_OPS as OPS;
+use sightline::query::filter::FILTER_OPS as OPS;
 
 fn or_all(parts: Vec<String>) -> String {
     if parts.is_empty() {
@@ -394,14 +392,7 @@ pub fn compile(schema: &ChSchema, req: &EventsRequest, max_seconds: u64) -> Resu
     let mut conds = Vec::new();
     if req.start.is_some() || req.end.is_some() || req.order != Order::None {
         let Some(t) = tcol else {
-            let p = if req.start.is_some() {
-                "start"
-            } else if req.end.is_some() {
-                "end"
-            } else {
-                "order"
-            };
-            return Err(ParamError::new(p, format!("table {} has no time column", schema.table)));
+            return Err(ParamError::new(req.time_param(), format!("table {} has no time column", schema.table)));
         };
         let Kind::Time(unit) = t.kind else {
             return Err(ParamError::new("time_column", format!("{:?} is not a time column", t.name)));
@@ -446,10 +437,10 @@ pub fn compile(schema: &ChSchema, req: &EventsRequest, max_seconds: u64) -> Resu
     Ok(sql)
 }
 
-/// Where ClickHouse listens and who we are to it.
-#[derive(Debug, Clone)]
+/// Where ClickHouse listens and who we are to it. `Debug` never shows the password.
+#[derive(Clone)]
 pub struct ChConfig {
-    /// `http://host:port` (plain HTTP; put a TLS proxy in front for remote servers).
+    /// `http://host:port` or `https://host:port` (ClickHouse's HTTP interface).
     pub url: String,
     /// The table, `table` or `database.table`.
     pub table: String,
@@ -459,267 +450,260 @@ pub struct ChConfig {
     pub password: Option<String>,
 }
 
-/// An HTTP response from ClickHouse: status, and the body as a reader (de-chunked).
-pub struct ChResponse {
-    /// HTTP status.
-    pub status: u16,
-    /// The body.
-    pub body: Box<dyn Read + Send>,
-}
-
-fn host_port(url: &str) -> Result<(String, String), String> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| format!("{url:?}: only http:// URLs are supported"))?;
-    let (hostport, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
-    if hostport.is_empty() || !hostport.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c)) {
-        return Err(format!("{url:?}: bad host"));
+impl std::fmt::Debug for ChConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChConfig")
+            .field("url", &self.url)
+            .field("table", &self.table)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
     }
-    let hostport = if hostport.rsplit_once(':').is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit())) {
-        hostport.to_string()
-    } else {
-        format!("{hostport}:80")
-    };
-    Ok((hostport, path))
 }
 
-/// Posts `sql` to ClickHouse.
-pub fn post(cfg: &ChConfig, sql: &str, timeout: Duration) -> Result<ChResponse, String> {
-    let (hostport, path) = host_port(&cfg.url)?;
-    let mut s =
-        TcpStream::connect(&hostport).map_err(|e| format!("cannot connect to ClickHouse at {hostport}: {e}"))?;
-    s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    s.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    let mut head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n",
-        sql.len()
-    );
-    for (h, v) in [("X-ClickHouse-User", &cfg.user), ("X-ClickHouse-Key", &cfg.password)] {
-        if let Some(v) = v {
-            if v.contains(['\r', '\n']) {
-                return Err(format!("{h}: contains a line break"));
+/// What went wrong talking to ClickHouse. Each kind is answered with its own status:
+/// the server cannot be reached (503), did not answer in time (504), refused the query
+/// (502, with ClickHouse's message), or cut a stream it had started (the response,
+/// already under way, is aborted). No variant carries the password or a URL's userinfo.
+#[derive(Debug, thiserror::Error)]
+pub enum ChError {
+    /// The URL or credentials cannot be used.
+    #[error("ClickHouse configuration: {0}")]
+    Config(String),
+    /// No connection: refused, no route, name not resolved, TLS failed.
+    #[error("ClickHouse at {url} is unreachable: {reason}")]
+    Unreachable {
+        /// The server, without userinfo.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// Connected, but no answer in time.
+    #[error("ClickHouse at {url} did not answer within {seconds} s")]
+    Timeout {
+        /// The server, without userinfo.
+        url: String,
+        /// The time allowed.
+        seconds: u64,
+    },
+    /// ClickHouse answered with an error status.
+    #[error("ClickHouse answered {status}: {message}")]
+    Refused {
+        /// ClickHouse's HTTP status.
+        status: u16,
+        /// Its message (the first 64 KiB).
+        message: String,
+    },
+    /// The answer broke after it had started: the connection was lost, the time limit
+    /// passed, or the bytes stopped being an Arrow IPC stream (ClickHouse writes an
+    /// exception's text into a stream it cannot finish).
+    #[error("ClickHouse's stream was cut: {0}")]
+    Cut(String),
+}
+
+impl ChError {
+    /// The HTTP status to answer with.
+    pub fn status(&self) -> u16 {
+        match self {
+            ChError::Config(_) => 500,
+            ChError::Unreachable { .. } => 503,
+            ChError::Timeout { .. } => 504,
+            ChError::Refused { .. } | ChError::Cut(_) => 502,
+        }
+    }
+}
+
+/// A connection pool to one ClickHouse server (reqwest over hyper; rustls for https).
+#[derive(Clone, Debug)]
+pub struct ChClient {
+    config: ChConfig,
+    url: reqwest::Url,
+    /// `scheme://host:port` only, for messages.
+    shown: String,
+    http: reqwest::Client,
+    timeout: Duration,
+}
+
+/// Longest wait for a TCP (and TLS) connection to ClickHouse.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most bytes of an error answer kept for the message.
+const MAX_ERROR_BYTES: usize = 64 << 10;
+
+impl ChClient {
+    /// A client for `config`; `timeout` bounds every wait for bytes from ClickHouse.
+    pub fn new(config: &ChConfig, timeout: Duration) -> Result<ChClient, ChError> {
+        let mut url = reqwest::Url::parse(&config.url).map_err(|e| ChError::Config(format!("--clickhouse: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(ChError::Config("--clickhouse takes an http:// or https:// URL".into()));
+        }
+        // Credentials go in headers, never in the URL (which errors may show).
+        let (mut user, mut password) = (config.user.clone(), config.password.clone());
+        if !url.username().is_empty() {
+            user = user.or_else(|| Some(url.username().to_string()));
+            password = password.or_else(|| url.password().map(str::to_string));
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+        }
+        for (h, v) in [("user", &user), ("password", &password)] {
+            if v.as_deref().is_some_and(|v| v.contains(['\r', '\n'])) {
+                return Err(ChError::Config(format!("the ClickHouse {h} contains a line break")));
             }
-            head.push_str(&format!("{h}: {v}\r\n"));
+        }
+        let shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""))
+            + &url.port().map(|p| format!(":{p}")).unwrap_or_default();
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            // Responses are not redirected anywhere: a redirect would carry the credentials.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ChError::Config(e.to_string()))?;
+        let config = ChConfig { url: url.to_string(), user, password, ..config.clone() };
+        Ok(ChClient { config, url, shown, http, timeout })
+    }
+
+    /// The configuration (the URL without userinfo).
+    pub fn config(&self) -> &ChConfig {
+        &self.config
+    }
+
+    fn classify(&self, e: reqwest::Error) -> ChError {
+        if e.is_timeout() {
+            ChError::Timeout { url: self.shown.clone(), seconds: self.timeout.as_secs() }
+        } else if e.is_connect() {
+            // The source chain says why (refused, DNS, TLS); the URL is left out.
+            let mut reason = String::new();
+            let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+            while let Some(s) = src {
+                reason = s.to_string();
+                src = s.source();
+            }
+            ChError::Unreachable { url: self.shown.clone(), reason }
+        } else {
+            ChError::Cut(e.without_url().to_string())
         }
     }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).and_then(|_| s.write_all(sql.as_bytes())).map_err(|e| format!("ClickHouse: {e}"))?;
-    let mut r = BufReader::new(s);
-    let mut line = String::new();
-    r.read_line(&mut line).map_err(|e| format!("ClickHouse: {e}"))?;
-    let status: u16 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("ClickHouse: bad status line {line:?}"))?;
-    let (mut chunked, mut length) = (false, None);
-    let mut total = 0usize;
-    loop {
-        let mut h = String::new();
-        let n = r.read_line(&mut h).map_err(|e| format!("ClickHouse: {e}"))?;
-        total += n;
-        if n == 0 || total > 64 << 10 {
-            return Err("ClickHouse: truncated or oversized response head".into());
+
+    /// Posts `sql`; an answer with status 200, or the error.
+    pub async fn post(&self, sql: String) -> Result<reqwest::Response, ChError> {
+        let mut req = self.http.post(self.url.clone()).header("Content-Type", "text/plain; charset=utf-8").body(sql);
+        if let Some(u) = &self.config.user {
+            req = req.header("X-ClickHouse-User", u);
         }
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
+        if let Some(p) = &self.config.password {
+            let mut v = reqwest::header::HeaderValue::from_str(p).map_err(|_| ChError::Config("bad password".into()))?;
+            v.set_sensitive(true);
+            req = req.header("X-ClickHouse-Key", v);
         }
-        if let Some((k, v)) = h.split_once(':') {
-            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-            if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
-                chunked = true;
-            } else if k == "content-length" {
-                length = v.parse::<u64>().ok();
+        let resp = req.send().await.map_err(|e| self.classify(e))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            let mut body = Vec::new();
+            let mut resp = resp;
+            while let Ok(Some(piece)) = resp.chunk().await {
+                body.extend_from_slice(&piece);
+                if body.len() >= MAX_ERROR_BYTES {
+                    body.truncate(MAX_ERROR_BYTES);
+                    break;
+                }
+            }
+            return Err(ChError::Refused { status, message: String::from_utf8_lossy(&body).trim().to_string() });
+        }
+        Ok(resp)
+    }
+
+    /// Runs `sql` and returns the whole answer as text (for `DESCRIBE`; at most 4 MiB).
+    pub async fn query_text(&self, sql: String) -> Result<String, ChError> {
+        let mut resp = self.post(sql).await?;
+        let mut body = Vec::new();
+        while let Some(piece) = resp.chunk().await.map_err(|e| self.classify(e))? {
+            body.extend_from_slice(&piece);
+            if body.len() > 4 << 20 {
+                return Err(ChError::Cut("DESCRIBE answer larger than 4 MiB".into()));
             }
         }
+        Ok(String::from_utf8_lossy(&body).into_owned())
     }
-    let body: Box<dyn Read + Send> = if chunked {
-        Box::new(Dechunk { r, left: 0, done: false })
-    } else if let Some(n) = length {
-        Box::new(r.take(n))
-    } else {
-        Box::new(r)
-    };
-    Ok(ChResponse { status, body })
-}
 
-/// Reads an HTTP/1.1 chunked body.
-struct Dechunk<R: BufRead> {
-    r: R,
-    left: usize,
-    done: bool,
-}
+    /// The table's columns.
+    pub async fn describe(&self) -> Result<ChSchema, ChError> {
+        let table = &self.config.table;
+        let sql = format!("DESCRIBE TABLE {} FORMAT TabSeparated", quote_table(table).map_err(ChError::Config)?);
+        ChSchema::from_describe_tsv(table, &self.query_text(sql).await?).map_err(ChError::Cut)
+    }
 
-impl<R: BufRead> Read for Dechunk<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
-        if self.done || buf.is_empty() {
-            return Ok(0);
-        }
-        if self.left == 0 {
-            let mut line = String::new();
-            self.r.by_ref().take(1024).read_line(&mut line)?;
-            let size = line.trim().split(';').next().unwrap_or("");
-            let n = usize::from_str_radix(size, 16).map_err(|_| bad("bad chunk size"))?;
-            if n == 0 {
-                self.done = true;
-                return Ok(0);
+    /// ClickHouse's answer to `sql` (an Arrow IPC stream), passed through as it arrives
+    /// and checked by the engine's own framer and decoder ([`sightline::ingest::Decoder`]):
+    /// a stream that breaks (bytes that are not Arrow, an end inside a message, the
+    /// deadline) ends with [`ChError::Cut`], so the response is aborted, never completed.
+    pub fn stream(
+        &self,
+        resp: reqwest::Response,
+        deadline: Instant,
+    ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, ChError>> + Send + 'static {
+        use futures_util::StreamExt;
+        let this = self.clone();
+        let state = (resp, Checker::default(), false);
+        futures_util::stream::unfold(state, move |(mut resp, mut check, done)| {
+            let this = this.clone();
+            async move {
+                if done {
+                    return None;
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                let next = match tokio::time::timeout(left, resp.chunk()).await {
+                    Err(_) => Err(ChError::Cut("response time limit reached".into())),
+                    Ok(Err(e)) => Err(match this.classify(e) {
+                        ChError::Cut(m) => ChError::Cut(m),
+                        other => ChError::Cut(other.to_string()),
+                    }),
+                    Ok(Ok(None)) => match check.finish() {
+                        Ok(()) => return None,
+                        Err(e) => Err(e),
+                    },
+                    Ok(Ok(Some(piece))) => check.feed(&piece).map(|_| piece),
+                };
+                let failed = next.is_err();
+                Some((next, (resp, check, failed)))
             }
-            self.left = n;
-        }
-        let want = buf.len().min(self.left);
-        let got = self.r.read(&mut buf[..want])?;
-        if got == 0 {
-            return Err(bad("truncated chunk"));
-        }
-        self.left -= got;
-        if self.left == 0 {
-            let mut crlf = [0u8; 2];
-            self.r.read_exact(&mut crlf)?;
-        }
-        Ok(got)
+        })
+        .boxed()
     }
 }
 
-/// Runs `sql` and returns the whole body as text (for `DESCRIBE`).
-pub fn query_text(cfg: &ChConfig, sql: &str, timeout: Duration) -> Result<String, String> {
-    let mut resp = post(cfg, sql, timeout)?;
-    let mut body = Vec::new();
-    resp.body.by_ref().take(4 << 20).read_to_end(&mut body).map_err(|e| format!("ClickHouse: {e}"))?;
-    let text = String::from_utf8_lossy(&body).into_owned();
-    if resp.status != 200 {
-        return Err(format!("ClickHouse answered {}: {}", resp.status, text.trim()));
-    }
-    Ok(text)
-}
-
-/// The table's columns.
-pub fn describe(cfg: &ChConfig, timeout: Duration) -> Result<ChSchema, String> {
-    let sql = format!("DESCRIBE TABLE {} FORMAT TabSeparated", quote_table(&cfg.table)?);
-    ChSchema::from_describe_tsv(&cfg.table, &query_text(cfg, &sql, timeout)?)
-}
-
-/// Follows Arrow IPC framing in a byte stream passed through, without decoding it:
-/// counts messages and record batch rows, and knows whether the stream ended cleanly
-/// (an end-of-stream marker, or EOF at a message boundary). A ClickHouse error text
-/// in the middle of a stream breaks the framing and is caught here.
-#[derive(Debug, Default)]
-pub struct Framer {
-    /// Bytes of the current message prefix / metadata gathered so far.
-    head: Vec<u8>,
-    /// Metadata length of the current message, once known.
-    meta_len: Option<usize>,
-    /// Body bytes still to skip.
-    skip: u64,
+/// Follows the Arrow IPC stream passed through, with the decoder the browser runs:
+/// whatever it would refuse, the server refuses to pass on as complete.
+#[derive(Default)]
+pub struct Checker {
+    decoder: sightline::ingest::Decoder,
     /// Rows in the record batches seen.
     pub rows: u64,
-    /// Whether an end-of-stream marker was seen.
-    pub ended: bool,
-    /// A framing error.
-    pub error: Option<String>,
+    ended: bool,
 }
 
-/// Largest metadata block accepted by the framer.
-const MAX_META: usize = 64 << 20;
-
-impl Framer {
-    /// Feeds bytes; returns false once the framing is broken.
-    pub fn feed(&mut self, mut data: &[u8]) -> bool {
-        while !data.is_empty() && self.error.is_none() {
-            if self.ended {
-                self.error = Some("bytes after the end-of-stream marker".into());
-                break;
-            }
-            if self.skip > 0 {
-                let n = (self.skip as usize).min(data.len());
-                self.skip -= n as u64;
-                data = &data[n..];
-                continue;
-            }
-            match self.meta_len {
-                None => {
-                    let need = 8 - self.head.len().min(8);
-                    let n = need.min(data.len());
-                    self.head.extend_from_slice(&data[..n]);
-                    data = &data[n..];
-                    if self.head.len() < 8 {
-                        // A legacy 4-byte prefix is handled once 8 bytes are here.
-                        continue;
-                    }
-                    let first = u32::from_le_bytes([self.head[0], self.head[1], self.head[2], self.head[3]]);
-                    let second = i32::from_le_bytes([self.head[4], self.head[5], self.head[6], self.head[7]]);
-                    let (len, already) = if first == 0xFFFF_FFFF {
-                        (second, Vec::new())
-                    } else {
-                        (first as i32, self.head[4..8].to_vec())
-                    };
-                    if len == 0 {
-                        self.ended = true;
-                        self.head.clear();
-                        continue;
-                    }
-                    if len < 0 || len as usize > MAX_META {
-                        self.error = Some(format!("bad message length {len}"));
-                        break;
-                    }
-                    self.meta_len = Some(len as usize);
-                    self.head = already;
+impl Checker {
+    /// Feeds bytes.
+    pub fn feed(&mut self, piece: &[u8]) -> Result<(), ChError> {
+        let rows = &mut self.rows;
+        self.decoder
+            .push(piece, &mut |ev, _, _| {
+                if let sightline::ingest::Event::Batch(b) = ev {
+                    *rows += b.num_rows() as u64;
                 }
-                Some(len) => {
-                    let n = (len - self.head.len()).min(data.len());
-                    self.head.extend_from_slice(&data[..n]);
-                    data = &data[n..];
-                    if self.head.len() == len {
-                        match arrow_ipc::root_as_message(&self.head) {
-                            Ok(m) => {
-                                if let Some(b) = m.header_as_record_batch() {
-                                    self.rows += b.length().max(0) as u64;
-                                }
-                                self.skip = m.bodyLength().max(0) as u64;
-                            }
-                            Err(e) => self.error = Some(format!("bad message metadata: {e}")),
-                        }
-                        self.meta_len = None;
-                        self.head.clear();
-                    }
-                }
-            }
-        }
-        self.error.is_none()
+                Ok(())
+            })
+            .map_err(|e| ChError::Cut(format!("not an Arrow IPC stream: {e}")))
     }
 
-    /// Whether the bytes so far form a complete stream.
-    pub fn complete(&self) -> bool {
-        self.error.is_none() && self.skip == 0 && self.meta_len.is_none() && self.head.is_empty()
-    }
-}
-
-/// Streams ClickHouse's answer to `sql` into `out` as it arrives (`write` gets each
-/// piece). Returns the rows framed, or an error once anything went wrong (then the
-/// caller must not mark the response complete).
-pub fn stream(
-    resp: &mut ChResponse,
-    deadline: Instant,
-    mut write: impl FnMut(&[u8]) -> std::io::Result<()>,
-) -> Result<u64, String> {
-    let mut framer = Framer::default();
-    let mut buf = vec![0u8; 64 << 10];
-    loop {
-        if Instant::now() > deadline {
-            return Err("response time limit reached".into());
+    /// The stream ended: complete, or cut inside a message.
+    pub fn finish(&mut self) -> Result<(), ChError> {
+        if self.ended {
+            return Ok(());
         }
-        let n = resp.body.read(&mut buf).map_err(|e| format!("ClickHouse: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        if !framer.feed(&buf[..n]) {
-            return Err(format!("ClickHouse's stream broke: {}", framer.error.clone().unwrap_or_default()));
-        }
-        write(&buf[..n]).map_err(|e| e.to_string())?;
+        self.ended = true;
+        self.decoder.finish().map_err(|e| ChError::Cut(format!("ClickHouse's stream ended early: {e}")))
     }
-    if !framer.complete() {
-        return Err("ClickHouse's stream ended inside a message".into());
-    }
-    Ok(framer.rows)
 }
 
 #[cfg(test)]
@@ -822,25 +806,47 @@ output_format_arrow_low_cardinality_as_dictionary = 1, max_execution_time = 30 F
     }
 
     #[test]
-    fn framer_follows_streams() {
-        let bytes =
-            crate::demo::ipc_stream(&crate::demo::DemoOptions { rows: 3000, batch_rows: 1000, ..Default::default() })
-                .unwrap();
+    fn checker_follows_streams() {
+        let bytes = sightline::demo::ipc_stream(&sightline::demo::DemoOptions {
+            rows: 3000,
+            batch_rows: 1000,
+            ..Default::default()
+        })
+        .unwrap();
         for cut in [1, 7, 1000, bytes.len()] {
-            let mut f = Framer::default();
+            let mut c = Checker::default();
             for piece in bytes.chunks(cut) {
-                assert!(f.feed(piece));
+                c.feed(piece).unwrap();
             }
-            assert!(f.complete() && f.ended, "cut {cut}");
-            assert_eq!(f.rows, 3000);
+            c.finish().unwrap();
+            assert_eq!(c.rows, 3000, "cut {cut}");
         }
-        let mut f = Framer::default();
-        assert!(f.feed(&bytes[..bytes.len() - 100]));
-        assert!(!f.complete());
-        let mut f = Framer::default();
+        let mut c = Checker::default();
+        c.feed(&bytes[..bytes.len() - 100]).unwrap();
+        assert!(matches!(c.finish(), Err(ChError::Cut(_))));
+        let mut c = Checker::default();
         let mut broken = bytes[..500].to_vec();
         broken.extend_from_slice(b"Code: 241. DB::Exception: Memory limit exceeded");
-        let ok = f.feed(&broken) && f.feed(&bytes[500..]);
-        assert!(!ok || !f.complete());
+        let ok = c.feed(&broken).and_then(|_| c.feed(&bytes[500..])).and_then(|_| c.finish());
+        assert!(matches!(ok, Err(ChError::Cut(_))));
+    }
+
+    #[test]
+    fn credentials_never_shown() {
+        let cfg = ChConfig {
+            url: "https://alice:pw-in-url@ch.example:8443/".into(),
+            table: "t".into(),
+            user: None,
+            password: Some("s3cret-key".into()),
+        };
+        let c = ChClient::new(&cfg, Duration::from_secs(1)).unwrap();
+        let shown = format!("{c:?} {cfg:?}");
+        assert!(!shown.contains("s3cret-key") && !c.config().url.contains("pw-in-url"), "{shown}");
+        assert_eq!(c.config().user.as_deref(), Some("alice"));
+        assert_eq!(c.config().password.as_deref(), Some("s3cret-key"));
+        let e = ChError::Unreachable { url: c.shown.clone(), reason: "refused".into() };
+        assert_eq!(e.to_string(), "ClickHouse at https://ch.example:8443 is unreachable: refused");
+        assert_eq!(e.status(), 503);
+        assert!(ChClient::new(&ChConfig { url: "ftp://x".into(), ..cfg.clone() }, Duration::from_secs(1)).is_err());
     }
 }

@@ -5,13 +5,15 @@
 //! Each harness takes arbitrary bytes and must never panic; a panic (or an abort from an
 //! allocation failure) is a finding. The invariants they check panic on purpose.
 
+#![allow(dead_code)]
+
 use std::sync::OnceLock;
 
-use crate::compare::{compare, CompareSpec};
-use crate::demo::{self, DemoOptions};
-use crate::query::events::{events, EventsSpec};
-use crate::query::{run, QuerySpec};
-use crate::Dataset;
+use sightline::compare::{compare, CompareSpec};
+use sightline::demo::{self, DemoOptions};
+use sightline::query::events::{events, EventsSpec};
+use sightline::query::{run, QuerySpec};
+use sightline::Dataset;
 
 /// Memory budget of the datasets the `push` harness builds: small, so that the budget
 /// checks are exercised and a run stays far below libFuzzer's RSS limit.
@@ -77,7 +79,7 @@ pub fn push(data: &[u8]) {
 }
 
 /// An error's message must say something (and `Display` must not panic).
-fn check_error(e: &crate::Error) {
+fn check_error(e: &sightline::Error) {
     assert!(!e.to_string().is_empty());
 }
 
@@ -99,7 +101,7 @@ fn check_queryable(ds: &Dataset) {
                 .results
                 .iter()
                 .filter_map(|row| match row.get("COUNT") {
-                    Some(crate::query::Cell::Num(x)) => Some(*x),
+                    Some(sightline::query::Cell::Num(x)) => Some(*x),
                     _ => None,
                 })
                 .sum();
@@ -280,7 +282,7 @@ const OPS: &[&str] = &[
     "count",
     "P100",
 ];
-use crate::query::filter::FILTER_OPS;
+use sightline::query::filter::FILTER_OPS;
 const HAVING_OPS: &[&str] = &["=", "!=", ">", ">=", "<", "<=", "in"];
 const VALUES: &[&str] = &[
     "",

@@ -20,7 +20,7 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use serde_json::Value as J;
 
-use super::source::Table;
+use crate::source::Table;
 
 /// Rows per record batch when reading Parquet and NDJSON.
 const BATCH_ROWS: usize = 65_536;
@@ -354,76 +354,24 @@ impl Builders {
     }
 }
 
-/// Parses an RFC 3339 / ISO 8601 time (`2024-05-01T12:00:00.123456789Z`, `+02:00`
-/// offsets, a space instead of `T`) into nanoseconds since the epoch.
+/// Parses an RFC 3339 time (`2024-05-01T12:00:00.123456789Z`, `+02:00` offsets, a
+/// space instead of `T`) into nanoseconds since the epoch, with jiff (already the
+/// engine's time-zone library), so no date arithmetic of our own.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    // jiff also takes RFC 9557 annotations (`...Z[Europe/Paris]`) and an hour without
+    // minutes; a data file's times are plain RFC 3339, so anything else is text.
     let b = s.as_bytes();
-    if b.len() < 20 {
+    if b.len() < 20 || b.contains(&b'[') || b.get(16) != Some(&b':') {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = b.get(r)?;
-        if !t.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        std::str::from_utf8(t).ok()?.parse().ok()
-    };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut nanos = 0i64;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            if i - start < 9 {
-                nanos = nanos * 10 + (b[i] - b'0') as i64;
-            }
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        for _ in (i - start)..9 {
-            nanos *= 10;
-        }
-    }
-    let offset_s = match b.get(i..)? {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), rest @ ..] if rest.len() == 5 && rest[2] == b':' => {
-            let oh = num(i + 1..i + 3)?;
-            let om = num(i + 4..i + 6)?;
-            let o = oh * 3600 + om * 60;
-            if *sign == b'+' {
-                o
-            } else {
-                -o
-            }
-        }
-        _ => return None,
-    };
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_s;
-    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+    let t: jiff::Timestamp = s.parse().ok()?;
+    i64::try_from(t.as_nanosecond()).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::column::{ColumnData, Role};
+    use sightline::column::{ColumnData, Role};
 
     #[test]
     fn rfc3339() {
@@ -465,7 +413,7 @@ mod tests {
         assert_eq!(t.time_column(), Some("timeUnixNano"));
         let ds = &t;
         let sel = ds
-            .select(&super::super::source::EventsRequest {
+            .select(&crate::source::EventsRequest {
                 filters: serde_json::from_str(r#"[{"column":"resource.service.name","op":"=","value":"web"}]"#)
                     .unwrap(),
                 ..Default::default()
