@@ -556,7 +556,8 @@ fn measure(c: &Column, side: &[u8]) -> Option<(Measure, f64)> {
             match k {
                 0 => lo,
                 MEASURE_BUCKETS => hi,
-                _ if log => lo * (hi / lo).powf(f),
+                // libm: the same edges on the server and in wasm (see heatmap.rs).
+                _ if log => lo * libm::pow(hi / lo, f),
                 _ => lo + (hi - lo) * f,
             }
         })

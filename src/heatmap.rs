@@ -468,8 +468,11 @@ pub fn heatmap_rows(col: &Column, axis: &TimeAxis, rows: &Rows, value_buckets: u
         Scale::Log => {
             let (a, b) = if min_pos.is_finite() { (min_pos, hi.max(min_pos)) } else { (1.0, 10.0) };
             let (a, b) = if b <= a { (a / 2.0, a * 2.0) } else { (a, b) };
-            let (la, lb) = (a.log10(), b.log10());
-            let mut e: Vec<f64> = (0..=vb).map(|k| 10f64.powf(la + (lb - la) * k as f64 / vb as f64)).collect();
+            // libm, not std's f64 methods: std calls the platform's libm (glibc on the
+            // server, Rust's port in wasm), whose last bits differ; the same edges
+            // everywhere put the same value in the same cell on every executor.
+            let (la, lb) = (libm::log10(a), libm::log10(b));
+            let mut e: Vec<f64> = (0..=vb).map(|k| libm::pow(10.0, la + (lb - la) * k as f64 / vb as f64)).collect();
             e[0] = a;
             e[vb] = b;
             e

@@ -90,6 +90,10 @@ pub enum ApiError {
     /// ClickHouse failed (503 unreachable, 504 timeout, 502 refused).
     #[error(transparent)]
     ClickHouse(#[from] ChError),
+    /// The engine refused a query or comparison (400 for the spec's faults, naming the
+    /// column or operator).
+    #[error(transparent)]
+    Engine(#[from] sightline::Error),
     /// Anything else, with its status.
     #[error("{message}")]
     Status {
@@ -114,6 +118,24 @@ impl IntoResponse for ApiError {
                 StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY),
                 json!({ "error": e.to_string() }),
             ),
+            ApiError::Engine(e) => {
+                use sightline::Error as E;
+                let status = match e {
+                    E::Spec(_) | E::UnknownColumn { .. } | E::Operator { .. } => StatusCode::BAD_REQUEST,
+                    E::Budget { .. } | E::OutOfMemory { .. } => StatusCode::INSUFFICIENT_STORAGE,
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                let mut body = json!({ "error": e.to_string(), "parameter": "spec" });
+                match e {
+                    E::UnknownColumn { column } => body["column"] = json!(column),
+                    E::Operator { op, column, .. } => {
+                        body["column"] = json!(column);
+                        body["operator"] = json!(op);
+                    }
+                    _ => {}
+                }
+                (status, body)
+            }
             ApiError::Status { status, message } => (*status, json!({ "error": message })),
         };
         (status, Json(body)).into_response()
@@ -149,6 +171,8 @@ pub fn router(state: Shared) -> Router {
         .route("/api/demo/schema", get(demo_schema))
         .route("/api/sources", get(sources))
         .route("/api/columns", get(columns))
+        .route("/api/query", axum::routing::post(query))
+        .route("/api/compare", axum::routing::post(compare))
         .layer(middleware::from_fn_with_state(state.clone(), admit))
         .layer(middleware::from_fn_with_state(state.clone(), bearer))
         .layer(RequestBodyTimeoutLayer::new(READ_TIMEOUT))
@@ -518,7 +542,13 @@ async fn events_post(
     if raw.is_some_and(|q| !q.is_empty()) {
         return Err(ParamError::new("query", "POST takes its parameters in the JSON body, not the URL").into());
     }
-    let bytes = axum::body::to_bytes(body, usize::MAX).await.map_err(|e| {
+    let bytes = read_body(body).await?;
+    events(state, EventsRequest::from_json(&bytes)?, false).await
+}
+
+/// A request body, whole (the limit and timeout layers bound it).
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, usize::MAX).await.map_err(|e| {
         let mut source: Option<&dyn std::error::Error> = Some(&e);
         while let Some(s) = source {
             if s.is::<http_body_util::LengthLimitError>() {
@@ -530,8 +560,61 @@ async fn events_post(
             source = s.source();
         }
         ApiError::new(StatusCode::BAD_REQUEST, format!("unreadable request body: {e}"))
-    })?;
-    events(state, EventsRequest::from_json(&bytes)?, false).await
+    })
+}
+
+/// `POST /api/query` and `/api/compare`: `{"source": NAME, "spec": SPEC}`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunRequest {
+    #[serde(default)]
+    source: Option<String>,
+    spec: serde_json::Value,
+}
+
+/// Parses a run request and its spec (as the wasm edge does: a misspelt key is an
+/// error naming it), and finds the source's table.
+async fn run_request<S: serde::de::DeserializeOwned>(
+    state: &Shared,
+    body: Body,
+    what: &str,
+) -> Result<(Arc<Table>, S), ApiError> {
+    let bytes = read_body(body).await?;
+    let req: RunRequest =
+        serde_json::from_slice(&bytes).map_err(|e| ParamError::new("body", format!("{{\"source\", \"spec\"}}: {e}")))?;
+    let spec: S = serde_json::from_value(req.spec)
+        .map_err(|e| sightline::Error::Spec(format!("invalid {what}: {e}")))?;
+    if let Source::ClickHouse { name, .. } = state.source(req.source.as_deref())? {
+        let msg = format!("source {name:?} is a ClickHouse table: queries run on embedded sources only, for now");
+        return Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, msg));
+    }
+    Ok((table_of(state, req.source).await?, spec))
+}
+
+/// JSON made off the async threads.
+fn json_bytes(v: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], v).into_response()
+}
+
+/// Runs a query spec on a source's rows with the engine the browser runs: the JSON
+/// `Dataset.query` returns for the same spec over the same rows.
+async fn query(State(state): State<Shared>, body: Body) -> Result<Response, ApiError> {
+    let (table, spec) = run_request::<sightline::query::QuerySpec>(&state, body, "query spec").await?;
+    let out = compute(move || {
+        let r = sightline::query::run(table.dataset(), &spec)?;
+        serde_json::to_vec(&r).map_err(|e| sightline::Error::State(e.to_string()))
+    });
+    Ok(json_bytes(out.await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))??))
+}
+
+/// Runs a comparison spec on a source's rows: the JSON `Dataset.compare` returns.
+async fn compare(State(state): State<Shared>, body: Body) -> Result<Response, ApiError> {
+    let (table, spec) = run_request::<sightline::compare::CompareSpec>(&state, body, "compare spec").await?;
+    let out = compute(move || {
+        let c = sightline::compare::compare(table.dataset(), &spec)?;
+        serde_json::to_vec(&c).map_err(|e| sightline::Error::State(e.to_string()))
+    });
+    Ok(json_bytes(out.await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))??))
 }
 
 async fn events(state: Shared, r: EventsRequest, head_only: bool) -> Result<Response, ApiError> {
@@ -602,7 +685,7 @@ fn content_type(path: &Path) -> &'static str {
 /// (no `%`, no dot segments). Small files, read whole.
 async fn static_file(State(state): State<Shared>, method: Method, uri: Uri) -> Response {
     if method != Method::GET && method != Method::HEAD {
-        return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD (and POST on /api/events)").into_response();
+        return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD (and POST on /api/events, /api/query, /api/compare)").into_response();
     }
     let root = &state.config.root;
     let path = match uri.path() {

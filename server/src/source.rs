@@ -456,6 +456,11 @@ impl Table {
         Ok(Table { name: name.into(), kind, origin: origin.into(), schema, batches: kept, starts, ds })
     }
 
+    /// The rows as the engine holds them (what queries and comparisons run on).
+    pub fn dataset(&self) -> &Dataset {
+        &self.ds
+    }
+
     /// The Arrow schema.
     pub fn schema(&self) -> &SchemaRef {
         &self.schema

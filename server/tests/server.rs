@@ -972,3 +972,57 @@ fn sigterm_finishes_streams_in_flight() {
     assert!(status.success(), "{status:?}");
     server.assert_no_panic();
 }
+
+/// Specs that touch every part of a query and a comparison, for the server-side runs
+/// (shared with tests/node/server.test.mjs, which checks the wasm side).
+fn run_specs() -> (Vec<Value>, Vec<Value>) {
+    let v: Value = serde_json::from_str(include_str!("../../tests/fixtures/run_specs.json")).unwrap();
+    (v["queries"].as_array().unwrap().clone(), v["compares"].as_array().unwrap().clone())
+}
+
+/// `POST /api/query` and `/api/compare` run the engine on the server and return what
+/// the engine returns over the same rows (the JSON `Dataset.query`/`compare` give;
+/// tests/node checks the wasm side); a bad spec gets a 400 naming the column or key.
+#[test]
+fn query_and_compare_run_on_the_server() {
+    let addr = start(Config::default());
+    let ds = demo_dataset();
+    let (queries, compares) = run_specs();
+    let post = |path: &str, body: Value| http::request(addr, "POST", path, &[], body.to_string().as_bytes());
+    for spec in &queries {
+        let r = post("/api/query", json!({ "source": "demo", "spec": spec }));
+        assert_eq!(r.status, 200, "{spec}: {}", r.text());
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        let parsed: QuerySpec = serde_json::from_value(spec.clone()).unwrap();
+        let want = serde_json::to_value(run(&ds, &parsed).unwrap()).unwrap();
+        let got = json_body(&r);
+        if got != want {
+            let (g, w) = (got.to_string(), want.to_string());
+            let at = g.bytes().zip(w.bytes()).position(|(a, b)| a != b).unwrap_or(g.len().min(w.len()));
+            let from = at.saturating_sub(200);
+            panic!("{spec}: the server's answer differs from the engine's at byte {at}:\n server {}\n engine {}",
+                &g[from..(at + 200).min(g.len())], &w[from..(at + 200).min(w.len())]);
+        }
+    }
+    for spec in &compares {
+        let r = post("/api/compare", json!({ "spec": spec }));
+        assert_eq!(r.status, 200, "{spec}: {}", r.text());
+        let parsed: sightline::compare::CompareSpec = serde_json::from_value(spec.clone()).unwrap();
+        let want = serde_json::to_value(sightline::compare::compare(&ds, &parsed).unwrap()).unwrap();
+        assert!(json_body(&r) == want, "{spec}: the server's comparison differs from the engine's");
+    }
+    let r = post("/api/query", json!({ "spec": { "calculations": [{ "op": "P99", "column": "nope" }] } }));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(json_body(&r)["column"], "nope");
+    let r = post("/api/query", json!({ "spec": { "calculations": [{ "op": "P99", "column": "endpoint" }] } }));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!((json_body(&r)["column"].clone(), json_body(&r)["operator"].clone()), (json!("endpoint"), json!("P99")));
+    let r = post("/api/query", json!({ "spec": { "calculatons": [] } }));
+    assert_eq!(r.status, 400);
+    assert!(json_body(&r)["error"].as_str().unwrap().contains("calculatons"), "{}", r.text());
+    let r = post("/api/query", json!({ "source": "nope", "spec": {} }));
+    assert_eq!(json_body(&r)["parameter"], "source");
+    let r = post("/api/compare", json!({ "spec": {}, "extra": 1 }));
+    assert_eq!(json_body(&r)["parameter"], "body");
+    assert_eq!(http::get(addr, "/api/query").status, 405);
+}

@@ -1,0 +1,93 @@
+// The server's POST /api/query and /api/compare against the wasm engine: the release
+// `sightline serve` runs each spec of tests/fixtures/run_specs.json over its demo
+// source; the wasm Dataset runs it over the same rows fetched from /api/demo. The two
+// answers must be the same JSON (heatmap typed arrays as arrays; the comparison's
+// statistics within 1e-9 relative).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initSync, Dataset } from '../../pkg/sightline.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+initSync({ module: readFileSync(join(root, 'pkg', 'sightline_bg.wasm')) });
+const specs = JSON.parse(readFileSync(join(root, 'tests', 'fixtures', 'run_specs.json'), 'utf8'));
+const ROWS = 20000;
+
+const server = spawn(join(root, 'target', 'release', 'sightline'),
+  ['serve', '--root', root, '--port', '0', '--rows', String(ROWS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+after(() => server.kill('SIGTERM'));
+const base = await new Promise((resolve, reject) => {
+  let out = '';
+  server.stdout.on('data', (d) => {
+    out += d;
+    const m = out.match(/Sightline demo: (http:\/\/[^\s]+)\//);
+    if (m) resolve(m[1]);
+  });
+  server.on('exit', (code) => reject(new Error(`sightline serve exited with ${code}`)));
+});
+
+const ds = new Dataset();
+ds.push(new Uint8Array(await (await fetch(`${base}/api/demo?rows=${ROWS}`)).arrayBuffer()));
+ds.finish();
+const plain = (v) => JSON.parse(JSON.stringify(v, (_, x) => (ArrayBuffer.isView(x) ? Array.from(x) : x)));
+
+/** Equal JSON, except that non-integer numbers may differ by 1e-9 relative (the
+ * statistics call exp/ln/erfc, whose last bits differ between the server's libm and
+ * wasm's); throws naming the first differing path. Counts and integers are exact. */
+function same(a, b, path = '$') {
+  if (typeof a === 'number' && typeof b === 'number') {
+    if (a === b) return;
+    const exact = Number.isInteger(a) && Number.isInteger(b);
+    if (!exact && Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b))) return;
+    throw new Error(`${path}: server ${a}, wasm ${b}`);
+  }
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) throw new Error(`${path}: lengths differ`);
+    a.forEach((x, i) => same(x, b[i], `${path}[${i}]`));
+    return;
+  }
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const ka = Object.keys(a).sort(), kb = Object.keys(b).sort();
+    assert.deepStrictEqual(ka, kb, `${path}: keys differ`);
+    for (const k of ka) same(a[k], b[k], `${path}.${k}`);
+    return;
+  }
+  if (a !== b) throw new Error(`${path}: server ${JSON.stringify(a)}, wasm ${JSON.stringify(b)}`);
+}
+
+async function post(path, spec) {
+  const res = await fetch(base + path, { method: 'POST', body: JSON.stringify({ source: 'demo', spec }) });
+  assert.equal(res.status, 200, `${path} ${JSON.stringify(spec)}: ${await res.clone().text()}`);
+  return res.json();
+}
+
+test('POST /api/query returns what Dataset.query returns', async () => {
+  assert.equal(ds.rowCount, ROWS);
+  for (const spec of specs.queries) {
+    // Queries are exact: the same bits (bucket edges use libm on both sides).
+    assert.deepStrictEqual(await post('/api/query', spec), plain(ds.query(spec)), JSON.stringify(spec));
+  }
+});
+
+test('POST /api/compare returns what Dataset.compare returns', async () => {
+  for (const spec of specs.compares) {
+    const got = await post('/api/compare', spec);
+    try {
+      same(got, plain(ds.compare(spec)));
+    } catch (e) {
+      throw new Error(`${JSON.stringify(spec)}: ${e.message}`);
+    }
+  }
+});
+
+test('a bad spec gets the engine\'s error, naming the column', async () => {
+  const spec = { calculations: [{ op: 'P99', column: 'endpoint' }] };
+  const res = await fetch(`${base}/api/query`, { method: 'POST', body: JSON.stringify({ spec }) });
+  assert.equal(res.status, 400);
+  const body = await res.json();
+  assert.equal(body.column, 'endpoint');
+  assert.throws(() => ds.query(spec), (e) => e.message === body.error);
+});
