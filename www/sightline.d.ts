@@ -251,6 +251,27 @@ export interface LineChart {
   unit?: string;
 }
 
+/** An error the server gave (`RemoteDataset`): the engine's message and what it names. */
+export class RemoteError extends Error {
+  readonly status: number;
+  readonly column?: string;
+  readonly operator?: string;
+  readonly parameter?: string;
+}
+
+/**
+ * `query` and `compare` run by the server (`POST /api/query`, `/api/compare`) over one of
+ * its sources, resolving what `Dataset.query` / `Dataset.compare` return for the same
+ * spec over the same rows. Rejects with a `RemoteError`. Works without a DOM.
+ */
+export class RemoteDataset {
+  /** `source`: the server's source name (its default when omitted). */
+  constructor(source?: string, options?: { baseUrl?: string; fetchInit?: RequestInit });
+  readonly source: string | undefined;
+  query(spec: QuerySpec): Promise<QueryResult>;
+  compare(spec: CompareSpec): Promise<Comparison>;
+}
+
 /** A promise wrapper over one engine worker, which holds one dataset. */
 export class SightlineClient {
   constructor(options?: { workerUrl?: string | URL });

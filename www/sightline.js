@@ -27,6 +27,7 @@ for (const [name, cls] of ELEMENTS) {
   if (!customElements.get(name)) customElements.define(name, cls);
 }
 
+export { RemoteDataset, RemoteError } from './remote.js';
 export {
   SightlineClient,
   SightlineSource,

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initSync, Dataset } from '../../pkg/sightline.js';
+import { RemoteDataset, RemoteError } from '../../www/remote.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 initSync({ module: readFileSync(join(root, 'pkg', 'sightline_bg.wasm')) });
@@ -90,4 +91,21 @@ test('a bad spec gets the engine\'s error, naming the column', async () => {
   const body = await res.json();
   assert.equal(body.column, 'endpoint');
   assert.throws(() => ds.query(spec), (e) => e.message === body.error);
+});
+
+test('RemoteDataset: the same answers as Dataset, typed arrays included, and typed errors', async () => {
+  const remote = new RemoteDataset('demo', { baseUrl: `${base}/` });
+  const spec = specs.queries.find((q) => q.calculations.some((c) => c.op === 'HEATMAP'));
+  const r = await remote.query(spec);
+  assert.ok(r.heatmaps[0].counts instanceof Uint32Array && r.heatmaps[0].low instanceof Uint32Array);
+  assert.deepStrictEqual(plain(r), plain(ds.query(spec)));
+  // A BigInt in a spec is sent as its decimal string, as Dataset takes it.
+  const big = { calculations: [{ op: 'COUNT' }], filters: [{ column: 'response_bytes', op: '<', value: 2n ** 60n }] };
+  assert.deepStrictEqual(plain(await remote.query(big)), plain(ds.query(big)));
+  const c = await remote.compare(specs.compares[1]);
+  assert.equal(c.selection_count, ds.compare(specs.compares[1]).selection_count);
+  await assert.rejects(remote.query({ calculations: [{ op: 'P99', column: 'nope' }] }),
+    (e) => e instanceof RemoteError && e.status === 400 && e.column === 'nope' && /unknown column "nope"/.test(e.message));
+  await assert.rejects(new RemoteDataset('missing', { baseUrl: base }).query({}),
+    (e) => e instanceof RemoteError && e.parameter === 'source');
 });

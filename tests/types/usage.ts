@@ -2,6 +2,8 @@
 // would use them: `npx tsc -p tests/types` (run by scripts/test.sh). Not executed.
 
 import {
+  RemoteDataset,
+  RemoteError,
   SightlineClient,
   SightlineSource,
   type QuerySpec,
@@ -9,6 +11,18 @@ import {
   type EventsSpec,
   type SightlineSavedView,
 } from '../../www/sightline.js';
+
+async function remote(): Promise<void> {
+  const big = new RemoteDataset('spans', { baseUrl: 'https://sightline.internal', fetchInit: { headers: { Authorization: 'Bearer t' } } });
+  try {
+    const r = await big.query({ calculations: [{ op: 'HEATMAP', column: 'duration_ms' }] });
+    const counts: Uint32Array = r.heatmaps[0].counts;
+    const c = await big.compare({ selection: { filters: [{ column: 'duration_ms', op: '>=', value: 1000 }] } });
+    console.log(counts.length, c.dimensions[0]?.column, big.source);
+  } catch (e) {
+    if (e instanceof RemoteError) console.log(e.status, e.column, e.operator, e.parameter);
+  }
+}
 
 async function usage(): Promise<void> {
   const explorer = document.createElement('sightline-explorer');
