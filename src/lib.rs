@@ -29,6 +29,7 @@ pub mod query;
 pub mod render;
 pub mod tz;
 mod util;
+pub mod view;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

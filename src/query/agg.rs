@@ -10,9 +10,9 @@
 use crate::column::ColumnData;
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
-use crate::heatmap::{numeric_getter, NumView, TimeAxis};
+use crate::view::{numeric_getter, NumView, TimeAxis};
 
-use super::filter::Rows;
+use crate::view::Rows;
 use super::spec::{Calc, Op};
 
 /// Calculations per group id.

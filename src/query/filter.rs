@@ -11,47 +11,7 @@ use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 
 use super::spec::{column_index, role_name, FilterSpec, Value};
-
-/// The rows a query considers.
-#[derive(Debug, Clone)]
-pub enum Rows {
-    /// `start..end`.
-    Range(usize, usize),
-    /// Row indices, ascending.
-    List(Vec<u32>),
-}
-
-impl Rows {
-    /// Number of rows.
-    pub fn len(&self) -> usize {
-        match self {
-            Rows::Range(a, b) => b.saturating_sub(*a),
-            Rows::List(v) => v.len(),
-        }
-    }
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Calls `f` for each row, in order.
-    #[inline]
-    pub fn each(&self, mut f: impl FnMut(usize)) {
-        match self {
-            Rows::Range(a, b) => (*a..*b).for_each(f),
-            Rows::List(v) => v.iter().for_each(|i| f(*i as usize)),
-        }
-    }
-    /// Keeps the rows for which `keep` is true.
-    pub fn retain(self, mut keep: impl FnMut(usize) -> bool) -> Rows {
-        match self {
-            Rows::Range(a, b) => Rows::List((a..b).filter(|i| keep(*i)).map(|i| i as u32).collect()),
-            Rows::List(mut v) => {
-                v.retain(|i| keep(*i as usize));
-                Rows::List(v)
-            }
-        }
-    }
-}
+use crate::view::Rows;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Cmp {

@@ -20,10 +20,12 @@ use serde::Serialize;
 use crate::column::{Column, ColumnData};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
-use crate::heatmap::{heatmap_rows, Heatmap, Scale, TimeAxis};
+use crate::heatmap::{heatmap_rows, Heatmap, Scale};
+use crate::view::TimeAxis;
 use crate::util::FxHashMap;
 
-pub use filter::{Filters, Rows};
+pub use crate::view::Rows;
+pub use filter::Filters;
 use spec::{check_calculation, column_index, DEFAULT_LIMIT, MAX_BUCKETS, MAX_LIMIT};
 pub use spec::{Calc, Op, QuerySpec, Value};
 
@@ -210,7 +212,7 @@ pub fn resolve_time(ds: &Dataset, tcol: &Column, spec: &QuerySpec) -> Result<Tim
     }
     let range = end - start;
     let granularity = match spec.granularity {
-        None => crate::heatmap::nice_step(range, 120).max(1.0),
+        None => crate::view::nice_step(range, 120).max(1.0),
         Some(g) if !g.is_finite() || g <= 0.0 => {
             return Err(Error::Spec("granularity must be a positive number".into()))
         }
@@ -851,7 +853,7 @@ mod tests {
     }
 
     fn numeric_getter_for_test(ds: &Dataset, name: &str) -> Vec<f64> {
-        let v = crate::heatmap::numeric_getter(ds.column(name).unwrap()).unwrap();
+        let v = crate::view::numeric_getter(ds.column(name).unwrap()).unwrap();
         (0..ds.row_count()).map(|i| v.get(i).unwrap_or(f64::NAN)).collect()
     }
 
