@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, skipping whatever is already there:
 # the wasm32 Rust target, wasm-bindgen-cli at exactly the crate's version, Debian's
-# chromium, chromium-driver and clang (zstd's C code for wasm32), npm packages from
+# chromium, chromium-driver and clang (zstd's C code for wasm32), openssl (a throwaway
+# certificate for the TLS end-to-end test), npm packages from
 # the lockfile (wasm-opt comes from npm's binaryen: Debian's binaryen 108 breaks
 # modules from current rustc), and the pinned Python packages the tests use (pyarrow,
 # duckdb for the query oracle, chdb: ClickHouse in-process for the ClickHouse source).
@@ -15,6 +16,7 @@ apt_pkgs=()
 command -v chromium >/dev/null || apt_pkgs+=(chromium)
 command -v chromedriver >/dev/null || apt_pkgs+=(chromium-driver)
 command -v clang >/dev/null || apt_pkgs+=(clang)
+command -v openssl >/dev/null || apt_pkgs+=(openssl)
 command -v node >/dev/null || apt_pkgs+=(nodejs npm)
 if ((${#apt_pkgs[@]})); then
   say "apt-get install ${apt_pkgs[*]}"

@@ -25,7 +25,7 @@ export function startServer(extraArgs = []) {
     child.stderr.setEncoding('utf8');
     child.stdout.on('data', (d) => {
       out += d;
-      const m = out.match(/Sightline demo: (http:\/\/[^\s]+)/);
+      const m = out.match(/Sightline demo: (https?:\/\/[^\s]+)/);
       if (m) {
         clearTimeout(timer);
         resolve({ child, url: m[1] });
@@ -114,7 +114,7 @@ export async function openPage(browser, options = {}) {
   page.on('requestfailed', (r) => log.badResponses.push(`failed ${r.url()}: ${r.failure()?.errorText}`));
   page.on('request', (r) => {
     const u = r.url();
-    if (!u.startsWith('http://127.0.0.1') && !u.startsWith('blob:') && !u.startsWith('data:')) log.foreign.push(u);
+    if (!/^https?:\/\/127\.0\.0\.1[:/]/.test(u) && !u.startsWith('blob:') && !u.startsWith('data:')) log.foreign.push(u);
   });
   await page.addInitScript(() => {
     window.__csp = [];
