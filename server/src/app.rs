@@ -375,6 +375,9 @@ async fn compute<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> R
     }
 }
 
+/// Bytes gathered before a chunk of an Arrow stream is sent.
+const CHUNK_BYTES: usize = 64 << 10;
+
 /// An Arrow IPC stream of `batches`, each encoded when the client is ready for more
 /// (hyper polls the body only as the connection drains: a slow reader holds one
 /// batch, not a thread). Past `deadline`, or on an error, the body fails: the client
@@ -394,12 +397,17 @@ where
         }
         let made = compute(move || {
             let (mut w, mut batches) = (w, batches);
-            let step = match batches.next() {
-                Some(Ok(b)) => w.write(&b).map(|()| true).map_err(|e| e.to_string()),
-                Some(Err(e)) => Err(e),
-                None => w.finish().map(|()| false).map_err(|e| e.to_string()),
-            };
-            step.map(|more| (Bytes::from(std::mem::take(w.get_mut())), more.then_some((w, batches))))
+            // Small batches (`batch_rows=1`) go together up to CHUNK_BYTES, so that a
+            // chunk, not a row, pays for the trip to the pool and to the socket.
+            let mut more = true;
+            while more && w.get_ref().len() < CHUNK_BYTES {
+                more = match batches.next() {
+                    Some(Ok(b)) => w.write(&b).map(|()| true).map_err(|e| e.to_string())?,
+                    Some(Err(e)) => return Err(e),
+                    None => w.finish().map(|()| false).map_err(|e| e.to_string())?,
+                };
+            }
+            Ok((Bytes::from(std::mem::take(w.get_mut())), more.then_some((w, batches))))
         })
         .await;
         match made.and_then(|r| r) {
@@ -546,16 +554,22 @@ async fn events_post(
     events(state, EventsRequest::from_json(&bytes)?, false).await
 }
 
-/// A request body, whole (the limit and timeout layers bound it).
+/// A request body, whole: at most `MAX_BODY_BYTES` (the limit layer), each piece within
+/// `READ_TIMEOUT` of the last (the timeout layer) and all of it within `READ_TIMEOUT`
+/// (a client trickling a byte now and then does not hold a slot for long).
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, usize::MAX).await.map_err(|e| {
+    let late = || {
+        ApiError::new(StatusCode::REQUEST_TIMEOUT, format!("the request body did not arrive within {} s", READ_TIMEOUT.as_secs()))
+    };
+    let whole = tokio::time::timeout(READ_TIMEOUT, axum::body::to_bytes(body, usize::MAX)).await.map_err(|_| late())?;
+    whole.map_err(|e| {
         let mut source: Option<&dyn std::error::Error> = Some(&e);
         while let Some(s) = source {
             if s.is::<http_body_util::LengthLimitError>() {
                 return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("request body larger than {MAX_BODY_BYTES} bytes"));
             }
             if s.is::<tower_http::timeout::TimeoutError>() {
-                return ApiError::new(StatusCode::REQUEST_TIMEOUT, format!("the request body did not arrive within {} s", READ_TIMEOUT.as_secs()));
+                return late();
             }
             source = s.source();
         }

@@ -1026,3 +1026,39 @@ fn query_and_compare_run_on_the_server() {
     assert_eq!(json_body(&r)["parameter"], "body");
     assert_eq!(http::get(addr, "/api/query").status, 405);
 }
+
+/// A body trickled a byte every 4 s (each piece within the per-piece timeout) is cut
+/// off with a 408 once 10 s have passed in all; one-row batches still stream whole.
+#[test]
+fn a_trickled_body_gets_a_408_and_tiny_batches_stream() {
+    let addr = start(Config::default());
+    let started = std::time::Instant::now();
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(b"POST /api/events HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(4))).unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    while started.elapsed() < Duration::from_secs(20) {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                raw.extend_from_slice(&buf[..n]);
+                if raw.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            Err(_) => {
+                let _ = s.write_all(b" ");
+            }
+        }
+    }
+    let r = http::parse(&raw);
+    assert_eq!(r.status, 408, "{}", String::from_utf8_lossy(&raw));
+    let took = started.elapsed();
+    assert!(took >= Duration::from_secs(9) && took < Duration::from_secs(14), "{took:?}");
+
+    let r = http::get(addr, "/api/events?limit=3000&batch_rows=1");
+    assert_eq!(r.status, 200);
+    assert!(r.complete);
+    assert_eq!(decode(&r.body).row_count(), 3000);
+}
