@@ -13,12 +13,11 @@
 //
 //   node bench/wire.mjs [rows=1000000] [runs=5] [browserRuns=3]
 //   LEVELS=1,3,6 node bench/wire.mjs ...   (the Node part at each --compress-level)
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launch, startServer } from '../tests/e2e/harness.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROWS = Number(process.argv[2] ?? 1_000_000);
@@ -30,18 +29,10 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const servers = new Map();
 async function serverAt(level) {
   if (servers.has(level)) return servers.get(level);
-  const args = ['serve', '--root', root, '--port', '0', '--rows', String(ROWS)];
+  const args = ['--rows', String(ROWS)];
   if (level !== 'default') args.push('--compress-level', String(level));
-  const child = spawn(join(root, 'target/release/sightline'), args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const base = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/Sightline demo: (http:\/\/[^\s]+)\//);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (c) => reject(new Error(`server exited ${c}`)));
-  });
+  const { child, url } = await startServer(args);
+  const base = url.replace(/\/$/, '');
   const s = { child, base };
   await get(s, '/api/events?source=demo&limit=1'); // loads the demo table
   servers.set(level, s);
@@ -101,11 +92,7 @@ if (BROWSER_RUNS === 0) {
   for (const s of servers.values()) s.child.kill('SIGTERM');
   process.exit(0);
 }
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 const page = (src) => `<!doctype html><html><head><meta charset="utf-8">
 <script type="module" src="/www/sightline.js"></script></head>
 <body><sightline-heatmap src="${src}" column="duration_ms" time-zone="utc"></sightline-heatmap></body></html>`;

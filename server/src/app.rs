@@ -114,10 +114,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, body) = match &self {
             ApiError::Param(e) => (StatusCode::BAD_REQUEST, json!({ "error": e.to_string(), "parameter": e.param })),
-            ApiError::ClickHouse(e) => (
-                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY),
-                json!({ "error": e.to_string() }),
-            ),
+            ApiError::ClickHouse(e) => {
+                (StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY), json!({ "error": e.to_string() }))
+            }
             ApiError::Engine(e) => {
                 use sightline::Error as E;
                 let status = match e {
@@ -182,9 +181,10 @@ pub fn router(state: Shared) -> Router {
     // Arrow bodies compressed already.
     // (With `--no-compress` the layer stays, and compresses nothing.)
     let enabled = config.compress_level.is_some();
-    let compress = DefaultPredicate::new().and(move |_: StatusCode, _: axum::http::Version, _: &HeaderMap, ext: &Extensions| {
-        enabled && ext.get::<Precompressed>().is_none()
-    });
+    let compress =
+        DefaultPredicate::new().and(move |_: StatusCode, _: axum::http::Version, _: &HeaderMap, ext: &Extensions| {
+            enabled && ext.get::<Precompressed>().is_none()
+        });
     let level = CompressionLevel::Precise(config.compress_level.unwrap_or(crate::DEFAULT_COMPRESS_LEVEL));
     Router::new()
         .merge(api)
@@ -267,8 +267,9 @@ async fn bearer(State(state): State<Shared>, req: Request, next: Next) -> Respon
         let given = req.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
         let given = given.and_then(|h| h.strip_prefix("Bearer ")).unwrap_or("");
         if !same_secret(given.trim(), token) {
-            let mut r = ApiError::new(StatusCode::UNAUTHORIZED, "a bearer token is required (Authorization: Bearer ...)")
-                .into_response();
+            let mut r =
+                ApiError::new(StatusCode::UNAUTHORIZED, "a bearer token is required (Authorization: Bearer ...)")
+                    .into_response();
             r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             return r;
         }
@@ -294,10 +295,8 @@ async fn admit(State(state): State<Shared>, req: Request, next: Next) -> Respons
         Err(_) => {
             if state.waiting.fetch_add(1, Ordering::Relaxed) >= state.config.queue {
                 state.waiting.fetch_sub(1, Ordering::Relaxed);
-                let msg = format!(
-                    "too many requests: {} answered and {} waiting",
-                    state.config.workers, state.config.queue
-                );
+                let msg =
+                    format!("too many requests: {} answered and {} waiting", state.config.workers, state.config.queue);
                 return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, msg).into_response();
             }
             let _waiting = Waiting(&state.waiting);
@@ -388,7 +387,8 @@ where
 {
     let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);
     let options = ipc_options(compression).map_err(internal)?;
-    let writer = StreamWriter::try_new_with_options(Vec::new(), &schema, options).map_err(|e| internal(e.to_string()))?;
+    let writer =
+        StreamWriter::try_new_with_options(Vec::new(), &schema, options).map_err(|e| internal(e.to_string()))?;
     let stream = futures_util::stream::unfold(Some((writer, batches)), move |state| async move {
         let (w, batches) = state?;
         if Instant::now() > deadline {
@@ -442,7 +442,11 @@ async fn demo_stream(State(state): State<Shared>, RawQuery(raw): RawQuery) -> Re
     let query = query_pairs(raw.as_deref())?;
     for (k, _) in &query {
         if !["rows", "seed", "compression", "batch_rows"].contains(&k.as_str()) {
-            return Err(ParamError::new("query", format!("unknown parameter \"{k}\" (rows, seed, compression, batch_rows)")).into());
+            return Err(ParamError::new(
+                "query",
+                format!("unknown parameter \"{k}\" (rows, seed, compression, batch_rows)"),
+            )
+            .into());
         }
     }
     let rows = param::<usize>(&query, "rows")?.unwrap_or(state.config.rows);
@@ -466,8 +470,11 @@ async fn demo_stream(State(state): State<Shared>, RawQuery(raw): RawQuery) -> Re
 }
 
 async fn demo_schema() -> Json<serde_json::Value> {
-    let fields: Vec<_> =
-        demo::schema().fields().iter().map(|f| json!({ "name": f.name(), "type": f.data_type().to_string() })).collect();
+    let fields: Vec<_> = demo::schema()
+        .fields()
+        .iter()
+        .map(|f| json!({ "name": f.name(), "type": f.data_type().to_string() }))
+        .collect();
     Json(json!({ "fields": fields }))
 }
 
@@ -493,9 +500,10 @@ async fn table_of(state: &Shared, name: Option<String>) -> Result<Arc<Table>, Ap
     let src = state.source(name.as_deref())?;
     match src.table().await {
         Some(Ok(t)) => Ok(t),
-        Some(Err(e)) => {
-            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("source {:?} failed to load: {e}", src.name())))
-        }
+        Some(Err(e)) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("source {:?} failed to load: {e}", src.name()),
+        )),
         None => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "not an embedded source")),
     }
 }
@@ -542,11 +550,7 @@ async fn events_get(
     events(state, EventsRequest::from_query(&query)?, method == Method::HEAD).await
 }
 
-async fn events_post(
-    State(state): State<Shared>,
-    RawQuery(raw): RawQuery,
-    body: Body,
-) -> Result<Response, ApiError> {
+async fn events_post(State(state): State<Shared>, RawQuery(raw): RawQuery, body: Body) -> Result<Response, ApiError> {
     if raw.is_some_and(|q| !q.is_empty()) {
         return Err(ParamError::new("query", "POST takes its parameters in the JSON body, not the URL").into());
     }
@@ -559,14 +563,20 @@ async fn events_post(
 /// (a client trickling a byte now and then does not hold a slot for long).
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     let late = || {
-        ApiError::new(StatusCode::REQUEST_TIMEOUT, format!("the request body did not arrive within {} s", READ_TIMEOUT.as_secs()))
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the request body did not arrive within {} s", READ_TIMEOUT.as_secs()),
+        )
     };
     let whole = tokio::time::timeout(READ_TIMEOUT, axum::body::to_bytes(body, usize::MAX)).await.map_err(|_| late())?;
     whole.map_err(|e| {
         let mut source: Option<&dyn std::error::Error> = Some(&e);
         while let Some(s) = source {
             if s.is::<http_body_util::LengthLimitError>() {
-                return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("request body larger than {MAX_BODY_BYTES} bytes"));
+                return ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("request body larger than {MAX_BODY_BYTES} bytes"),
+                );
             }
             if s.is::<tower_http::timeout::TimeoutError>() {
                 return late();
@@ -594,10 +604,10 @@ async fn run_request<S: serde::de::DeserializeOwned>(
     what: &str,
 ) -> Result<(Arc<Table>, S), ApiError> {
     let bytes = read_body(body).await?;
-    let req: RunRequest =
-        serde_json::from_slice(&bytes).map_err(|e| ParamError::new("body", format!("{{\"source\", \"spec\"}}: {e}")))?;
-    let spec: S = serde_json::from_value(req.spec)
-        .map_err(|e| sightline::Error::Spec(format!("invalid {what}: {e}")))?;
+    let req: RunRequest = serde_json::from_slice(&bytes)
+        .map_err(|e| ParamError::new("body", format!("{{\"source\", \"spec\"}}: {e}")))?;
+    let spec: S =
+        serde_json::from_value(req.spec).map_err(|e| sightline::Error::Spec(format!("invalid {what}: {e}")))?;
     if let Source::ClickHouse { name, .. } = state.source(req.source.as_deref())? {
         let msg = format!("source {name:?} is a ClickHouse table: queries run on embedded sources only, for now");
         return Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, msg));
@@ -605,30 +615,35 @@ async fn run_request<S: serde::de::DeserializeOwned>(
     Ok((table_of(state, req.source).await?, spec))
 }
 
-/// JSON made off the async threads.
-fn json_bytes(v: Vec<u8>) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], v).into_response()
-}
-
-/// Runs a query spec on a source's rows with the engine the browser runs: the JSON
-/// `Dataset.query` returns for the same spec over the same rows.
-async fn query(State(state): State<Shared>, body: Body) -> Result<Response, ApiError> {
-    let (table, spec) = run_request::<sightline::query::QuerySpec>(&state, body, "query spec").await?;
+/// Runs a spec on a source's rows with the engine the browser runs (on the pool) and
+/// answers its result as JSON: what `Dataset.query` / `Dataset.compare` return.
+async fn run_spec<S, R>(
+    state: &Shared,
+    body: Body,
+    what: &str,
+    run: fn(&sightline::Dataset, &S) -> sightline::error::Result<R>,
+) -> Result<Response, ApiError>
+where
+    S: serde::de::DeserializeOwned + Send + 'static,
+    R: serde::Serialize + 'static,
+{
+    let (table, spec) = run_request::<S>(state, body, what).await?;
     let out = compute(move || {
-        let r = sightline::query::run(table.dataset(), &spec)?;
+        let r = run(table.dataset(), &spec)?;
         serde_json::to_vec(&r).map_err(|e| sightline::Error::State(e.to_string()))
     });
-    Ok(json_bytes(out.await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))??))
+    let bytes = out.await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))??;
+    Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
 
-/// Runs a comparison spec on a source's rows: the JSON `Dataset.compare` returns.
+/// `POST /api/query`: the JSON `Dataset.query` returns for the spec over the source's rows.
+async fn query(State(state): State<Shared>, body: Body) -> Result<Response, ApiError> {
+    run_spec(&state, body, "query spec", sightline::query::run).await
+}
+
+/// `POST /api/compare`: the JSON `Dataset.compare` returns.
 async fn compare(State(state): State<Shared>, body: Body) -> Result<Response, ApiError> {
-    let (table, spec) = run_request::<sightline::compare::CompareSpec>(&state, body, "compare spec").await?;
-    let out = compute(move || {
-        let c = sightline::compare::compare(table.dataset(), &spec)?;
-        serde_json::to_vec(&c).map_err(|e| sightline::Error::State(e.to_string()))
-    });
-    Ok(json_bytes(out.await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))??))
+    run_spec(&state, body, "compare spec", sightline::compare::compare).await
 }
 
 async fn events(state: Shared, r: EventsRequest, head_only: bool) -> Result<Response, ApiError> {
@@ -656,7 +671,8 @@ async fn events(state: Shared, r: EventsRequest, head_only: bool) -> Result<Resp
     let compression = r.compression()?;
     let batch_rows = r.batch_rows.unwrap_or(DEFAULT_BATCH_ROWS);
     let (t, req) = (table.clone(), r);
-    let sel = compute(move || t.select(&req)).await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))??;
+    let sel =
+        compute(move || t.select(&req)).await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))??;
     let headers = [
         ("x-sightline-rows", sel.rows.len().to_string()),
         ("x-sightline-matched", sel.matched.to_string()),
@@ -699,7 +715,11 @@ fn content_type(path: &Path) -> &'static str {
 /// (no `%`, no dot segments). Small files, read whole.
 async fn static_file(State(state): State<Shared>, method: Method, uri: Uri) -> Response {
     if method != Method::GET && method != Method::HEAD {
-        return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD (and POST on /api/events, /api/query, /api/compare)").into_response();
+        return ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only GET and HEAD (and POST on /api/events, /api/query, /api/compare)",
+        )
+        .into_response();
     }
     let root = &state.config.root;
     let path = match uri.path() {

@@ -592,7 +592,8 @@ impl ChClient {
             req = req.header("X-ClickHouse-User", u);
         }
         if let Some(p) = &self.config.password {
-            let mut v = reqwest::header::HeaderValue::from_str(p).map_err(|_| ChError::Config("bad password".into()))?;
+            let mut v =
+                reqwest::header::HeaderValue::from_str(p).map_err(|_| ChError::Config("bad password".into()))?;
             v.set_sensitive(true);
             req = req.header("X-ClickHouse-Key", v);
         }

@@ -31,10 +31,10 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit as ArrowUnit};
 use serde_json::json;
 use sightline::column::ColumnData;
 use sightline::demo::Compression;
+use sightline::Dataset;
 use sightline_server::clickhouse::{self, ChConfig, ChSchema};
 use sightline_server::source::{demo_table, EventsRequest, Order, Table};
 use sightline_server::{Config, Server};
-use sightline::Dataset;
 
 const DEMO_ROWS: usize = 20_000;
 const T0_MS: i64 = 1_793_400_000_000;
@@ -613,7 +613,12 @@ fn clickhouse_sql_matches_the_embedded_server() {
     let config = Config {
         port: 0,
         rows: 1000,
-        clickhouse: Some(ChConfig { url: format!("http://{ch_addr}"), table: "events".into(), user: None, password: None }),
+        clickhouse: Some(ChConfig {
+            url: format!("http://{ch_addr}"),
+            table: "events".into(),
+            user: None,
+            password: None,
+        }),
         ..Config::default()
     };
     let server = Server::bind(config).unwrap();

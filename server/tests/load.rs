@@ -174,29 +174,31 @@ fn a_thousand_clients_stream_exact_answers() {
     let handles: Vec<_> = (0..clients)
         .map(|c| {
             let (kinds, figures, barrier) = (kinds.clone(), figures.clone(), barrier.clone());
-            std::thread::Builder::new().stack_size(256 << 10).spawn(move || {
-                barrier.wait();
-                for k in 0..REQUESTS_PER_CLIENT {
-                    let ki = (c * REQUESTS_PER_CLIENT + k) % kinds.len();
-                    let kind = &kinds[ki];
-                    let t = Instant::now();
-                    let r = http::get(addr, &format!("/api/events?source=demo&{}", kind.query));
-                    let took = t.elapsed();
-                    assert_eq!(r.status, 200, "{}: {}", kind.name, r.text());
-                    assert!(r.complete, "{}: response incomplete", kind.name);
-                    let header: usize = r.header("x-sightline-rows").unwrap().parse().unwrap();
-                    let mut got = Dataset::new();
-                    got.push(&r.body).unwrap_or_else(|e| panic!("{}: {e}", kind.name));
-                    got.finish().unwrap();
-                    assert_eq!(header, got.row_count(), "{}: header vs decoded", kind.name);
-                    assert_eq!(got.row_count(), kind.expect, "{}: decoded vs the engine's count", kind.name);
-                    let mut f = figures.lock().unwrap();
-                    f.durations.push((ki, took));
-                    f.rows += got.row_count();
-                    f.bytes += r.body.len();
-                }
-            })
-            .unwrap()
+            std::thread::Builder::new()
+                .stack_size(256 << 10)
+                .spawn(move || {
+                    barrier.wait();
+                    for k in 0..REQUESTS_PER_CLIENT {
+                        let ki = (c * REQUESTS_PER_CLIENT + k) % kinds.len();
+                        let kind = &kinds[ki];
+                        let t = Instant::now();
+                        let r = http::get(addr, &format!("/api/events?source=demo&{}", kind.query));
+                        let took = t.elapsed();
+                        assert_eq!(r.status, 200, "{}: {}", kind.name, r.text());
+                        assert!(r.complete, "{}: response incomplete", kind.name);
+                        let header: usize = r.header("x-sightline-rows").unwrap().parse().unwrap();
+                        let mut got = Dataset::new();
+                        got.push(&r.body).unwrap_or_else(|e| panic!("{}: {e}", kind.name));
+                        got.finish().unwrap();
+                        assert_eq!(header, got.row_count(), "{}: header vs decoded", kind.name);
+                        assert_eq!(got.row_count(), kind.expect, "{}: decoded vs the engine's count", kind.name);
+                        let mut f = figures.lock().unwrap();
+                        f.durations.push((ki, took));
+                        f.rows += got.row_count();
+                        f.bytes += r.body.len();
+                    }
+                })
+                .unwrap()
         })
         .collect();
     for h in handles {

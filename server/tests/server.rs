@@ -15,15 +15,13 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use sightline::demo::{self, DemoOptions};
 use sightline::query::{run, QuerySpec};
-use sightline_server::{Config, Server};
 use sightline::Dataset;
+use sightline_server::{Config, Server};
 
 const ROWS: usize = 30_000;
 
 fn start(config: Config) -> SocketAddr {
-    let server =
-        Server::bind(Config { port: 0, root: PathBuf::from(ROOT), rows: ROWS, ..config })
-            .unwrap();
+    let server = Server::bind(Config { port: 0, root: PathBuf::from(ROOT), rows: ROWS, ..config }).unwrap();
     let addr = server.local_addr().unwrap();
     std::thread::spawn(move || server.run());
     addr
@@ -192,7 +190,8 @@ fn limits_and_paths() {
     let mut s = TcpStream::connect(addr).unwrap();
     let body = b"{\"limit\": 2}";
     let chunked = format!("{:x}\r\n{}\r\n0\r\n\r\n", body.len(), std::str::from_utf8(body).unwrap());
-    let head = "POST /api/events HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    let head =
+        "POST /api/events HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
     s.write_all(format!("{head}{chunked}").as_bytes()).unwrap();
     let mut raw = Vec::new();
     let _ = s.read_to_end(&mut raw);
@@ -661,7 +660,9 @@ fn hostile_clients_leak_neither_descriptors_nor_memory() {
     let warm = (round(500, 100, 100), round(500, 100, 100), round(500, 100, 100));
     let fds0 = settle_fds(&server, fds_idle);
     let (rss0, threads0) = (server.rss_kib(), server.threads());
-    println!("idle: {fds_idle} fds; after three warm-up rounds {warm:?}: {fds0} fds, {rss0} KiB RSS, {threads0} threads");
+    println!(
+        "idle: {fds_idle} fds; after three warm-up rounds {warm:?}: {fds0} fds, {rss0} KiB RSS, {threads0} threads"
+    );
 
     let (d, s, t) = round(500, 100, 100);
     let fds1 = settle_fds(&server, fds0);
@@ -870,13 +871,24 @@ fn compressed_streams_decode_to_the_same_bytes() {
             assert!(body == plain.body, "{target}: {want} decodes to other bytes");
             if target.starts_with("/api/events") {
                 // Demo rows carry a random 32-hex-digit trace id each, which caps the ratio.
-                assert!(r.body.len() * 3 < plain.body.len() * 2, "{want}: {} of {} bytes", r.body.len(), plain.body.len());
+                assert!(
+                    r.body.len() * 3 < plain.body.len() * 2,
+                    "{want}: {} of {} bytes",
+                    r.body.len(),
+                    plain.body.len()
+                );
                 assert_eq!(decode(&body).row_count(), 20_000);
             }
         }
     }
     for c in ["lz4", "zstd"] {
-        let r = http::request(addr, "GET", &format!("/api/events?compression={c}&limit=1000"), &[("Accept-Encoding", "zstd, gzip")], b"");
+        let r = http::request(
+            addr,
+            "GET",
+            &format!("/api/events?compression={c}&limit=1000"),
+            &[("Accept-Encoding", "zstd, gzip")],
+            b"",
+        );
         assert_eq!(r.status, 200);
         assert_eq!(r.header("content-encoding"), None, "Arrow's {c} is not compressed again");
         assert_eq!(decode(&r.body).row_count(), 1000);
@@ -903,11 +915,8 @@ fn http2_cleartext_and_over_tls() {
     assert_eq!(r.version(), reqwest::Version::HTTP_2);
     assert_eq!(r.status(), 200);
     assert_eq!(decode(&r.bytes().unwrap()).row_count(), 1234);
-    let rebinding = reqwest::blocking::Client::builder()
-        .http2_prior_knowledge()
-        .resolve("rebound.example", addr)
-        .build()
-        .unwrap();
+    let rebinding =
+        reqwest::blocking::Client::builder().http2_prior_knowledge().resolve("rebound.example", addr).build().unwrap();
     let r = rebinding.get(format!("http://rebound.example:{}/api/sources", addr.port())).send().unwrap();
     assert_eq!(r.version(), reqwest::Version::HTTP_2);
     assert_eq!(r.status(), 403);
@@ -937,7 +946,8 @@ fn http2_cleartext_and_over_tls() {
     let r = reqwest::blocking::get(format!("http://127.0.0.1:{}/api/sources", addr.port()));
     assert!(r.is_err() || r.unwrap().status() != 200);
     let bad = sightline_server::TlsFiles { cert: dir.join("key.pem"), key: dir.join("key.pem") };
-    let e = Server::bind(Config { port: 0, root: PathBuf::from(ROOT), tls: Some(bad), ..Config::default() }).err().unwrap();
+    let e =
+        Server::bind(Config { port: 0, root: PathBuf::from(ROOT), tls: Some(bad), ..Config::default() }).err().unwrap();
     assert!(e.to_string().contains("key.pem"), "{e}");
 }
 
@@ -1000,8 +1010,11 @@ fn query_and_compare_run_on_the_server() {
             let (g, w) = (got.to_string(), want.to_string());
             let at = g.bytes().zip(w.bytes()).position(|(a, b)| a != b).unwrap_or(g.len().min(w.len()));
             let from = at.saturating_sub(200);
-            panic!("{spec}: the server's answer differs from the engine's at byte {at}:\n server {}\n engine {}",
-                &g[from..(at + 200).min(g.len())], &w[from..(at + 200).min(w.len())]);
+            panic!(
+                "{spec}: the server's answer differs from the engine's at byte {at}:\n server {}\n engine {}",
+                &g[from..(at + 200).min(g.len())],
+                &w[from..(at + 200).min(w.len())]
+            );
         }
     }
     for spec in &compares {

@@ -5,30 +5,21 @@
 // statistics within 1e-9 relative).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initSync, Dataset } from '../../pkg/sightline.js';
 import { RemoteDataset, RemoteError } from '../../www/remote.js';
+import { startServer } from '../e2e/harness.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 initSync({ module: readFileSync(join(root, 'pkg', 'sightline_bg.wasm')) });
 const specs = JSON.parse(readFileSync(join(root, 'tests', 'fixtures', 'run_specs.json'), 'utf8'));
 const ROWS = 20000;
 
-const server = spawn(join(root, 'target', 'release', 'sightline'),
-  ['serve', '--root', root, '--port', '0', '--rows', String(ROWS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+const { child: server, url } = await startServer(['--rows', String(ROWS)]);
 after(() => server.kill('SIGTERM'));
-const base = await new Promise((resolve, reject) => {
-  let out = '';
-  server.stdout.on('data', (d) => {
-    out += d;
-    const m = out.match(/Sightline demo: (http:\/\/[^\s]+)\//);
-    if (m) resolve(m[1]);
-  });
-  server.on('exit', (code) => reject(new Error(`sightline serve exited with ${code}`)));
-});
+const base = url.replace(/\/$/, '');
 
 const ds = new Dataset();
 ds.push(new Uint8Array(await (await fetch(`${base}/api/demo?rows=${ROWS}`)).arrayBuffer()));
