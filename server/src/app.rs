@@ -28,6 +28,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::json;
+use subtle::ConstantTimeEq;
 use sightline::demo::{self, Compression, DemoOptions};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_http::compression::predicate::{DefaultPredicate, Predicate};
@@ -256,17 +257,12 @@ async fn host_guard(State(state): State<Shared>, req: Request, next: Next) -> Re
     next.run(req).await
 }
 
-/// Equal strings, in time independent of where they differ.
-fn same_secret(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 async fn bearer(State(state): State<Shared>, req: Request, next: Next) -> Response {
     if let Some(token) = &state.config.token {
         let given = req.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
         let given = given.and_then(|h| h.strip_prefix("Bearer ")).unwrap_or("");
-        if !same_secret(given.trim(), token) {
+        // Compared in time independent of where the strings differ (subtle).
+        if !bool::from(given.trim().as_bytes().ct_eq(token.as_bytes())) {
             let mut r =
                 ApiError::new(StatusCode::UNAUTHORIZED, "a bearer token is required (Authorization: Bearer ...)")
                     .into_response();
