@@ -31,10 +31,10 @@ use crate::column::{Column, ColumnData, Role};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::query::filter::Filters;
-use crate::view::Rows;
 use crate::query::spec::{FilterSpec, QuerySpec};
 use crate::query::{resolve_time, time_rows};
 use crate::util::FxHashMap;
+use crate::view::Rows;
 
 /// One side of a comparison.
 #[derive(Debug, Clone, Deserialize, Default, PartialEq)]

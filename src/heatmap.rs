@@ -145,7 +145,6 @@ pub fn heatmap(ds: &Dataset, spec: &HeatmapSpec) -> Result<Heatmap> {
     heatmap_rows(col, &axis, &Rows::Range(0, n), spec.value_buckets.unwrap_or(40), spec.scale)
 }
 
-
 /// Maps a value to its value bucket. Log scale: a table indexed by the float's exponent
 /// and top 6 mantissa bits (1/64 of an octave) gives the bucket of the cell's lower
 /// end; comparisons with the next edges (usually one) make it exact. Linear scale: one multiplication, corrected against the edges.
@@ -219,6 +218,36 @@ impl<'a> Bucketer<'a> {
     }
 }
 
+/// The value bucket edges of a heatmap whose finite values span `lo..=hi`, `min_pos`
+/// being the smallest positive one (`+inf`, `-inf`, `+inf` when there are none): the
+/// same `vb + 1` numbers on every executor (the engine here, the ClickHouse compiler
+/// which writes them into its SQL), as a value equal to an edge must land in the same
+/// cell everywhere.
+pub fn value_edges(lo: f64, hi: f64, min_pos: f64, vb: usize, scale: Scale) -> Vec<f64> {
+    let vb = vb.clamp(1, 1000);
+    match scale {
+        Scale::Log => {
+            let (a, b) = if min_pos.is_finite() { (min_pos, hi.max(min_pos)) } else { (1.0, 10.0) };
+            let (a, b) = if b <= a { (a / 2.0, a * 2.0) } else { (a, b) };
+            // libm, not std's f64 methods: std calls the platform's libm (glibc on the
+            // server, Rust's port in wasm), whose last bits differ; the same edges
+            // everywhere put the same value in the same cell on every executor.
+            let (la, lb) = (libm::log10(a), libm::log10(b));
+            let mut e: Vec<f64> = (0..=vb).map(|k| libm::pow(10.0, la + (lb - la) * k as f64 / vb as f64)).collect();
+            e[0] = a;
+            e[vb] = b;
+            e
+        }
+        Scale::Linear => {
+            let (a, b) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+            let (a, b) = if b <= a { (a - 0.5, a + 0.5) } else { (a, b) };
+            let mut e: Vec<f64> = (0..=vb).map(|k| a + (b - a) * k as f64 / vb as f64).collect();
+            e[vb] = b;
+            e
+        }
+    }
+}
+
 /// Counts `rows` of the numeric column `col` on `axis` x value buckets.
 pub fn heatmap_rows(col: &Column, axis: &TimeAxis, rows: &Rows, value_buckets: usize, scale: Scale) -> Result<Heatmap> {
     let get = numeric_getter(col)?;
@@ -252,27 +281,7 @@ pub fn heatmap_rows(col: &Column, axis: &TimeAxis, rows: &Rows, value_buckets: u
             }
         }),
     }
-    let value_edges = match scale {
-        Scale::Log => {
-            let (a, b) = if min_pos.is_finite() { (min_pos, hi.max(min_pos)) } else { (1.0, 10.0) };
-            let (a, b) = if b <= a { (a / 2.0, a * 2.0) } else { (a, b) };
-            // libm, not std's f64 methods: std calls the platform's libm (glibc on the
-            // server, Rust's port in wasm), whose last bits differ; the same edges
-            // everywhere put the same value in the same cell on every executor.
-            let (la, lb) = (libm::log10(a), libm::log10(b));
-            let mut e: Vec<f64> = (0..=vb).map(|k| libm::pow(10.0, la + (lb - la) * k as f64 / vb as f64)).collect();
-            e[0] = a;
-            e[vb] = b;
-            e
-        }
-        Scale::Linear => {
-            let (a, b) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
-            let (a, b) = if b <= a { (a - 0.5, a + 0.5) } else { (a, b) };
-            let mut e: Vec<f64> = (0..=vb).map(|k| a + (b - a) * k as f64 / vb as f64).collect();
-            e[vb] = b;
-            e
-        }
-    };
+    let value_edges = value_edges(lo, hi, min_pos, vb, scale);
     let mut counts = vec![0u32; tb * vb];
     let mut low = vec![0u32; tb];
     let (mut total, mut nulls) = (0u64, 0u64);

@@ -25,6 +25,7 @@ pub mod error;
 pub mod heatmap;
 pub mod ingest;
 pub mod memory;
+pub mod plan;
 pub mod query;
 pub mod render;
 pub mod tz;

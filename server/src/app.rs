@@ -28,8 +28,8 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::json;
-use subtle::ConstantTimeEq;
 use sightline::demo::{self, Compression, DemoOptions};
+use subtle::ConstantTimeEq;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
@@ -596,12 +596,9 @@ struct RunRequest {
 /// error naming it), and finds the source's table.
 async fn run_request<S: serde::de::DeserializeOwned>(
     state: &Shared,
-    body: Body,
+    req: RunRequest,
     what: &str,
 ) -> Result<(Arc<Table>, S), ApiError> {
-    let bytes = read_body(body).await?;
-    let req: RunRequest = serde_json::from_slice(&bytes)
-        .map_err(|e| ParamError::new("body", format!("{{\"source\", \"spec\"}}: {e}")))?;
     let spec: S =
         serde_json::from_value(req.spec).map_err(|e| sightline::Error::Spec(format!("invalid {what}: {e}")))?;
     if let Source::ClickHouse { name, .. } = state.source(req.source.as_deref())? {
@@ -623,7 +620,23 @@ where
     S: serde::de::DeserializeOwned + Send + 'static,
     R: serde::Serialize + 'static,
 {
-    let (table, spec) = run_request::<S>(state, body, what).await?;
+    let bytes = read_body(body).await?;
+    let req: RunRequest = serde_json::from_slice(&bytes)
+        .map_err(|e| ParamError::new("body", format!("{{\"source\", \"spec\"}}: {e}")))?;
+    run_spec_parsed(state, req, what, run).await
+}
+
+async fn run_spec_parsed<S, R>(
+    state: &Shared,
+    req: RunRequest,
+    what: &str,
+    run: fn(&sightline::Dataset, &S) -> sightline::error::Result<R>,
+) -> Result<Response, ApiError>
+where
+    S: serde::de::DeserializeOwned + Send + 'static,
+    R: serde::Serialize + 'static,
+{
+    let (table, spec) = run_request::<S>(state, req, what).await?;
     let out = compute(move || {
         let r = run(table.dataset(), &spec)?;
         serde_json::to_vec(&r).map_err(|e| sightline::Error::State(e.to_string()))
@@ -632,9 +645,26 @@ where
     Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
 
-/// `POST /api/query`: the JSON `Dataset.query` returns for the spec over the source's rows.
+/// `POST /api/query`: the JSON `Dataset.query` returns for the spec over the source's
+/// rows; on a ClickHouse source the plan runs there as SQL ([`crate::chquery`]).
 async fn query(State(state): State<Shared>, body: Body) -> Result<Response, ApiError> {
-    run_spec(&state, body, "query spec", sightline::query::run).await
+    let bytes = read_body(body).await?;
+    let req: RunRequest = serde_json::from_slice(&bytes)
+        .map_err(|e| ParamError::new("body", format!("{{\"source\", \"spec\"}}: {e}")))?;
+    if let Source::ClickHouse { client, schema, .. } = state.source(req.source.as_deref())? {
+        let spec: sightline::query::QuerySpec =
+            serde_json::from_value(req.spec).map_err(|e| sightline::Error::Spec(format!("invalid query spec: {e}")))?;
+        let limits = crate::chquery::Limits { seconds: state.config.timeout.as_secs().max(1), ..Default::default() };
+        let r = crate::chquery::query(client, schema, &spec, &limits).await.map_err(|e| match e {
+            crate::chquery::QueryError::Spec(e) => ApiError::Engine(e),
+            crate::chquery::QueryError::Param(e) => ApiError::Param(e),
+            crate::chquery::QueryError::ClickHouse(e) => ApiError::ClickHouse(e),
+        })?;
+        let bytes =
+            serde_json::to_vec(&r).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        return Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response());
+    }
+    run_spec_parsed(&state, req, "query spec", sightline::query::run).await
 }
 
 /// `POST /api/compare`: the JSON `Dataset.compare` returns.

@@ -54,7 +54,7 @@ pub struct ChSchema {
 }
 
 /// Strips `Nullable(...)` and `LowCardinality(...)`.
-fn unwrap_type(t: &str) -> &str {
+pub fn unwrap_type(t: &str) -> &str {
     let mut t = t.trim();
     loop {
         let inner = ["Nullable(", "LowCardinality("].iter().find_map(|p| t.strip_prefix(p));
@@ -262,7 +262,15 @@ pub fn compile_filter(schema: &ChSchema, f: &FilterSpec) -> Result<String, Param
             return Err(err(f, "takes no value"));
         }
         let c = quote_ident(&col.name);
-        return Ok(if op == "exists" { format!("({c} IS NOT NULL)") } else { format!("({c} IS NULL)") });
+        // NaN is missing, like a null, as the engine treats it in every numeric filter
+        // (the other operators agree on NaN without help: it equals and orders with nothing).
+        let float = col.kind == Kind::Num && matches!(unwrap_type(&col.ch_type).get(..5), Some("Float" | "BFloa"));
+        return Ok(match (op == "exists", float) {
+            (true, false) => format!("({c} IS NOT NULL)"),
+            (false, false) => format!("({c} IS NULL)"),
+            (true, true) => format!("({c} IS NOT NULL AND NOT isNaN({c}))"),
+            (false, true) => format!("({c} IS NULL OR isNaN({c}))"),
+        });
     }
     let negated = matches!(op, "!=" | "does-not-start-with" | "does-not-end-with" | "does-not-contain" | "not-in");
     let c = quote_ident(&col.name);

@@ -12,7 +12,8 @@ usage:
       ClickHouse's HTTP interface over the session, on 127.0.0.1 (a free port, written
       to PORT_FILE): POST the SQL as the body, with X-ClickHouse-User and
       X-ClickHouse-Key; 200 and the answer's bytes (chunked), or ClickHouse's status
-      and exception text. One request at a time; runs until killed.
+      and exception text. Connections are served on threads (a client's pool keeps
+      several open), queries one at a time; runs until killed.
 """
 import json
 import os
@@ -43,7 +44,10 @@ elif cmd == "run":
             errors[case["id"]] = str(e)
     json.dump(errors, open(os.path.join(out, "errors.json"), "w"))
 elif cmd == "serve":
-    from http.server import BaseHTTPRequestHandler, HTTPServer
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    lock = threading.Lock()
 
     user, password = arg.split(":", 1)
 
@@ -67,7 +71,8 @@ elif cmd == "serve":
             if self.headers.get("X-ClickHouse-User") != user or self.headers.get("X-ClickHouse-Key") != password:
                 return self.fail(403, f"Code: 516. DB::Exception: {user}: Authentication failed. (AUTHENTICATION_FAILED)")
             try:
-                data = sess.query(sql).bytes()
+                with lock:
+                    data = sess.query(sql).bytes()
             except Exception as e:
                 return self.fail(500, str(e))
             self.send_response(200)
@@ -79,7 +84,8 @@ elif cmd == "serve":
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
             self.wfile.write(b"0\r\n\r\n")
 
-    httpd = HTTPServer(("127.0.0.1", 0), ClickHouseHTTP)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), ClickHouseHTTP)
+    httpd.daemon_threads = True
     with open(out + ".tmp", "w") as f:
         f.write(str(httpd.server_address[1]))
     os.rename(out + ".tmp", out)

@@ -11,8 +11,11 @@
 //! exactly the SQL compiled, and `sightline serve`'s `/api/events` must stream them
 //! through intact (and mark a stream that breaks mid-way as incomplete).
 
+#[path = "support/chdb.rs"]
+mod chdb;
 #[path = "support/http.rs"]
 mod http;
+use chdb::{python, ChdbHttp};
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
@@ -20,7 +23,6 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -347,16 +349,6 @@ fn cases() -> Vec<Case> {
     out
 }
 
-fn python(args: &[&str]) {
-    let script = Path::new(ROOT).join("server/tests/chdb_run.py");
-    let out = Command::new("python3").arg(&script).args(args).output().expect("python3");
-    assert!(
-        out.status.success(),
-        "chdb_run.py {args:?} failed (scripts/setup.sh installs chdb):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn embedded_answer(t: &Table, r: &EventsRequest) -> Dataset {
     let sel = t.select(r).unwrap_or_else(|e| panic!("embedded: {e}"));
     decode(&t.write(&sel, Compression::None, 4096, Vec::new()).unwrap())
@@ -414,41 +406,6 @@ fn value_json(v: &sightline::query::Value) -> serde_json::Value {
         V::Number(n) => json!(n),
         V::String(s) => json!(s),
         V::List(items) => serde_json::Value::Array(items.iter().map(value_json).collect()),
-    }
-}
-
-/// `chdb_run.py serve`: ClickHouse's HTTP interface over a chdb session, killed on drop.
-struct ChdbHttp {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl ChdbHttp {
-    fn start(session: &Path, credentials: &str, port_file: &Path) -> ChdbHttp {
-        let _ = std::fs::remove_file(port_file);
-        let script = Path::new(ROOT).join("server/tests/chdb_run.py");
-        let mut child = Command::new("python3")
-            .arg(&script)
-            .args(["serve", session.to_str().unwrap(), credentials, port_file.to_str().unwrap()])
-            .spawn()
-            .expect("python3");
-        let until = Instant::now() + Duration::from_secs(60);
-        let port = loop {
-            if let Ok(p) = std::fs::read_to_string(port_file) {
-                break p.trim().parse().unwrap();
-            }
-            assert!(child.try_wait().unwrap().is_none(), "chdb_run.py serve exited (scripts/setup.sh installs chdb)");
-            assert!(Instant::now() < until, "chdb_run.py serve did not start in 60 s");
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        ChdbHttp { child, port }
-    }
-}
-
-impl Drop for ChdbHttp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

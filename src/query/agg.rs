@@ -12,8 +12,8 @@ use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::view::{numeric_getter, NumView, TimeAxis};
 
-use crate::view::Rows;
 use super::spec::{Calc, Op};
+use crate::view::Rows;
 
 /// Calculations per group id.
 #[derive(Debug, Clone)]

@@ -21,12 +21,13 @@ use crate::column::{Column, ColumnData};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::heatmap::{heatmap_rows, Heatmap, Scale};
-use crate::view::TimeAxis;
 use crate::util::FxHashMap;
+use crate::view::TimeAxis;
 
+use crate::plan::{Catalog, OrderKey, QueryPlan};
 pub use crate::view::Rows;
 pub use filter::Filters;
-use spec::{check_calculation, column_index, DEFAULT_LIMIT, MAX_BUCKETS, MAX_LIMIT};
+use spec::{column_index, MAX_BUCKETS};
 pub use spec::{Calc, Op, QuerySpec, Value};
 
 /// One value of a result row.
@@ -157,6 +158,36 @@ pub struct TimeRange {
     pub cuts: Option<Vec<i64>>,
 }
 
+impl TimeRange {
+    /// Start of bucket `k`, raw units.
+    pub fn start(&self, k: usize) -> i64 {
+        match &self.cuts {
+            Some(c) => c.get(k).copied().unwrap_or(i64::MAX),
+            None => self.t0.saturating_add(self.width.saturating_mul(k as i64)),
+        }
+    }
+    /// Bucket edges, unix seconds (`buckets + 1`), as results report them.
+    pub fn edges(&self) -> Vec<f64> {
+        match &self.cuts {
+            Some(c) => c.iter().take(self.buckets + 1).map(|t| *t as f64 * self.spu).collect(),
+            None => (0..=self.buckets)
+                .map(|k| (self.t0 as i128 + self.width as i128 * k as i128) as f64 * self.spu)
+                .collect(),
+        }
+    }
+    /// The same span in `tb` equal buckets (a HEATMAP's `time_buckets`).
+    pub fn rebucketed(&self, tb: usize) -> TimeRange {
+        let tb = tb.clamp(1, 2000);
+        let (a, b) = (self.start(0), self.start(self.buckets.max(1)));
+        let width = ((b as i128 - a as i128 + tb as i128 - 1) / tb as i128).max(1) as i64;
+        TimeRange { t0: a, t1: self.t1, width, buckets: tb, spu: self.spu, cuts: None }
+    }
+    /// The axis over `column`.
+    pub fn axis<'a>(&'a self, column: &'a Column) -> TimeAxis<'a> {
+        TimeAxis { column, t0: self.t0, width: self.width, buckets: self.buckets, cuts: self.cuts.as_deref() }
+    }
+}
+
 /// Resolves `start_time`, `end_time`, `time_range` and `granularity`:
 /// - `start_time` and `end_time`: `[start_time, end_time)`;
 /// - `time_range` with `end_time`: the `time_range` seconds before `end_time`; with
@@ -170,10 +201,9 @@ pub fn resolve_time(ds: &Dataset, tcol: &Column, spec: &QuerySpec) -> Result<Tim
     let ColumnData::Time { values, unit, .. } = &tcol.data else {
         return Err(Error::Spec(format!("\"{}\" is not a time column", tcol.name)));
     };
-    let spu = unit.seconds_per_unit();
     let n = ds.row_count().min(values.len());
     let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-    if spec.start_time.is_none() || spec.end_time.is_none() {
+    if needs_extent(spec) {
         if is_sorted_nonnull(tcol, n) && n > 0 {
             (lo, hi) = (values[0], values[n - 1]);
         } else {
@@ -185,6 +215,19 @@ pub fn resolve_time(ds: &Dataset, tcol: &Column, spec: &QuerySpec) -> Result<Tim
             }
         }
     }
+    resolve_range(*unit, (lo <= hi).then_some((lo, hi)), spec)
+}
+
+/// Whether resolving `spec`'s time range needs the oldest and newest event.
+pub fn needs_extent(spec: &QuerySpec) -> bool {
+    spec.start_time.is_none() || spec.end_time.is_none()
+}
+
+/// [`resolve_time`] given the oldest and newest non-null time (raw units) of the
+/// column, `None` when it has none: how every executor resolves a range.
+pub fn resolve_range(unit: crate::column::TimeUnit, extent: Option<(i64, i64)>, spec: &QuerySpec) -> Result<TimeRange> {
+    let spu = unit.seconds_per_unit();
+    let (lo, hi) = extent.unwrap_or((i64::MAX, i64::MIN));
     let newest_end = if hi == i64::MIN { 0.0 } else { (hi as f64 * spu).floor() + 1.0 };
     let oldest = if lo == i64::MAX { 0.0 } else { (lo as f64 * spu).floor() };
     for (name, v) in [("start_time", spec.start_time), ("end_time", spec.end_time), ("time_range", spec.time_range)] {
@@ -515,159 +558,65 @@ fn int_codes<T: Copy + Into<i128>>(
     (values.len() as u64, values)
 }
 
-#[derive(Debug, Clone)]
-enum OrderKey {
-    Calc(usize),
-    Breakdown(usize),
+/// Runs a query: checks it ([`QueryPlan::new`]) and executes the plan.
+pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
+    let plan = QueryPlan::new(&Catalog::of(ds), spec)?;
+    execute(ds, &plan, spec)
 }
 
-/// Runs a query.
-pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
-    // Check everything before computing anything.
-    let mut calcs: Vec<Calc> =
-        spec.calculations.iter().map(|c| check_calculation(ds, &c.op, c.column.as_deref())).collect::<Result<_>>()?;
-    if calcs.is_empty() {
-        calcs.push(check_calculation(ds, "COUNT", None)?);
-    }
-    for b in &spec.breakdowns {
-        column_index(ds, b)?;
-    }
-    let limit = spec.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(Error::Spec(format!("limit must be between 1 and {MAX_LIMIT}, got {limit}")));
-    }
-    // Havings: each refers to a calculation; one not among them is computed, hidden.
-    let mut havings = Vec::new();
-    for h in &spec.havings {
-        if h.calculate_op == "HEATMAP" {
-            return Err(Error::Spec("a having cannot use HEATMAP".into()));
-        }
-        let c = check_calculation(ds, &h.calculate_op, h.column.as_deref())?;
-        let idx = match calcs.iter().position(|x| x.name == c.name) {
-            Some(i) => i,
-            None => {
-                calcs.push(Calc { hidden: true, ..c });
-                calcs.len() - 1
-            }
-        };
-        let value = h.value.as_number().ok_or_else(|| Error::Operator {
-            op: h.op.clone(),
-            column: h.column.clone().unwrap_or_default(),
-            message: "a having needs a numeric value".into(),
-        })?;
-        if !["=", "!=", ">", ">=", "<", "<="].contains(&h.op.as_str()) {
-            return Err(Error::Operator {
-                op: h.op.clone(),
-                column: h.column.clone().unwrap_or_default(),
-                message: "a having's op is one of =, !=, >, >=, <, <=".into(),
-            });
-        }
-        havings.push((idx, h.op.clone(), value));
-    }
-    // Orders: each refers to a calculation or a breakdown.
-    let mut orders = Vec::new();
-    for o in &spec.orders {
-        let desc = match o.order.as_deref() {
-            None | Some("ascending") | Some("asc") => false,
-            Some("descending") | Some("desc") => true,
-            Some(other) => return Err(Error::Spec(format!("order must be ascending or descending, not \"{other}\""))),
-        };
-        let key = match &o.op {
-            Some(op) => {
-                let c = check_calculation(ds, op, o.column.as_deref())?;
-                let i = calcs
-                    .iter()
-                    .position(|x| x.name == c.name && !x.hidden)
-                    .ok_or_else(|| Error::Spec(format!("order by {}: not among the calculations", c.name)))?;
-                if calcs[i].op == Op::Heatmap {
-                    return Err(Error::Spec("cannot order by HEATMAP".into()));
-                }
-                OrderKey::Calc(i)
-            }
-            None => {
-                let col = o.column.clone().unwrap_or_default();
-                let i = spec.breakdowns.iter().position(|b| *b == col).ok_or_else(|| {
-                    Error::Spec(format!(
-                        "order by \"{col}\": not among the breakdowns (give an op to order by a calculation)"
-                    ))
-                })?;
-                OrderKey::Breakdown(i)
-            }
-        };
-        orders.push((key, desc));
-    }
-    if orders.is_empty() {
-        if let Some(i) = calcs.iter().position(|c| c.op != Op::Heatmap && !c.hidden) {
-            orders.push((OrderKey::Calc(i), true));
-        }
-    }
-    for i in 0..spec.breakdowns.len() {
-        orders.push((OrderKey::Breakdown(i), false)); // ties: breakdown values ascending
-    }
+/// Executes a checked plan over the dataset it was checked against (`spec` gives the
+/// time range, which needs the data to resolve).
+pub fn execute(ds: &Dataset, plan: &QueryPlan, spec: &QuerySpec) -> Result<QueryResult> {
+    let calcs = &plan.calcs;
+    let limit = plan.limit;
+    let orders = &plan.orders;
     let filters = Filters::new(ds, &spec.filters, spec.filter_combination.as_deref())?;
 
     // Time range and rows.
-    let tcol = match &spec.time_column {
-        Some(name) => Some(&ds.columns()[column_index(ds, name)?]),
-        None => ds.time_column(),
-    };
+    let tcol = plan.time_column.and_then(|i| ds.columns().get(i));
     let (range, rows) = match tcol {
         Some(tc) => {
             let r = resolve_time(ds, tc, spec)?;
             let rows = time_rows(ds, tc, &r);
             (Some(r), rows)
         }
-        None => {
-            if spec.start_time.is_some() || spec.end_time.is_some() || spec.time_range.is_some() {
-                return Err(Error::Spec(
-                    "the dataset has no time column for start_time, end_time or time_range".into(),
-                ));
-            }
-            (None, Rows::Range(0, ds.row_count()))
-        }
+        None => (None, Rows::Range(0, ds.row_count())),
     };
     let scanned = rows.len() as u64;
     let rows = filters.apply(rows);
     let matched = rows.len() as u64;
 
     // Group and aggregate.
-    let groups = group(ds, &spec.breakdowns, &rows)?;
+    let groups = group(ds, &plan.breakdown_names, &rows)?;
     let axis = match (tcol, &range) {
         (Some(c), Some(r)) => {
             Some(TimeAxis { column: c, t0: r.t0, width: r.width, buckets: r.buckets, cuts: r.cuts.as_deref() })
         }
         _ => None,
     };
-    let values = agg::aggregate(ds, &calcs, &rows, &groups.gid, groups.n, axis.as_ref())?;
+    let values = agg::aggregate(ds, calcs, &rows, &groups.gid, groups.n, axis.as_ref())?;
     let counts = &values.counts;
-    let present: Vec<usize> = (0..groups.n).filter(|g| counts[*g] > 0 || spec.breakdowns.is_empty()).collect();
+    let present: Vec<usize> = (0..groups.n).filter(|g| counts[*g] > 0 || plan.breakdowns.is_empty()).collect();
     let n_groups = present.len() as u64;
     let calc_value =
         |c: usize, g: usize| -> Cell { values.values[c].get(g).copied().flatten().map_or(Cell::Null, Cell::Num) };
     let passing: Vec<usize> = present
         .into_iter()
         .filter(|g| {
-            havings.iter().all(|(c, op, v)| match values.values[*c].get(*g).copied().flatten() {
+            plan.havings.iter().all(|h| match values.values[h.calc].get(*g).copied().flatten() {
                 None => false,
-                Some(x) => match op.as_str() {
-                    "=" => x == *v,
-                    "!=" => x != *v,
-                    ">" => x > *v,
-                    ">=" => x >= *v,
-                    "<" => x < *v,
-                    _ => x <= *v,
-                },
+                Some(x) => h.op.test(x, h.value),
             })
         })
         .collect();
     // Order without allocating: calculation values and borrowed breakdown values.
     let order = |ga: &usize, gb: &usize| -> std::cmp::Ordering {
-        for (key, desc) in &orders {
+        for (key, desc) in orders {
             let (o, null) = match key {
                 OrderKey::Calc(c) => {
                     let (a, b) = (values.values[*c][*ga], values.values[*c][*gb]);
                     match (a, b) {
-                        (Some(x), Some(y)) => (x.total_cmp(&y), false),
+                        (Some(x), Some(y)) => (crate::plan::order_key(x).total_cmp(&crate::plan::order_key(y)), false),
                         (None, None) => (std::cmp::Ordering::Equal, true),
                         (None, _) => (std::cmp::Ordering::Greater, true),
                         (_, None) => (std::cmp::Ordering::Less, true),
@@ -693,7 +642,7 @@ pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
     top.sort_unstable_by(order);
     let kept: Vec<(usize, Vec<Cell>)> = top.into_iter().map(|g| (g, groups.key(g))).collect();
 
-    let visible: Vec<usize> = (0..calcs.len()).filter(|c| !calcs[*c].hidden && calcs[*c].op != Op::Heatmap).collect();
+    let visible = plan.visible();
     let row_of = |key: &[Cell], get: &dyn Fn(usize) -> Cell| -> Row {
         let mut r = Row(Vec::with_capacity(key.len() + visible.len()));
         for (k, name) in groups.keys.iter().map(|k| &k.name).enumerate() {
@@ -708,7 +657,7 @@ pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
 
     // Series for the returned groups: group rank x time bucket.
     let mut series = Vec::new();
-    if let (Some(axis), false) = (axis.as_ref(), spec.disable_series) {
+    if let (Some(axis), true) = (axis.as_ref(), plan.series) {
         let nb = axis.buckets;
         let mut rank = vec![u32::MAX; groups.n];
         for (r, (g, _)) in kept.iter().enumerate() {
@@ -732,7 +681,7 @@ pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
             }
         });
         let n = kept.len() * nb;
-        let sv = agg::aggregate_series(ds, &calcs, &Rows::List(sub), &sgid, n, axis)?;
+        let sv = agg::aggregate_series(ds, calcs, &Rows::List(sub), &sgid, n, axis)?;
         let edges = axis.edges();
         for (r, (_, key)) in kept.iter().enumerate() {
             for (b, edge) in edges.iter().take(nb).enumerate() {
@@ -756,22 +705,20 @@ pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
             return Err(Error::Spec("HEATMAP needs a time column".into()));
         };
         let col = c.column.map(|i| &ds.columns()[i]).ok_or_else(|| Error::Spec("HEATMAP needs a column".into()))?;
-        let ho = spec.heatmap.clone().unwrap_or_default();
-        let mut hax = *axis;
-        if let Some(tb) = ho.time_buckets {
-            let tb = tb.clamp(1, 2000);
-            let span = axis.end(axis.buckets - 1) as i128 - axis.start(0) as i128;
-            hax.t0 = axis.start(0);
-            hax.width = ((span + tb as i128 - 1) / tb as i128).max(1) as i64;
-            hax.buckets = tb;
-            hax.cuts = None;
-        }
+        let ho = &plan.heatmap;
+        let rebucketed = match (ho.time_buckets, &range) {
+            (Some(tb), Some(r)) => Some(r.rebucketed(tb)),
+            _ => None,
+        };
+        let hax = match &rebucketed {
+            Some(r) => r.axis(axis.column),
+            None => *axis,
+        };
         let h = heatmap_rows(col, &hax, &rows, ho.value_buckets.unwrap_or(40), ho.scale.unwrap_or(Scale::Log))?;
         heatmaps.push(NamedHeatmap { name: c.name.clone(), heatmap: h });
     }
 
-    let mut columns: Vec<String> = spec.breakdowns.clone();
-    columns.extend(visible.iter().map(|c| calcs[*c].name.clone()));
+    let columns = plan.columns();
     let (start_time, end_time, granularity) = match range {
         Some(r) => (r.t0 as f64 * r.spu, r.t1 as f64 * r.spu, r.width as f64 * r.spu),
         None => (0.0, 0.0, 0.0),

@@ -3,10 +3,11 @@
 
 use serde::Deserialize;
 
-use crate::column::{Column, ColumnData, Role};
+use crate::column::Role;
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::heatmap::Scale;
+use crate::plan::Catalog;
 
 /// Default `limit`.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -295,21 +296,17 @@ pub(crate) fn column_index(ds: &Dataset, name: &str) -> Result<usize> {
     ds.columns().iter().position(|c| c.name == name).ok_or_else(|| Error::UnknownColumn { column: name.to_string() })
 }
 
-pub(crate) fn is_numeric(c: &Column) -> bool {
-    matches!(c.data, ColumnData::Int(_) | ColumnData::UInt(_) | ColumnData::Float(_))
-}
-
-/// Checks one calculation against the dataset.
-pub fn check_calculation(ds: &Dataset, op_name: &str, column: Option<&str>) -> Result<Calc> {
+/// Checks one calculation against a table's columns.
+pub fn check_calculation(cat: &Catalog, op_name: &str, column: Option<&str>) -> Result<Calc> {
     let op = Op::parse(op_name)
         .ok_or_else(|| Error::Spec(format!("unknown calculation op \"{op_name}\" (one of {LIST})")))?;
     let col = match (op.needs_column(), column) {
         (true, None) | (true, Some("")) => {
             return Err(Error::Spec(format!("calculation {op_name} needs a column")));
         }
-        (true, Some(name)) => Some(column_index(ds, name)?),
-        (false, Some(name)) if op == Op::Concurrency && !name.is_empty() => Some(column_index(ds, name)?),
-        (false, _) if op == Op::Concurrency => Some(column_index(ds, "duration_ms").map_err(|_| Error::Operator {
+        (true, Some(name)) => Some(cat.index(name)?),
+        (false, Some(name)) if op == Op::Concurrency && !name.is_empty() => Some(cat.index(name)?),
+        (false, _) if op == Op::Concurrency => Some(cat.index("duration_ms").map_err(|_| Error::Operator {
             op: op_name.into(),
             column: "duration_ms".into(),
             message: "CONCURRENCY needs a duration column: name one, or load a duration_ms column".into(),
@@ -317,19 +314,19 @@ pub fn check_calculation(ds: &Dataset, op_name: &str, column: Option<&str>) -> R
         (false, _) => None,
     };
     if let Some(i) = col {
-        let c = &ds.columns()[i];
-        if (op.needs_number() || op == Op::Concurrency) && !is_numeric(c) {
+        let c = &cat.columns[i];
+        if (op.needs_number() || op == Op::Concurrency) && c.role != Role::Number {
             return Err(Error::Operator {
                 op: op_name.into(),
                 column: c.name.clone(),
-                message: format!("needs a numeric column, this one is {} ({})", c.arrow_type, role_name(c.role)),
+                message: format!("needs a numeric column, this one is {} ({})", c.type_name, role_name(c.role)),
             });
         }
         if op == Op::CountDistinct && c.role == Role::Other {
             return Err(Error::Operator {
                 op: op_name.into(),
                 column: c.name.clone(),
-                message: format!("type {} is not analyzed", c.arrow_type),
+                message: format!("type {} is not analyzed", c.type_name),
             });
         }
     }

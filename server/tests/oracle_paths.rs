@@ -1,0 +1,197 @@
+//! Every spec of the oracle (`tests/oracle.rs`: randomized specs over randomized data,
+//! and the edge specs over NaN, infinities, 64-bit integers, empty strings, all-null
+//! columns) through the server on ClickHouse: the same Arrow data is loaded into chdb
+//! (PyPI, behind ClickHouse's HTTP interface, reached over real HTTP), and
+//! `POST /api/query` on `sightline serve --clickhouse URL --table T` must return what
+//! the engine returns over the same rows (`Dataset.query`, and `/api/query` on an
+//! embedded source, which runs the same function): counts exact, floats within 1e-9
+//! relative. A failure names the spec, the path and the first differing cell.
+
+#[path = "support/chdb.rs"]
+mod chdb;
+#[path = "../../tests/oracle/gen.rs"]
+mod gen;
+#[path = "support/http.rs"]
+mod http;
+
+use std::path::{Path, PathBuf};
+
+use gen::*;
+use serde_json::{json, Value as J};
+use sightline::query::{run, QuerySpec};
+use sightline::Dataset;
+use sightline_server::clickhouse::{quote_str, ChConfig};
+use sightline_server::{Config, Server};
+
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// The first place `got` differs from `want` (floats within 1e-9 relative), as a JSON
+/// pointer with both values.
+fn first_difference(path: &str, want: &J, got: &J) -> Option<String> {
+    match (want, got) {
+        (J::Number(a), J::Number(b)) => {
+            let (x, y) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            let exact = a.is_u64() || a.is_i64();
+            let ok = if exact && (b.is_u64() || b.is_i64()) {
+                a == b
+            } else {
+                (x - y).abs() <= 1e-9 * x.abs().max(y.abs()) || x == y
+            };
+            (!ok).then(|| format!("{path}: engine {want}, ClickHouse {got}"))
+        }
+        (J::Array(a), J::Array(b)) => {
+            if a.len() != b.len() {
+                return Some(format!("{path}: engine has {} items, ClickHouse {}", a.len(), b.len()));
+            }
+            a.iter().zip(b).enumerate().find_map(|(i, (x, y))| first_difference(&format!("{path}/{i}"), x, y))
+        }
+        (J::Object(a), J::Object(b)) => {
+            let (ka, kb): (Vec<_>, Vec<_>) = (a.keys().collect(), b.keys().collect());
+            if ka != kb {
+                return Some(format!("{path}: engine keys {ka:?}, ClickHouse keys {kb:?}"));
+            }
+            a.iter().find_map(|(k, x)| first_difference(&format!("{path}/{k}"), x, &b[k]))
+        }
+        _ => (want != got).then(|| format!("{path}: engine {want}, ClickHouse {got}")),
+    }
+}
+
+struct Case {
+    table: String,
+    ds: usize,
+    spec: J,
+}
+
+#[test]
+fn every_oracle_spec_gives_the_same_answer_on_clickhouse() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("oracle-paths");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // The oracle's loops, with its seeds: the same data and the same specs.
+    let mut files: Vec<(String, PathBuf, Dataset)> = Vec::new();
+    let mut cases = Vec::new();
+    let load = |name: String, bytes: Vec<u8>, files: &mut Vec<(String, PathBuf, Dataset)>| -> usize {
+        let path = dir.join(format!("{name}.arrow"));
+        std::fs::write(&path, &bytes).unwrap();
+        let mut ds = Dataset::new();
+        ds.push(&bytes).unwrap();
+        ds.finish().unwrap();
+        files.push((name, path, ds));
+        files.len() - 1
+    };
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    for d in 0..12 {
+        let rows = [0usize, 1, 7, 300, 2500, 6000][d % 6];
+        let bytes = dataset(&mut rng, rows, d % 2 == 0);
+        let k = load(format!("data{d}"), bytes, &mut files);
+        for _ in 0..40 {
+            cases.push(Case { table: files[k].0.clone(), ds: k, spec: random_spec(&mut rng) });
+        }
+    }
+    let mut rng = Rng(0xed9e_5eed_0042_0007);
+    for d in 0..8 {
+        let rows = [1usize, 40, 900, 3000][d % 4];
+        let bytes = edge_dataset(&mut rng, rows, d % 2 == 0);
+        let k = load(format!("edges{d}"), bytes, &mut files);
+        for _ in 0..40 {
+            cases.push(Case { table: files[k].0.clone(), ds: k, spec: edge_spec(&mut rng) });
+        }
+    }
+    // Series too: the oracle's specs disable them; every other spec here turns them on.
+    for (i, c) in cases.iter_mut().enumerate() {
+        if i % 2 == 1 {
+            c.spec["disable_series"] = json!(false);
+            c.spec["limit"] = json!(50);
+        }
+    }
+
+    // Load every file into chdb; serve it over ClickHouse's HTTP interface.
+    let setup: Vec<J> = files
+        .iter()
+        .map(|(name, path, _)| json!({ "name": name, "quoted": format!("`{name}`"), "path_literal": quote_str(path.to_str().unwrap()) }))
+        .collect();
+    std::fs::write(dir.join("tables.json"), serde_json::to_vec(&setup).unwrap()).unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let session = dir.join("session");
+    chdb::python(&["setup", &s(&session), &s(&dir.join("tables.json")), &s(&dir.join("described.json"))]);
+    let ch = chdb::ChdbHttp::start(&session, "sightline:oracle-pw", &dir.join("chdb.port"));
+
+    let servers: Vec<std::net::SocketAddr> = files
+        .iter()
+        .map(|(name, _, _)| {
+            let server = Server::bind(Config {
+                port: 0,
+                root: PathBuf::from(ROOT),
+                clickhouse: Some(ChConfig {
+                    url: format!("http://127.0.0.1:{}", ch.port),
+                    table: name.clone(),
+                    user: Some("sightline".into()),
+                    password: Some("oracle-pw".into()),
+                }),
+                ..Config::default()
+            })
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let addr = server.local_addr().unwrap();
+            std::thread::spawn(move || server.run());
+            addr
+        })
+        .collect();
+
+    let (mut failures, mut compared, mut cells) = (Vec::new(), 0usize, 0usize);
+    for (k, c) in cases.iter().enumerate() {
+        let parsed: QuerySpec = serde_json::from_value(c.spec.clone()).unwrap();
+        let want = run(&files[c.ds].2, &parsed);
+        let r = http::request(
+            servers[c.ds],
+            "POST",
+            "/api/query",
+            &[],
+            json!({ "source": c.table, "spec": c.spec }).to_string().as_bytes(),
+        );
+        match want {
+            Err(e) => {
+                if r.status != 400 {
+                    failures.push(format!(
+                        "case {k} on {} ({}): engine refused ({e}), ClickHouse path answered {}: {}",
+                        c.table,
+                        c.spec,
+                        r.status,
+                        r.text()
+                    ));
+                }
+            }
+            Ok(want) => {
+                if r.status != 200 {
+                    failures.push(format!(
+                        "case {k} on {} ({}): ClickHouse path answered {}: {}",
+                        c.table,
+                        c.spec,
+                        r.status,
+                        r.text()
+                    ));
+                    continue;
+                }
+                let want = serde_json::to_value(&want).unwrap();
+                let got: J = serde_json::from_slice(&r.body).unwrap();
+                cells += want["results"].as_array().map_or(0, |r| r.len())
+                    + want["series"].as_array().map_or(0, |r| r.len());
+                compared += 1;
+                if let Some(d) = first_difference("", &want, &got) {
+                    failures.push(format!("case {k} on {} ({}), path ClickHouse: {d}", c.table, c.spec));
+                }
+            }
+        }
+    }
+    std::fs::write(dir.join("failures.txt"), failures.join("\n")).unwrap();
+    println!(
+        "{} specs, {compared} answers compared ({cells} result and series rows) between the engine and ClickHouse",
+        cases.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} specs differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.iter().take(8).cloned().collect::<Vec<_>>().join("\n")
+    );
+}

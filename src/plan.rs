@@ -1,0 +1,337 @@
+//! The logical plan: a query specification checked against a table's columns, with
+//! nothing left to interpret. Every executor runs the same plan: the in-memory engine
+//! ([`crate::query::execute`]) and the server's ClickHouse compiler (which turns it into
+//! SQL). Checking happens here, once, so that a bad spec gets the same typed error
+//! whichever executor would have run it.
+//!
+//! A plan names columns by their index in a [`Catalog`], which both a [`Dataset`] and
+//! a remote table's schema (names, roles and types) can produce. What a plan cannot
+//! know without the data (the default time range, which needs the newest event) is
+//! resolved by each executor through the same function, [`resolve_range`].
+
+use crate::column::{Role, TimeUnit};
+use crate::dataset::Dataset;
+use crate::error::{Error, Result};
+use crate::heatmap::Scale;
+use crate::query::spec::{
+    check_calculation, Calc, FilterSpec, HeatmapOptions, Op, QuerySpec, DEFAULT_LIMIT, MAX_LIMIT,
+};
+
+/// A column as a plan sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnMeta {
+    /// Its name.
+    pub name: String,
+    /// How it is used.
+    pub role: Role,
+    /// Its type as its store writes it (`Timestamp(ms, "UTC")`, `Nullable(Float64)`).
+    pub type_name: String,
+    /// Time columns: the unit of their raw values.
+    pub unit: Option<TimeUnit>,
+}
+
+/// A table's columns, and which is its default time column.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Catalog {
+    /// The columns.
+    pub columns: Vec<ColumnMeta>,
+}
+
+impl Catalog {
+    /// The columns of a dataset.
+    pub fn of(ds: &Dataset) -> Catalog {
+        let columns = ds
+            .columns()
+            .iter()
+            .map(|c| ColumnMeta {
+                name: c.name.clone(),
+                role: c.role,
+                type_name: c.arrow_type.clone(),
+                unit: match &c.data {
+                    crate::column::ColumnData::Time { unit, .. } => Some(*unit),
+                    _ => None,
+                },
+            })
+            .collect();
+        Catalog { columns }
+    }
+
+    /// Index of the column named `name`.
+    pub fn index(&self, name: &str) -> Result<usize> {
+        self.columns
+            .iter()
+            .position(|c| c.name == name)
+            .ok_or_else(|| Error::UnknownColumn { column: name.to_string() })
+    }
+
+    /// The default time column: one named `timestamp`, `time`, `@timestamp` or `_time`,
+    /// else the first time column.
+    pub fn time_column(&self) -> Option<usize> {
+        const NAMES: [&str; 4] = ["timestamp", "time", "@timestamp", "_time"];
+        let is_time = |i: &usize| self.columns[*i].role == Role::Time;
+        NAMES
+            .iter()
+            .find_map(|n| (0..self.columns.len()).filter(is_time).find(|i| self.columns[*i].name == *n))
+            .or_else(|| (0..self.columns.len()).find(is_time))
+    }
+}
+
+/// A having's comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    /// `=`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+}
+
+impl Cmp {
+    /// `x op v`, as IEEE comparisons (NaN compares false except with `!=`).
+    pub fn test(self, x: f64, v: f64) -> bool {
+        match self {
+            Cmp::Eq => x == v,
+            Cmp::Ne => x != v,
+            Cmp::Gt => x > v,
+            Cmp::Ge => x >= v,
+            Cmp::Lt => x < v,
+            Cmp::Le => x <= v,
+        }
+    }
+    /// The operator as written.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Cmp::Eq => "=",
+            Cmp::Ne => "!=",
+            Cmp::Gt => ">",
+            Cmp::Ge => ">=",
+            Cmp::Lt => "<",
+            Cmp::Le => "<=",
+        }
+    }
+}
+
+/// A filter on groups: `calcs[calc] op value`; a group whose value is null fails it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Having {
+    /// Index into [`QueryPlan::calcs`].
+    pub calc: usize,
+    /// The comparison.
+    pub op: Cmp,
+    /// The operand.
+    pub value: f64,
+}
+
+/// What a result is ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderKey {
+    /// A calculation (index into [`QueryPlan::calcs`]); nulls last either way.
+    Calc(usize),
+    /// A breakdown (index into [`QueryPlan::breakdowns`]); nulls last either way.
+    Breakdown(usize),
+}
+
+/// A calculation's value as results are ordered by it: every NaN one value above
+/// +inf (whatever its sign bit, which the hardware and wasm choose differently), and
+/// -0 equal to 0. Every executor orders by this.
+pub fn order_key(x: f64) -> f64 {
+    if x.is_nan() {
+        f64::NAN
+    } else {
+        x + 0.0
+    }
+}
+
+/// A checked query. Orders are complete: the spec's, then (when it gave none) the
+/// first calculation descending, then every breakdown ascending, so that ties are
+/// broken the same way by every executor.
+#[derive(Debug, Clone)]
+pub struct QueryPlan {
+    /// Calculations: the spec's, then those only havings use (`hidden`).
+    pub calcs: Vec<Calc>,
+    /// Breakdown columns (indices into the catalog).
+    pub breakdowns: Vec<usize>,
+    /// Their names, as results key them.
+    pub breakdown_names: Vec<String>,
+    /// Filters on groups.
+    pub havings: Vec<Having>,
+    /// `(key, descending)`, most significant first.
+    pub orders: Vec<(OrderKey, bool)>,
+    /// Most groups returned.
+    pub limit: usize,
+    /// Filters on events, as given (each executor checks their operands against the
+    /// column's type with the same messages).
+    pub filters: Vec<FilterSpec>,
+    /// `filter_combination` is `OR`.
+    pub any: bool,
+    /// The time column, if the table has one.
+    pub time_column: Option<usize>,
+    /// HEATMAP options.
+    pub heatmap: HeatmapOptions,
+    /// Compute `series`.
+    pub series: bool,
+}
+
+impl QueryPlan {
+    /// Checks `spec` against `cat`: every column, operator, having, order and limit.
+    pub fn new(cat: &Catalog, spec: &QuerySpec) -> Result<QueryPlan> {
+        let mut calcs: Vec<Calc> = spec
+            .calculations
+            .iter()
+            .map(|c| check_calculation(cat, &c.op, c.column.as_deref()))
+            .collect::<Result<_>>()?;
+        if calcs.is_empty() {
+            calcs.push(check_calculation(cat, "COUNT", None)?);
+        }
+        let breakdowns = spec.breakdowns.iter().map(|b| cat.index(b)).collect::<Result<Vec<_>>>()?;
+        for b in &breakdowns {
+            let c = &cat.columns[*b];
+            if c.role == Role::Other {
+                return Err(Error::Operator {
+                    op: "GROUP BY".into(),
+                    column: c.name.clone(),
+                    message: format!("type {} is not analyzed", c.type_name),
+                });
+            }
+        }
+        let limit = spec.limit.unwrap_or(DEFAULT_LIMIT);
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(Error::Spec(format!("limit must be between 1 and {MAX_LIMIT}, got {limit}")));
+        }
+        // Havings: each refers to a calculation; one not among them is computed, hidden.
+        let mut havings = Vec::new();
+        for h in &spec.havings {
+            if h.calculate_op == "HEATMAP" {
+                return Err(Error::Spec("a having cannot use HEATMAP".into()));
+            }
+            let c = check_calculation(cat, &h.calculate_op, h.column.as_deref())?;
+            let calc = match calcs.iter().position(|x| x.name == c.name) {
+                Some(i) => i,
+                None => {
+                    calcs.push(Calc { hidden: true, ..c });
+                    calcs.len() - 1
+                }
+            };
+            let value = h.value.as_number().ok_or_else(|| Error::Operator {
+                op: h.op.clone(),
+                column: h.column.clone().unwrap_or_default(),
+                message: "a having needs a numeric value".into(),
+            })?;
+            let op = match h.op.as_str() {
+                "=" => Cmp::Eq,
+                "!=" => Cmp::Ne,
+                ">" => Cmp::Gt,
+                ">=" => Cmp::Ge,
+                "<" => Cmp::Lt,
+                "<=" => Cmp::Le,
+                _ => {
+                    return Err(Error::Operator {
+                        op: h.op.clone(),
+                        column: h.column.clone().unwrap_or_default(),
+                        message: "a having's op is one of =, !=, >, >=, <, <=".into(),
+                    })
+                }
+            };
+            havings.push(Having { calc, op, value });
+        }
+        // Orders: each refers to a calculation or a breakdown.
+        let mut orders = Vec::new();
+        for o in &spec.orders {
+            let desc = match o.order.as_deref() {
+                None | Some("ascending") | Some("asc") => false,
+                Some("descending") | Some("desc") => true,
+                Some(other) => {
+                    return Err(Error::Spec(format!("order must be ascending or descending, not \"{other}\"")))
+                }
+            };
+            let key = match &o.op {
+                Some(op) => {
+                    let c = check_calculation(cat, op, o.column.as_deref())?;
+                    let i = calcs
+                        .iter()
+                        .position(|x| x.name == c.name && !x.hidden)
+                        .ok_or_else(|| Error::Spec(format!("order by {}: not among the calculations", c.name)))?;
+                    if calcs[i].op == Op::Heatmap {
+                        return Err(Error::Spec("cannot order by HEATMAP".into()));
+                    }
+                    OrderKey::Calc(i)
+                }
+                None => {
+                    let col = o.column.clone().unwrap_or_default();
+                    let i = spec.breakdowns.iter().position(|b| *b == col).ok_or_else(|| {
+                        Error::Spec(format!(
+                            "order by \"{col}\": not among the breakdowns (give an op to order by a calculation)"
+                        ))
+                    })?;
+                    OrderKey::Breakdown(i)
+                }
+            };
+            orders.push((key, desc));
+        }
+        if orders.is_empty() {
+            if let Some(i) = calcs.iter().position(|c| c.op != Op::Heatmap && !c.hidden) {
+                orders.push((OrderKey::Calc(i), true));
+            }
+        }
+        for i in 0..spec.breakdowns.len() {
+            orders.push((OrderKey::Breakdown(i), false)); // ties: breakdown values ascending
+        }
+        let any = match spec.filter_combination.as_deref() {
+            None | Some("AND") | Some("and") => false,
+            Some("OR") | Some("or") => true,
+            Some(other) => return Err(Error::Spec(format!("filter_combination must be AND or OR, not \"{other}\""))),
+        };
+        let time_column = match &spec.time_column {
+            Some(name) => Some(cat.index(name)?),
+            None => cat.time_column(),
+        };
+        if let Some(t) = time_column {
+            let c = &cat.columns[t];
+            if c.role != Role::Time || c.unit.is_none() {
+                return Err(Error::Spec(format!("\"{}\" is not a time column", c.name)));
+            }
+        } else if spec.start_time.is_some() || spec.end_time.is_some() || spec.time_range.is_some() {
+            return Err(Error::Spec("the dataset has no time column for start_time, end_time or time_range".into()));
+        }
+        if time_column.is_none() && calcs.iter().any(|c| c.op == Op::Heatmap) {
+            return Err(Error::Spec("HEATMAP needs a time column".into()));
+        }
+        if let Some(z) = spec.time_zone.as_deref() {
+            crate::tz::Zone::parse(z)?;
+        }
+        let mut heatmap = spec.heatmap.clone().unwrap_or_default();
+        heatmap.scale = Some(heatmap.scale.unwrap_or(Scale::Log));
+        Ok(QueryPlan {
+            calcs,
+            breakdowns,
+            breakdown_names: spec.breakdowns.clone(),
+            havings,
+            orders,
+            limit,
+            filters: spec.filters.clone(),
+            any,
+            time_column,
+            heatmap,
+            series: !spec.disable_series,
+        })
+    }
+
+    /// Indices of the calculations returned in result rows (not hidden, not HEATMAP).
+    pub fn visible(&self) -> Vec<usize> {
+        (0..self.calcs.len()).filter(|c| !self.calcs[*c].hidden && self.calcs[*c].op != Op::Heatmap).collect()
+    }
+
+    /// Result column names: breakdowns, then visible calculations.
+    pub fn columns(&self) -> Vec<String> {
+        let mut out = self.breakdown_names.clone();
+        out.extend(self.visible().iter().map(|c| self.calcs[*c].name.clone()));
+        out
+    }
+}
