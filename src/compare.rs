@@ -200,7 +200,8 @@ pub const MAX_INT_DIMENSION_VALUES: usize = 1000;
 pub const QUANTITY_MIN_VALUES: usize = 10;
 /// See [`QUANTITY_MIN_VALUES`].
 pub const QUANTITY_SPAN: f64 = 3.0;
-const MEASURE_BUCKETS: usize = 32;
+/// Buckets of a measure's histogram.
+pub const MEASURE_BUCKETS: usize = 32;
 
 /// Side of each row: 0 outside, 1 selection, 2 baseline.
 fn sides(ds: &Dataset, spec: &CompareSpec) -> Result<Vec<u8>> {
@@ -321,16 +322,16 @@ fn dimension_codes<'a>(c: &'a Column, side: &[u8], auto: bool) -> Option<Codes<'
     }
 }
 
-/// The value of `code` as JSON (integers beyond 2^53 as decimal strings: see [`crate::query::int_json`]).
-fn value_name(codes: &Codes, code: usize) -> serde_json::Value {
+/// The value of `code`.
+fn dim_value(codes: &Codes, code: usize) -> DimValue {
     match codes {
-        Codes::Str(_, d) => d.get(code as u32).map_or(serde_json::Value::Null, |s| s.into()),
+        Codes::Str(_, d) => d.get(code as u32).map_or(DimValue::Null, |s| DimValue::Str(s.to_string())),
         Codes::Bool(_) => match code {
-            0 => false.into(),
-            1 => true.into(),
-            _ => serde_json::Value::Null,
+            0 => DimValue::Bool(false),
+            1 => DimValue::Bool(true),
+            _ => DimValue::Null,
         },
-        Codes::Int(_, v) => v.get(code).copied().flatten().map_or(serde_json::Value::Null, crate::query::int_json),
+        Codes::Int(_, v) => v.get(code).copied().flatten().map_or(DimValue::Null, DimValue::Int),
     }
 }
 
@@ -510,9 +511,68 @@ pub(crate) fn interpolate(a: f64, b: f64, frac: f64) -> f64 {
     }
 }
 
-/// A measure compared, and the natural log of its p-value (significance is decided
-/// later, by Benjamini-Hochberg over every test of the comparison).
-fn measure(c: &Column, side: &[u8]) -> Option<(Measure, f64)> {
+/// The shared bucket edges of a measure whose finite values span `lo..=hi` (`lo > hi`
+/// when there are none), and whether they are logarithmic.
+pub fn measure_edges(lo: f64, hi: f64) -> (Vec<f64>, bool) {
+    let (lo, hi) = if lo > hi {
+        (0.0, 1.0) // no finite value at all
+    } else if lo == hi {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        (lo, hi)
+    };
+    let log = lo > 0.0 && hi / lo > 20.0;
+    let edges: Vec<f64> = (0..=MEASURE_BUCKETS)
+        .map(|k| {
+            let f = k as f64 / MEASURE_BUCKETS as f64;
+            match k {
+                0 => lo,
+                MEASURE_BUCKETS => hi,
+                // libm: the same edges on the server and in wasm (see heatmap.rs).
+                _ if log => lo * libm::pow(hi / lo, f),
+                _ => lo + (hi - lo) * f,
+            }
+        })
+        .collect();
+    (edges, log)
+}
+
+/// The bucket of `v` on a measure's edges: edges are lower bounds, -inf falls in the
+/// first bucket and +inf in the last.
+pub fn measure_bucket(edges: &[f64], v: f64) -> usize {
+    edges[1..].partition_point(|e| *e <= v).min(MEASURE_BUCKETS - 1)
+}
+
+/// One side of a measure, counted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SideCounts {
+    /// Non-null, non-NaN values.
+    pub count: u64,
+    /// Values per bucket.
+    pub histogram: Vec<u64>,
+    /// Exact median (linear interpolation).
+    pub p50: Option<f64>,
+    /// Exact 95th percentile.
+    pub p95: Option<f64>,
+}
+
+/// A measure counted on both sides, however it was counted (here, or in SQL).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeasureCounts {
+    /// The column.
+    pub column: String,
+    /// [`measure_edges`].
+    pub edges: Vec<f64>,
+    /// Whether the edges are logarithmic.
+    pub log: bool,
+    /// The selection.
+    pub selection: SideCounts,
+    /// The baseline.
+    pub baseline: SideCounts,
+}
+
+/// Counts a measure over the rows of each side.
+fn measure_counts(c: &Column, side: &[u8]) -> Option<MeasureCounts> {
     let get = |i: usize| -> Option<f64> {
         if !c.validity.is_valid(i) {
             return None;
@@ -536,82 +596,110 @@ fn measure(c: &Column, side: &[u8]) -> Option<(Measure, f64)> {
     if sel.is_empty() || base.is_empty() {
         return None;
     }
-    // Edges span the finite values; -inf falls in the first bucket and +inf in the last,
-    // so infinities are counted without turning the edges into NaN.
+    // Edges span the finite values, so infinities are counted without turning the
+    // edges into NaN.
     let (lo, hi) = sel
         .iter()
         .chain(&base)
         .filter(|v| v.is_finite())
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
-    let (lo, hi) = if lo > hi {
-        (0.0, 1.0) // no finite value at all
-    } else if lo == hi {
-        (lo - 0.5, hi + 0.5)
-    } else {
-        (lo, hi)
-    };
-    let log = lo > 0.0 && hi / lo > 20.0;
-    let edges: Vec<f64> = (0..=MEASURE_BUCKETS)
-        .map(|k| {
-            let f = k as f64 / MEASURE_BUCKETS as f64;
-            match k {
-                0 => lo,
-                MEASURE_BUCKETS => hi,
-                // libm: the same edges on the server and in wasm (see heatmap.rs).
-                _ if log => lo * libm::pow(hi / lo, f),
-                _ => lo + (hi - lo) * f,
-            }
-        })
-        .collect();
-    let hist = |vals: &[f64]| -> Vec<f64> {
-        let mut h = vec![0.0; MEASURE_BUCKETS];
-        for v in vals {
-            let b = edges[1..].partition_point(|e| e <= v).min(MEASURE_BUCKETS - 1);
-            h[b] += 1.0;
+    let (edges, log) = measure_edges(lo, hi);
+    let side_counts = |mut v: Vec<f64>| -> SideCounts {
+        let mut h = vec![0u64; MEASURE_BUCKETS];
+        for x in &v {
+            h[measure_bucket(&edges, *x)] += 1;
         }
-        let n = vals.len().max(1) as f64;
-        h.iter_mut().for_each(|x| *x /= n);
-        h
+        v.sort_unstable_by(f64::total_cmp);
+        SideCounts { count: v.len() as u64, histogram: h, p50: percentile(&v, 0.5), p95: percentile(&v, 0.95) }
     };
-    let (hs, hb) = (hist(&sel), hist(&base));
+    let (selection, baseline) = (side_counts(sel), side_counts(base));
+    Some(MeasureCounts { column: c.name.clone(), edges, log, selection, baseline })
+}
+
+/// A measure compared, and the natural log of its p-value (significance is decided
+/// later, by Benjamini-Hochberg over every test of the comparison).
+fn measure(m: MeasureCounts) -> (Measure, f64) {
+    let shares = |s: &SideCounts| -> Vec<f64> {
+        let n = s.count.max(1) as f64;
+        s.histogram.iter().map(|x| *x as f64 / n).collect()
+    };
+    let (hs, hb) = (shares(&m.selection), shares(&m.baseline));
     let (mut cs, mut cb, mut d) = (0.0, 0.0, 0.0f64);
-    for k in 0..MEASURE_BUCKETS {
+    for k in 0..hs.len().min(hb.len()) {
         cs += hs[k];
         cb += hb[k];
         d = d.max((cs - cb).abs());
     }
-    let (n1, n2) = (sel.len() as f64, base.len() as f64);
+    let (n1, n2) = (m.selection.count as f64, m.baseline.count as f64);
     let ne = (n1 * n2 / (n1 + n2)).sqrt();
     let ln_p = ln_ks_sf((ne + 0.12 + 0.11 / ne) * d);
     let (p, log10_p) = p_fields(ln_p);
-    let stats = |mut v: Vec<f64>, h: Vec<f64>| -> SideStats {
-        v.sort_unstable_by(f64::total_cmp);
-        SideStats { count: v.len() as u64, p50: percentile(&v, 0.5), p95: percentile(&v, 0.95), histogram: h }
-    };
-    Some((
+    let stats = |s: &SideCounts, h: Vec<f64>| SideStats { count: s.count, p50: s.p50, p95: s.p95, histogram: h };
+    (
         Measure {
-            column: c.name.clone(),
+            column: m.column.clone(),
             score: d,
             p_value: Some(p),
             log10_p_value: Some(log10_p),
             significant: false,
-            edges,
-            scale: if log { "log" } else { "linear" },
-            selection: stats(sel, hs),
-            baseline: stats(base, hb),
+            scale: if m.log { "log" } else { "linear" },
+            selection: stats(&m.selection, hs),
+            baseline: stats(&m.baseline, hb),
+            edges: m.edges,
         },
         ln_p,
-    ))
+    )
 }
 
-/// Compares the selection with the baseline.
-pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
+/// A dimension's value, ordered as ties are broken: by value, null last.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DimValue {
+    /// A boolean.
+    Bool(bool),
+    /// An integer, exact.
+    Int(i128),
+    /// A string (compared by bytes).
+    Str(String),
+    /// Null.
+    Null,
+}
+
+impl DimValue {
+    /// As results give it (integers beyond 2^53 as decimal strings).
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            DimValue::Bool(b) => (*b).into(),
+            DimValue::Int(x) => crate::query::int_json(*x),
+            DimValue::Str(s) => s.as_str().into(),
+            DimValue::Null => serde_json::Value::Null,
+        }
+    }
+}
+
+/// One dimension's values counted on both sides, however they were counted.
+pub struct DimCounts<'a> {
+    /// The column.
+    pub column: String,
+    /// (selection count, baseline count) of every value present on either side.
+    pub rows: Vec<(u64, u64)>,
+    /// The value of row `r`.
+    pub value: Box<dyn Fn(usize) -> DimValue + 'a>,
+    /// Rows `r` and `q` in their values' order ([`DimValue`]'s), without making values.
+    pub order: Box<dyn Fn(usize, usize) -> std::cmp::Ordering + 'a>,
+}
+
+/// The comparison's options, checked: `(alpha, top, min_count)`.
+pub fn options(spec: &CompareSpec) -> Result<(f64, usize, u64)> {
     let alpha = spec.alpha.unwrap_or(0.05);
     if !(alpha > 0.0 && alpha < 1.0) {
         return Err(Error::Spec(format!("alpha must be between 0 and 1, got {alpha}")));
     }
-    let top = spec.top.unwrap_or(10).clamp(1, 1000);
-    let min_count = spec.min_count.unwrap_or(5);
+    Ok((alpha, spec.top.unwrap_or(10).clamp(1, 1000), spec.min_count.unwrap_or(5)))
+}
+
+/// Compares the selection with the baseline.
+pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
+    options(spec)?;
     let side = sides(ds, spec)?;
     let (ns, nb) = side.iter().fold((0u64, 0u64), |(a, b), s| (a + (*s == 1) as u64, b + (*s == 2) as u64));
 
@@ -700,12 +788,52 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
             .collect();
         counted.push(Counted { column: c.name.clone(), codes, rows });
     }
+    let dims: Vec<DimCounts> = counted
+        .into_iter()
+        .map(|c| {
+            let rows: Vec<(u64, u64)> = c.rows.iter().map(|r| (r.1, r.2)).collect();
+            let codes: std::rc::Rc<Vec<u32>> = std::rc::Rc::new(c.rows.iter().map(|r| r.0).collect());
+            let names = std::rc::Rc::new(c.codes);
+            let (codes2, names2) = (codes.clone(), names.clone());
+            DimCounts {
+                column: c.column,
+                rows,
+                value: Box::new(move |r| codes.get(r).map_or(DimValue::Null, |k| dim_value(&names, *k as usize))),
+                order: Box::new(move |r, q| {
+                    let (a, b) = (codes2.get(r).copied().unwrap_or(0), codes2.get(q).copied().unwrap_or(0));
+                    match &*names2 {
+                        // Strings without copying them (null, code 0, last).
+                        Codes::Str(_, d) => match (d.get(a), d.get(b)) {
+                            (Some(x), Some(y)) if a != 0 && b != 0 => x.as_bytes().cmp(y.as_bytes()),
+                            _ => (a == 0).cmp(&(b == 0)),
+                        },
+                        other => dim_value(other, a as usize).cmp(&dim_value(other, b as usize)),
+                    }
+                }),
+            }
+        })
+        .collect();
+    let measures: Vec<MeasureCounts> = meas.into_iter().filter_map(|c| measure_counts(c, &side)).collect();
+    finish(spec, ns, nb, dims, measures)
+}
+
+/// The statistics of a comparison from its counts: every value's test, one
+/// Benjamini-Hochberg family with the measures, scores, ranks. The engine counts in
+/// [`compare`]; the server's ClickHouse executor counts in SQL and finishes here.
+pub fn finish(
+    spec: &CompareSpec,
+    ns: u64,
+    nb: u64,
+    counted: Vec<DimCounts>,
+    measures: Vec<MeasureCounts>,
+) -> Result<Comparison> {
+    let (alpha, top, min_count) = options(spec)?;
 
     // Test values with enough events.
     let mut tests: Vec<(usize, usize, f64)> = Vec::new(); // (dimension, row, ln p)
     let (fs, fb) = (ns.max(1) as f64, nb.max(1) as f64);
     for (d, c) in counted.iter().enumerate() {
-        for (r, (_, a, b)) in c.rows.iter().enumerate() {
+        for (r, (a, b)) in c.rows.iter().enumerate() {
             // Gate on the value's total, never on how it split: choosing values by what
             // the selection shows would inflate findings.
             if a + b >= min_count && ns > 0 && nb > 0 {
@@ -721,7 +849,7 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
             }
         }
     }
-    let mut measured: Vec<(Measure, f64)> = meas.into_iter().filter_map(|c| measure(c, &side)).collect();
+    let mut measured: Vec<(Measure, f64)> = measures.into_iter().map(measure).collect();
     // One Benjamini-Hochberg family: every tested value of every dimension, and every measure.
     let family: Vec<f64> = tests.iter().map(|t| t.2).chain(measured.iter().map(|m| m.1)).collect();
     let discoveries = benjamini_hochberg(&family, alpha);
@@ -743,16 +871,24 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
             let diff = |a: u64, b: u64| a as f64 / fs - b as f64 / fb;
             let sig: Vec<bool> = pv[d].iter().map(|p| p.is_some_and(|p| p.1)).collect();
             let evidence = pv[d].iter().flatten().filter(|p| p.1).map(|p| p.0).fold(0.0f64, f64::min);
-            let tvd = 0.5 * c.rows.iter().map(|(_, a, b)| diff(*a, *b).abs()).sum::<f64>();
-            let score = 0.5
-                * c.rows.iter().zip(&sig).filter(|(_, s)| **s).map(|((_, a, b), _)| diff(*a, *b).abs()).sum::<f64>();
+            // Sums of |a/ns - b/nb| as exact integers (|a nb - b ns|) divided once: the
+            // same number whatever order the values were counted in (here, or in SQL).
+            let (ins, inb) = (ns.max(1) as u128, nb.max(1) as u128);
+            let gap = |a: u64, b: u64| (a as u128 * inb).abs_diff(b as u128 * ins);
+            let exact = |sum: u128| 0.5 * (sum as f64 / (ins * inb) as f64);
+            let tvd = exact(c.rows.iter().map(|(a, b)| gap(*a, *b)).sum());
+            let score = exact(c.rows.iter().zip(&sig).filter(|(_, s)| **s).map(|((a, b), _)| gap(*a, *b)).sum());
             // The values that explain most: significant first, then by |difference|.
             // Equal differences: over-represented in the selection first.
+            // Still equal: by value (null last), so the answer does not depend on the
+            // order values were met in.
             let rank = |r: &usize| {
-                let d = diff(c.rows[*r].1, c.rows[*r].2);
+                let d = diff(c.rows[*r].0, c.rows[*r].1);
                 (sig[*r], d.abs(), d)
             };
-            let by = |x: &usize, y: &usize| rank(y).partial_cmp(&rank(x)).unwrap_or(std::cmp::Ordering::Equal);
+            let by = |x: &usize, y: &usize| {
+                rank(y).partial_cmp(&rank(x)).unwrap_or(std::cmp::Ordering::Equal).then_with(|| (c.order)(*x, *y))
+            };
             let mut idx: Vec<usize> = (0..c.rows.len()).collect();
             let keep = top.min(idx.len());
             if idx.len() > keep && keep > 0 {
@@ -763,11 +899,11 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
             let values = idx
                 .iter()
                 .map(|r| {
-                    let (code, a, b) = c.rows[*r];
+                    let (a, b) = c.rows[*r];
                     let (ss, bs) = (a as f64 / fs, b as f64 / fb);
                     let p = pv[d][*r].map(|p| p_fields(p.0));
                     ValueDiff {
-                        value: value_name(&c.codes, code as usize),
+                        value: (c.value)(*r).to_json(),
                         selection_count: a,
                         selection_share: ss,
                         baseline_count: b,
@@ -782,8 +918,8 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
                 .collect();
             let other = Other {
                 values: rest.len() as u64,
-                selection_count: rest.iter().map(|r| c.rows[*r].1).sum(),
-                baseline_count: rest.iter().map(|r| c.rows[*r].2).sum(),
+                selection_count: rest.iter().map(|r| c.rows[*r].0).sum(),
+                baseline_count: rest.iter().map(|r| c.rows[*r].1).sum(),
             };
             (Dimension { column: c.column, score, tvd, distinct: c.rows.len() as u64, values, other }, evidence)
         })

@@ -612,22 +612,6 @@ async fn run_request<S: serde::de::DeserializeOwned>(
 /// answers its result as JSON: what `Dataset.query` / `Dataset.compare` return.
 async fn run_spec<S, R>(
     state: &Shared,
-    body: Body,
-    what: &str,
-    run: fn(&sightline::Dataset, &S) -> sightline::error::Result<R>,
-) -> Result<Response, ApiError>
-where
-    S: serde::de::DeserializeOwned + Send + 'static,
-    R: serde::Serialize + 'static,
-{
-    let bytes = read_body(body).await?;
-    let req: RunRequest = serde_json::from_slice(&bytes)
-        .map_err(|e| ParamError::new("body", format!("{{\"source\", \"spec\"}}: {e}")))?;
-    run_spec_parsed(state, req, what, run).await
-}
-
-async fn run_spec_parsed<S, R>(
-    state: &Shared,
     req: RunRequest,
     what: &str,
     run: fn(&sightline::Dataset, &S) -> sightline::error::Result<R>,
@@ -648,28 +632,48 @@ where
 /// `POST /api/query`: the JSON `Dataset.query` returns for the spec over the source's
 /// rows; on a ClickHouse source the plan runs there as SQL ([`crate::chquery`]).
 async fn query(State(state): State<Shared>, body: Body) -> Result<Response, ApiError> {
-    let bytes = read_body(body).await?;
-    let req: RunRequest = serde_json::from_slice(&bytes)
-        .map_err(|e| ParamError::new("body", format!("{{\"source\", \"spec\"}}: {e}")))?;
+    let req = run_body(body).await?;
     if let Source::ClickHouse { client, schema, .. } = state.source(req.source.as_deref())? {
         let spec: sightline::query::QuerySpec =
             serde_json::from_value(req.spec).map_err(|e| sightline::Error::Spec(format!("invalid query spec: {e}")))?;
         let limits = crate::chquery::Limits { seconds: state.config.timeout.as_secs().max(1), ..Default::default() };
-        let r = crate::chquery::query(client, schema, &spec, &limits).await.map_err(|e| match e {
-            crate::chquery::QueryError::Spec(e) => ApiError::Engine(e),
-            crate::chquery::QueryError::Param(e) => ApiError::Param(e),
-            crate::chquery::QueryError::ClickHouse(e) => ApiError::ClickHouse(e),
-        })?;
-        let bytes =
-            serde_json::to_vec(&r).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        return Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response());
+        let r = crate::chquery::query(client, schema, &spec, &limits).await.map_err(ch_error)?;
+        return json_response(&r);
     }
-    run_spec_parsed(&state, req, "query spec", sightline::query::run).await
+    run_spec(&state, req, "query spec", sightline::query::run).await
 }
 
-/// `POST /api/compare`: the JSON `Dataset.compare` returns.
+/// `POST /api/compare`: the JSON `Dataset.compare` returns; on a ClickHouse source the
+/// counts are made there ([`crate::chquery::compare`]).
 async fn compare(State(state): State<Shared>, body: Body) -> Result<Response, ApiError> {
-    run_spec(&state, body, "compare spec", sightline::compare::compare).await
+    let req = run_body(body).await?;
+    if let Source::ClickHouse { client, schema, .. } = state.source(req.source.as_deref())? {
+        let spec: sightline::compare::CompareSpec = serde_json::from_value(req.spec)
+            .map_err(|e| sightline::Error::Spec(format!("invalid compare spec: {e}")))?;
+        let limits = crate::chquery::Limits { seconds: state.config.timeout.as_secs().max(1), ..Default::default() };
+        let r = crate::chquery::compare(client, schema, &spec, &limits).await.map_err(ch_error)?;
+        return json_response(&r);
+    }
+    run_spec(&state, req, "compare spec", sightline::compare::compare).await
+}
+
+/// The body of `/api/query` and `/api/compare`: `{"source", "spec"}`.
+async fn run_body(body: Body) -> Result<RunRequest, ApiError> {
+    let bytes = read_body(body).await?;
+    Ok(serde_json::from_slice(&bytes).map_err(|e| ParamError::new("body", format!("{{\"source\", \"spec\"}}: {e}")))?)
+}
+
+fn ch_error(e: crate::chquery::QueryError) -> ApiError {
+    match e {
+        crate::chquery::QueryError::Spec(e) => ApiError::Engine(e),
+        crate::chquery::QueryError::Param(e) => ApiError::Param(e),
+        crate::chquery::QueryError::ClickHouse(e) => ApiError::ClickHouse(e),
+    }
+}
+
+fn json_response<T: serde::Serialize>(r: &T) -> Result<Response, ApiError> {
+    let bytes = serde_json::to_vec(r).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
 
 async fn events(state: Shared, r: EventsRequest, head_only: bool) -> Result<Response, ApiError> {

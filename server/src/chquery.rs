@@ -1019,3 +1019,390 @@ GROUP BY sl__t, sl__vb{}",
         nulls,
     })
 }
+
+/// The time column's SQL and unit for a spec naming one (or the table's default).
+fn time_of<'a>(
+    schema: &'a ChSchema,
+    cat: &Catalog,
+    name: Option<&str>,
+) -> Result<Option<(&'a ChColumn, TimeUnit, String)>, QueryError> {
+    let idx = match name {
+        Some(n) => Some(cat.index(n)?),
+        None => cat.time_column(),
+    };
+    Ok(match idx {
+        None => None,
+        Some(i) => {
+            let c = &schema.columns[i];
+            let Kind::Time(unit) = c.kind else {
+                return Err(sightline::Error::Spec(format!("\"{}\" is not a time column", c.name)).into());
+            };
+            Some((c, unit, raw_time(c, unit)))
+        }
+    })
+}
+
+/// The time extent `(min, max)` of a raw time expression, `None` without rows.
+async fn extent(client: &ChClient, table: &str, raw: &str, limits: &Limits) -> Result<Option<(i64, i64)>, ChError> {
+    let sql = format!("SELECT min({raw}), max({raw}), count() FROM {table}{}", settings(limits, ""));
+    let r = rows(client, sql).await?;
+    let row = r.first().ok_or_else(|| ChError::Cut("no answer to the time extent".into()))?;
+    let n = row.get(2).and_then(as_u64).unwrap_or(0);
+    Ok(match (row.first().and_then(as_i64), row.get(1).and_then(as_i64)) {
+        (Some(lo), Some(hi)) if n > 0 => Some((lo, hi)),
+        _ => None,
+    })
+}
+
+fn filters_sql(
+    schema: &ChSchema,
+    filters: &[sightline::query::spec::FilterSpec],
+    combination: Option<&str>,
+) -> Result<String, QueryError> {
+    let any = match combination.unwrap_or("AND") {
+        "AND" | "and" => false,
+        "OR" | "or" => true,
+        other => {
+            return Err(sightline::Error::Spec(format!("filter_combination must be AND or OR, not \"{other}\"")).into())
+        }
+    };
+    let parts = filters.iter().map(|f| compile_filter(schema, f)).collect::<Result<Vec<_>, _>>()?;
+    Ok(if parts.is_empty() { "1".into() } else { format!("({})", parts.join(if any { " OR " } else { " AND " })) })
+}
+
+/// Runs a comparison on the ClickHouse table: each row's side, the per-value counts of
+/// every dimension (one `GROUPING SETS` pass), each measure's histogram and exact
+/// p50/p95 per side in SQL; the statistics (tests, Benjamini-Hochberg, ranking) in the
+/// core's [`sightline::compare::finish`], as for the engine's own counts.
+pub async fn compare(
+    client: &ChClient,
+    schema: &ChSchema,
+    spec: &sightline::compare::CompareSpec,
+    limits: &Limits,
+) -> Result<sightline::compare::Comparison, QueryError> {
+    use sightline::compare::{
+        measure_edges, DimCounts, DimValue, MeasureCounts, SideCounts, MAX_INT_DIMENSION_VALUES, QUANTITY_MIN_VALUES,
+        QUANTITY_SPAN,
+    };
+    sightline::compare::options(spec)?;
+    let cat = catalog(schema);
+    let table = quote_table(&schema.table).map_err(|e| ParamError::new("source", e))?;
+    let time = time_of(schema, &cat, spec.scope.time_column.as_deref())?;
+    // The scope: its time range (resolved as the engine resolves it) and filters.
+    let scope_filters = filters_sql(schema, &spec.scope.filters, spec.scope.filter_combination.as_deref())?;
+    let scope_time = match &time {
+        Some((_, unit, raw)) => {
+            let ext = if needs_extent(&spec.scope) { extent(client, &table, raw, limits).await? } else { None };
+            let r = resolve_range(*unit, ext, &spec.scope)?;
+            format!("({raw} >= {} AND {raw} < {})", r.t0, r.t1)
+        }
+        None => "1".into(),
+    };
+    let sel = &spec.selection;
+    if sel.period.is_some() {
+        return Err(sightline::Error::Spec("selection: period applies to the baseline only".into()).into());
+    }
+    let window = |w: &sightline::compare::SideSpec, shift: f64| -> String {
+        if w.start_time.is_none() && w.end_time.is_none() {
+            return "1".into();
+        }
+        let Some((c, unit, raw)) = &time else { return "0".into() };
+        let t = format!("(toFloat64({raw}) * {})", flit(unit.seconds_per_unit()));
+        let mut parts = vec![format!("{} IS NOT NULL", quote_ident(&c.name))];
+        if let Some(s) = w.start_time {
+            parts.push(format!("{t} >= {}", flit(s - shift)));
+        }
+        if let Some(e) = w.end_time {
+            parts.push(format!("{t} < {}", flit(e - shift)));
+        }
+        format!("({})", parts.join(" AND "))
+    };
+    let sel_filters = filters_sql(schema, &sel.filters, sel.filter_combination.as_deref())?;
+    let in_scope = format!("({scope_time} AND {scope_filters})");
+    let selected = format!("({in_scope} AND {} AND {sel_filters})", window(sel, 0.0));
+    let baseline = match &spec.baseline {
+        None => in_scope.clone(),
+        Some(b) => {
+            let base_filters = filters_sql(schema, &b.filters, b.filter_combination.as_deref())?;
+            let (w, shift) = match b.period {
+                Some(p) if !p.is_finite() || p <= 0.0 => {
+                    return Err(
+                        sightline::Error::Spec("baseline: period must be a positive number of seconds".into()).into()
+                    )
+                }
+                Some(p) => {
+                    if sel.start_time.is_none() || sel.end_time.is_none() {
+                        return Err(sightline::Error::Spec(
+                            "baseline: period needs the selection's start_time and end_time".into(),
+                        )
+                        .into());
+                    }
+                    (window(sel, p), p)
+                }
+                None => (window(b, 0.0), 0.0),
+            };
+            let _ = shift;
+            let same = if b.period.is_some() { sel_filters.clone() } else { "1".into() };
+            format!("({w} AND {scope_filters} AND {base_filters} AND {same})")
+        }
+    };
+    let side = format!("multiIf({selected}, 1, {baseline}, 2, 0)");
+    // Each row's side, computed once in a subquery (an alias inlined into GROUPING SETS
+    // would group by the expression's columns).
+    let sided = format!("(SELECT *, {side} AS sl__side FROM {table})");
+
+    // Which columns, as the engine chooses them.
+    let auto_dims = spec.dimensions.is_none();
+    let dims: Vec<usize> = match &spec.dimensions {
+        Some(names) => names.iter().map(|n| cat.index(n)).collect::<Result<_, _>>()?,
+        None => (0..cat.columns.len())
+            .filter(|i| matches!(cat.columns[*i].role, Role::String | Role::Bool | Role::Number))
+            .collect(),
+    };
+    let meas: Vec<usize> = match &spec.measures {
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                let i = cat.index(n)?;
+                if cat.columns[i].role != Role::Number {
+                    return Err(sightline::Error::Operator {
+                        op: "compare".into(),
+                        column: n.clone(),
+                        message: format!("a measure needs a numeric column, this one is {}", cat.columns[i].type_name),
+                    });
+                }
+                Ok(i)
+            })
+            .collect::<Result<_, _>>()?,
+        None => (0..cat.columns.len()).filter(|i| cat.columns[*i].role == Role::Number).collect(),
+    };
+    let pinned: Vec<&str> =
+        sel.filters.iter().filter(|f| f.op == "=" || f.op == "in").map(|f| f.column.as_str()).collect();
+    let not_dim = |c: &ChColumn| sightline::Error::Operator {
+        op: "compare".into(),
+        column: c.name.clone(),
+        message: format!(
+            "a dimension needs a string, bool or integer column with at most {MAX_INT_DIMENSION_VALUES} values"
+        ),
+    };
+    let mut candidates = Vec::new();
+    for i in dims {
+        let c = &schema.columns[i];
+        let r = repr(c);
+        if r == Repr::Float && auto_dims {
+            continue;
+        }
+        if auto_dims && pinned.contains(&c.name.as_str()) {
+            continue;
+        }
+        match r {
+            Repr::Str | Repr::Bool | Repr::Int | Repr::UInt => candidates.push(i),
+            _ if auto_dims => {}
+            _ => return Err(not_dim(c).into()),
+        }
+    }
+
+    // 1. Side counts, integer dimensions' cardinality, measures' finite range per side.
+    let mut sel1 = Select { exprs: vec!["countIf(sl__side = 1)".into(), "countIf(sl__side = 2)".into()] };
+    let mut int_stats = Vec::new();
+    for i in &candidates {
+        let c = &schema.columns[*i];
+        if matches!(repr(c), Repr::Int | Repr::UInt) {
+            let q = quote_ident(&c.name);
+            int_stats.push((
+                *i,
+                sel1.push(format!("length(groupUniqArray({})({q}))", MAX_INT_DIMENSION_VALUES + 1)),
+                sel1.push(format!("toString(min({q}))")),
+                sel1.push(format!("toString(max({q}))")),
+            ));
+        }
+    }
+    let mut meas_stats = Vec::new();
+    for i in &meas {
+        let v = num(&schema.columns[*i]);
+        meas_stats.push((
+            *i,
+            sel1.push(format!("countIf({v} IS NOT NULL AND sl__side = 1)")),
+            sel1.push(format!("countIf({v} IS NOT NULL AND sl__side = 2)")),
+            sel1.push(format!("minIf({v}, isFinite({v}))")),
+            sel1.push(format!("maxIf({v}, isFinite({v}))")),
+        ));
+    }
+    let sql = format!("SELECT {} FROM {sided} WHERE sl__side != 0{}", sel1.exprs.join(", "), settings(limits, ""));
+    let first = rows(client, sql).await?.into_iter().next().unwrap_or_default();
+    let g = |k: usize| first.get(k);
+    let (ns, nb) = (g(0).and_then(as_u64).unwrap_or(0), g(1).and_then(as_u64).unwrap_or(0));
+    for (i, d, lo, hi) in &int_stats {
+        let distinct = g(*d).and_then(as_u64).unwrap_or(0) as usize;
+        let c = &schema.columns[*i];
+        if distinct > MAX_INT_DIMENSION_VALUES {
+            if !auto_dims {
+                return Err(not_dim(c).into());
+            }
+            candidates.retain(|x| x != i);
+            continue;
+        }
+        let int = |k: usize| g(k).and_then(|v| v.as_str()).and_then(|s| s.parse::<i128>().ok());
+        if let (true, Some(lo), Some(hi)) = (auto_dims && distinct > QUANTITY_MIN_VALUES, int(*lo), int(*hi)) {
+            if (hi - lo + 1) as f64 <= QUANTITY_SPAN * distinct as f64 {
+                candidates.retain(|x| x != i); // a quantity: compared as a measure
+            }
+        }
+    }
+
+    // 2. Every value of every dimension on both sides, in one pass.
+    let mut dim_counts: Vec<(usize, Vec<(u64, u64)>, Vec<DimValue>)> =
+        candidates.iter().map(|i| (*i, Vec::new(), Vec::new())).collect();
+    if !candidates.is_empty() {
+        let cols: Vec<String> = candidates.iter().map(|i| quote_ident(&schema.columns[*i].name)).collect();
+        let sets: Vec<String> = cols.iter().map(|c| format!("({c}, sl__side)")).collect();
+        let sql = format!(
+            "SELECT {}, grouping({}), sl__side, count() FROM {sided} WHERE sl__side != 0 GROUP BY GROUPING SETS ({}){}",
+            cols.join(", "),
+            cols.join(", "),
+            sets.join(", "),
+            settings(limits, ", group_by_use_nulls = 1")
+        );
+        let nd = candidates.len();
+        let mut index: Vec<HashMap<DimValue, usize>> = vec![HashMap::new(); nd];
+        for row in rows(client, sql).await? {
+            let mask = row.get(nd).and_then(as_u64).unwrap_or(0);
+            // grouping(a, b, c): bit (nd - 1 - k) is set when column k is NOT grouped.
+            let Some(k) = (0..nd).find(|k| mask & (1 << (nd - 1 - k)) == 0) else { continue };
+            let (Some(s), Some(n)) = (row.get(nd + 1).and_then(as_u64), row.get(nd + 2).and_then(as_u64)) else {
+                continue;
+            };
+            let c = &schema.columns[candidates[k]];
+            let v = &row[k];
+            let value = if v.is_null() {
+                DimValue::Null
+            } else {
+                match repr(c) {
+                    Repr::Str => DimValue::Str(v.as_str().unwrap_or("").to_string()),
+                    Repr::Bool => DimValue::Bool(matches!(v, J::Bool(true)) || as_i64(v).is_some_and(|x| x != 0)),
+                    _ => v.to_string().trim_matches('"').parse::<i128>().map_or(DimValue::Null, DimValue::Int),
+                }
+            };
+            let (_, counts, values) = &mut dim_counts[k];
+            let at = *index[k].entry(value.clone()).or_insert_with(|| {
+                counts.push((0, 0));
+                values.push(value);
+                counts.len() - 1
+            });
+            if s == 1 {
+                counts[at].0 += n;
+            } else if s == 2 {
+                counts[at].1 += n;
+            }
+        }
+    }
+
+    // 3. Measures: histograms on the engine's edges, and exact p50/p95 per side.
+    let mut measures = Vec::new();
+    let live: Vec<_> = meas_stats
+        .iter()
+        .filter(|(_, a, b, _, _)| g(*a).and_then(as_u64).unwrap_or(0) > 0 && g(*b).and_then(as_u64).unwrap_or(0) > 0)
+        .collect();
+    if !live.is_empty() {
+        let mut edges_of = Vec::new();
+        let mut buckets = Vec::new();
+        let mut qsel = Select { exprs: Vec::new() };
+        let mut qcols = Vec::new();
+        for (i, _, _, lo, hi) in &live {
+            let lo = g(*lo).and_then(as_f64).unwrap_or(f64::INFINITY);
+            let hi = g(*hi).and_then(as_f64).unwrap_or(f64::NEG_INFINITY);
+            let (edges, log) = measure_edges(lo, hi);
+            let v = num(&schema.columns[*i]);
+            let inner = edges[1..].iter().map(|e| flit(*e)).collect::<Vec<_>>().join(", ");
+            buckets.push(format!(
+                "if({v} IS NULL, NULL, least(arrayCount(e -> e <= {v}, [{inner}]), {}))",
+                edges.len() - 2
+            ));
+            qcols.push((
+                qsel.push(format!("quantilesExactInclusive(0.5, 0.95)({v})")),
+                qsel.push(format!("count({v})")),
+                qsel.push(format!("countIf({v} = -inf)")),
+                qsel.push(format!("countIf({v} = inf)")),
+                qsel.push(format!("maxIf({v}, isFinite({v}))")),
+            ));
+            edges_of.push((edges, log));
+        }
+        let nm = live.len();
+        let sets: Vec<String> = (0..nm).map(|k| format!("(sl__m{k}, sl__side)")).collect();
+        let bsel: Vec<String> = buckets.iter().enumerate().map(|(k, b)| format!("{b} AS sl__m{k}")).collect();
+        let hist_sql = format!(
+            "SELECT {}, grouping({}), sl__side, count() FROM {sided} WHERE sl__side != 0 GROUP BY GROUPING SETS ({}){}",
+            bsel.join(", "),
+            (0..nm).map(|k| format!("sl__m{k}")).collect::<Vec<_>>().join(", "),
+            sets.join(", "),
+            settings(limits, ", group_by_use_nulls = 1")
+        );
+        let q_sql = format!(
+            "SELECT sl__side, {} FROM {sided} WHERE sl__side != 0 GROUP BY sl__side{}",
+            qsel.exprs.join(", "),
+            settings(limits, "")
+        );
+        let (hist, quant) = tokio::try_join!(rows(client, hist_sql), rows(client, q_sql))?;
+        let nbk = sightline::compare::MEASURE_BUCKETS;
+        let mut h = vec![[vec![0u64; nbk], vec![0u64; nbk]]; nm];
+        for row in &hist {
+            let mask = row.get(nm).and_then(as_u64).unwrap_or(0);
+            let Some(k) = (0..nm).find(|k| mask & (1 << (nm - 1 - k)) == 0) else { continue };
+            let (Some(b), Some(s), Some(n)) =
+                (row.get(k).and_then(as_i64), row.get(nm + 1).and_then(as_u64), row.get(nm + 2).and_then(as_u64))
+            else {
+                continue; // null values: not counted
+            };
+            if (1..=2).contains(&s) && (b as usize) < nbk {
+                h[k][s as usize - 1][b as usize] += n;
+            }
+        }
+        let mut stats = vec![[(0u64, None, None), (0u64, None, None)]; nm];
+        for row in &quant {
+            let Some(s) = row.first().and_then(as_u64).filter(|s| (1..=2).contains(s)) else { continue };
+            for (k, (q, n, m, p, mx)) in qcols.iter().enumerate() {
+                let at = |x: usize| row.get(1 + x);
+                let qs = at(*q).and_then(|a| a.as_array()).cloned().unwrap_or_default();
+                let n = at(*n).and_then(as_u64).unwrap_or(0);
+                let inf = Some((
+                    at(*m).and_then(as_u64).unwrap_or(0),
+                    at(*p).and_then(as_u64).unwrap_or(0),
+                    None,
+                    at(*mx).and_then(as_f64),
+                ));
+                let p50 = percentile(0.5, qs.first().and_then(as_f64), n, inf);
+                let p95 = percentile(0.95, qs.get(1).and_then(as_f64), n, inf);
+                stats[k][s as usize - 1] = (n, p50, p95);
+            }
+        }
+        for (k, ((i, ..), (edges, log))) in live.iter().zip(edges_of).enumerate() {
+            let side = |s: usize| SideCounts {
+                count: stats[k][s].0,
+                histogram: h[k][s].clone(),
+                p50: stats[k][s].1,
+                p95: stats[k][s].2,
+            };
+            measures.push(MeasureCounts {
+                column: schema.columns[*i].name.clone(),
+                edges,
+                log,
+                selection: side(0),
+                baseline: side(1),
+            });
+        }
+    }
+    let dims: Vec<DimCounts> = dim_counts
+        .into_iter()
+        .map(|(i, counts, values)| {
+            let values = std::rc::Rc::new(values);
+            let v2 = values.clone();
+            DimCounts {
+                column: schema.columns[i].name.clone(),
+                rows: counts,
+                value: Box::new(move |r| values.get(r).cloned().unwrap_or(DimValue::Null)),
+                order: Box::new(move |r, q| v2.get(r).cmp(&v2.get(q))),
+            }
+        })
+        .collect();
+    Ok(sightline::compare::finish(spec, ns, nb, dims, measures)?)
+}

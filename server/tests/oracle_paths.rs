@@ -5,7 +5,9 @@
 //! `POST /api/query` on `sightline serve --clickhouse URL --table T` must return what
 //! the engine returns over the same rows (`Dataset.query`, and `/api/query` on an
 //! embedded source, which runs the same function): counts exact, floats within 1e-9
-//! relative. A failure names the spec, the path and the first differing cell.
+//! relative. A failure names the spec, the path and the first differing cell. Then
+//! comparisons (`POST /api/compare`) against `Dataset.compare` the same way: counts
+//! and histograms from SQL, statistics from the core.
 
 #[path = "support/chdb.rs"]
 mod chdb;
@@ -182,6 +184,79 @@ fn every_oracle_spec_gives_the_same_answer_on_clickhouse() {
             }
         }
     }
+    // Comparisons: the oracle's selections (its random filters), time brushes, explicit
+    // baselines and `period`, automatic and named dimensions and measures.
+    let mut rng = Rng(0xc0ff_ee00_5eed_0014);
+    let mut compares = 0usize;
+    for (k, (name, _, ds)) in files.iter().enumerate() {
+        let edges = name.starts_with("edges");
+        for n in 0..12 {
+            let filt = |rng: &mut Rng| if edges { edge_filter(rng) } else { random_filter(rng) };
+            let filters: Vec<J> = (0..1 + rng.below(2)).map(|_| filt(&mut rng)).collect();
+            let t0 = (T0_MS / 1000) as f64;
+            let mut spec = json!({ "selection": { "filters": filters }, "top": 1 + rng.below(15) });
+            match n % 4 {
+                1 => {
+                    spec["selection"]["start_time"] = json!(t0 + rng.below(1800) as f64);
+                    spec["selection"]["end_time"] = json!(t0 + 1800.0 + rng.below(1800) as f64 + 0.5);
+                }
+                2 => spec["baseline"] = json!({ "filters": [filt(&mut rng)] }),
+                3 => {
+                    let s = t0 + 900.0 + rng.below(900) as f64;
+                    spec["selection"]["start_time"] = json!(s);
+                    spec["selection"]["end_time"] = json!(s + 600.0);
+                    spec["baseline"] = json!({ "period": 600 + rng.below(3) * 300 });
+                }
+                _ => {}
+            }
+            if n % 3 == 1 {
+                spec["scope"] = json!({ "filters": [filt(&mut rng)], "start_time": t0, "end_time": t0 + 4000.0 });
+            }
+            if n % 5 == 4 {
+                spec["dimensions"] =
+                    if edges { json!(["s", "big", "ub"]) } else { json!(["s_low", "s_high", "b", "u", "i", "d"]) };
+                spec["measures"] = if edges { json!(["f", "duration_ms"]) } else { json!(["f", "i"]) };
+                spec["min_count"] = json!(rng.below(4));
+            }
+            let parsed: sightline::compare::CompareSpec = serde_json::from_value(spec.clone()).unwrap();
+            let want = sightline::compare::compare(ds, &parsed);
+            let r = http::request(
+                servers[k],
+                "POST",
+                "/api/compare",
+                &[],
+                json!({ "source": name, "spec": spec }).to_string().as_bytes(),
+            );
+            compares += 1;
+            match want {
+                Err(e) => {
+                    if r.status != 400 {
+                        failures.push(format!(
+                            "compare on {name} ({spec}): engine refused ({e}), ClickHouse path answered {}: {}",
+                            r.status,
+                            r.text()
+                        ));
+                    }
+                }
+                Ok(want) => {
+                    if r.status != 200 {
+                        failures.push(format!(
+                            "compare on {name} ({spec}): ClickHouse path answered {}: {}",
+                            r.status,
+                            r.text()
+                        ));
+                        continue;
+                    }
+                    let want = serde_json::to_value(&want).unwrap();
+                    let got: J = serde_json::from_slice(&r.body).unwrap();
+                    if let Some(d) = first_difference("", &want, &got) {
+                        failures.push(format!("compare on {name} ({spec}), path ClickHouse: {d}"));
+                    }
+                }
+            }
+        }
+    }
+    println!("{compares} comparisons compared between the engine and ClickHouse");
     std::fs::write(dir.join("failures.txt"), failures.join("\n")).unwrap();
     println!(
         "{} specs, {compared} answers compared ({cells} result and series rows) between the engine and ClickHouse",
@@ -191,7 +266,7 @@ fn every_oracle_spec_gives_the_same_answer_on_clickhouse() {
         failures.is_empty(),
         "{} of {} specs differ:\n{}",
         failures.len(),
-        cases.len(),
+        cases.len() + compares,
         failures.iter().take(8).cloned().collect::<Vec<_>>().join("\n")
     );
 }
