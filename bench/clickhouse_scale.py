@@ -15,9 +15,23 @@ with a slow customer and a slow build, 20,000 customers, 40 endpoints, 6 regions
   python3 bench/clickhouse_scale.py [rows=100000000] [runs=3] [session_dir]
 
 Prints the generation time and, per query, the median wall time of `runs` runs and
-the rows it returned. Sightline's path through the server (the SQL compiler of issue
-14) is to be measured against these.
+the rows it returned.
+
+Then the same three questions through Sightline: chdb is served over ClickHouse's HTTP
+interface (server/tests/chdb_run.py serve, as the tests do), `target/release/sightline
+serve --clickhouse URL --table events` runs in front of it, and each spec is POSTed to
+/api/query or /api/compare as the component sends it: median wall time of `runs`
+runs, and the bytes the browser would receive (the JSON body, gzip as the server sends it to
+a client that accepts it). The ratio to the bare
+SQL is the cost of the plan's extra statements (time extent, counts, value range).
+
+With SIGHTLINE_EXPORT=FILE the table is also written as an Arrow IPC stream, for
+`node bench/local_rows.mjs FILE` (the same specs in wasm, in one tab).
 """
+import json
+import os
+import subprocess
+import urllib.request
 import statistics
 import sys
 import tempfile
@@ -92,6 +106,7 @@ GROUP BY GROUPING SETS ((sel, endpoint), (sel, region), (sel, build_id), (sel, p
 }
 print(f"chdb {sess.query('SELECT version()', 'CSV').bytes().decode().strip()}: {ROWS:,} events generated in {gen:.1f} s ({DIR})")
 print(f"{'query':<34} {'median s':>9} {'runs':>5} {'rows out':>9}")
+floors = {}
 for name, sql in queries.items():
     times, rows = [], 0
     for _ in range(RUNS):
@@ -100,4 +115,61 @@ for name, sql in queries.items():
         times.append(time.perf_counter() - t)
         rows = out.count(b"\n")
     print(f"{name:<34} {statistics.median(times):>9.2f} {RUNS:>5} {rows:>9,}")
+    floors[name] = statistics.median(times)
+if os.environ.get("SIGHTLINE_EXPORT"):
+    t = time.perf_counter()
+    with open(os.environ["SIGHTLINE_EXPORT"], "wb") as f:
+        f.write(sess.query("SELECT * FROM events ORDER BY timestamp", "ArrowStream").bytes())
+    print(f"exported to {os.environ['SIGHTLINE_EXPORT']} in {time.perf_counter() - t:.1f} s")
 sess.close()
+
+# Through Sightline.
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+BIN = os.path.join(ROOT, "target/release/sightline")
+port_file = os.path.join(DIR, "chdb.port")
+if os.path.exists(port_file):
+    os.remove(port_file)
+chdb_http = subprocess.Popen(["python3", os.path.join(ROOT, "server/tests/chdb_run.py"), "serve", DIR, "bench:bench", port_file])
+server = None
+try:
+    while not os.path.exists(port_file):
+        assert chdb_http.poll() is None, "chdb_run.py serve exited"
+        time.sleep(0.1)
+    ch_url = f"http://127.0.0.1:{open(port_file).read().strip()}"
+    server = subprocess.Popen(
+        [BIN, "serve", "--port", "0", "--root", ROOT, "--clickhouse", ch_url, "--table", "events",
+         "--clickhouse-user", "bench", "--timeout", "600"],
+        stdout=subprocess.PIPE, env={**os.environ, "SIGHTLINE_CLICKHOUSE_PASSWORD": "bench"},
+    )
+    line = server.stdout.readline().decode()
+    base = line.split(": ", 1)[1].strip().rstrip("/")
+    specs = {
+        "heatmap 120x40": ("/api/query", {"calculations": [{"op": "HEATMAP", "column": "duration_ms"}],
+                                          "heatmap": {"value_buckets": 40, "time_buckets": 120}, "disable_series": True}),
+        "breakdown 20k groups P50/P95/P99": ("/api/query", {
+            "calculations": [{"op": "COUNT"}, {"op": "P50", "column": "duration_ms"},
+                             {"op": "P95", "column": "duration_ms"}, {"op": "P99", "column": "duration_ms"}],
+            "breakdowns": ["customer_id"], "limit": 10000, "disable_series": True}),
+        "compare 5 dimensions": ("/api/compare", {
+            "selection": {"filters": [{"column": "duration_ms", "op": ">=", "value": 1000}]},
+            "dimensions": ["endpoint", "region", "build_id", "plan", "status_code"], "measures": []}),
+    }
+    print(f"\nthrough `sightline serve --clickhouse` ({ch_url}, chdb behind ClickHouse's HTTP interface)")
+    print(f"{'query':<34} {'median s':>9} {'x bare SQL':>10} {'bytes out':>10}")  # gzip
+    for name, (path, spec) in specs.items():
+        times, size = [], 0
+        for _ in range(RUNS):
+            body = json.dumps({"source": "events", "spec": spec}).encode()
+            # As a browser asks: compressed (the server answers gzip; zstd and br too).
+            req = urllib.request.Request(base + path, data=body, headers={"Content-Type": "application/json", "Accept-Encoding": "gzip"})
+            t = time.perf_counter()
+            with urllib.request.urlopen(req, timeout=900) as r:
+                out = r.read()
+            times.append(time.perf_counter() - t)
+            size = len(out)
+        m = statistics.median(times)
+        print(f"{name:<34} {m:>9.2f} {m / floors[name]:>10.2f} {size:>10,}")
+finally:
+    if server:
+        server.kill()
+    chdb_http.kill()

@@ -624,12 +624,17 @@ impl ChClient {
 
     /// Runs `sql` and returns the whole answer as text (for `DESCRIBE`; at most 4 MiB).
     pub async fn query_text(&self, sql: String) -> Result<String, ChError> {
+        self.query_text_up_to(sql, 4 << 20).await
+    }
+
+    /// Runs `sql` and returns the whole answer as text, at most `max` bytes of it.
+    pub async fn query_text_up_to(&self, sql: String, max: usize) -> Result<String, ChError> {
         let mut resp = self.post(sql).await?;
         let mut body = Vec::new();
         while let Some(piece) = resp.chunk().await.map_err(|e| self.classify(e))? {
             body.extend_from_slice(&piece);
-            if body.len() > 4 << 20 {
-                return Err(ChError::Cut("DESCRIBE answer larger than 4 MiB".into()));
+            if body.len() > max {
+                return Err(ChError::Cut(format!("answer larger than {} MiB", max >> 20)));
             }
         }
         Ok(String::from_utf8_lossy(&body).into_owned())
