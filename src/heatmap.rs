@@ -51,7 +51,7 @@ pub struct HeatmapSpec {
 }
 
 /// The counts, with their edges.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Heatmap {
     /// The value column.
     pub column: String,
@@ -74,6 +74,27 @@ pub struct Heatmap {
 }
 
 impl Heatmap {
+    /// Checks a heatmap made elsewhere (a server's answer) before drawing it: edges
+    /// increasing and finite, counts and `low` of the sizes the edges imply.
+    pub fn check(&self) -> Result<()> {
+        let (tb, vb) = (self.time_buckets(), self.value_buckets());
+        let bad = |what: &str| Err(Error::Spec(format!("heatmap data: {what}")));
+        if tb == 0 || vb == 0 || tb > 100_000 || vb > 1000 {
+            return bad("needs 2 or more edges on each axis");
+        }
+        let increasing = |e: &[f64]| e.iter().all(|x| x.is_finite()) && e.windows(2).all(|w| w[0] < w[1]);
+        if !increasing(&self.time_edges) || !increasing(&self.value_edges) {
+            return bad("edges must be finite and increasing");
+        }
+        if self.counts.len() != tb * vb {
+            return bad(&format!("{} counts for {tb} x {vb} buckets", self.counts.len()));
+        }
+        if !(self.low.is_empty() || self.low.len() == tb) {
+            return bad(&format!("{} low counts for {tb} time buckets", self.low.len()));
+        }
+        Ok(())
+    }
+
     /// Number of time buckets.
     pub fn time_buckets(&self) -> usize {
         self.time_edges.len().saturating_sub(1)

@@ -205,6 +205,16 @@ impl JsDataset {
         Ok(obj.into())
     }
 
+    /// Draws a heatmap computed elsewhere (a `heatmaps` item of a server's `/api/query`
+    /// answer, checked first): as `renderHeatmap`.
+    #[wasm_bindgen(js_name = renderHeatmapData)]
+    pub fn render_heatmap_data(&self, heatmap: JsValue, options: JsValue) -> Result<JsValue, JsError> {
+        let h: crate::heatmap::Heatmap = from_js(heatmap, "heatmap")?;
+        h.check().map_err(js_err)?;
+        let opts = render_options(options)?;
+        Ok(rendered_to_js(&render_heatmap(&h, &opts).map_err(js_err)?, Some(&h))?.into())
+    }
+
     /// Raw events, newest first: `{ columns, rows: [[value, ...]], row_ids, matched }`
     /// (times as unix seconds). See README.md for the specification.
     pub fn events(&self, spec: JsValue) -> Result<JsValue, JsError> {

@@ -5,7 +5,7 @@
 // `src` attribute (or `load()`) it owns a private source; with `source="id"` (the id of
 // a <sightline-source>) or the `source` property it shares one with other elements.
 
-import { SightlineSource } from './source.js';
+import { DEFAULT_LOCAL_ROWS, SightlineSource } from './source.js';
 import {
   devicePixelRatio,
   displayText,
@@ -28,6 +28,16 @@ import {
 const LIVE_RENDER_MS = 250;
 
 /** Finds the source an element names with `source="id"`. */
+/**
+ * Where an element's `src` is computed: `mode="auto|local|remote"` (default `auto`) and
+ * `local-rows` (default 2,000,000), see `SightlineSource.open`.
+ */
+export function openOptions(element) {
+  const mode = element.getAttribute('mode') ?? 'auto';
+  const rows = Number(element.getAttribute('local-rows'));
+  return { mode: ['auto', 'local', 'remote'].includes(mode) ? mode : 'auto', localRows: rows > 0 ? rows : DEFAULT_LOCAL_ROWS };
+}
+
 export function sourceById(node, id) {
   const root = node.getRootNode();
   const target = root.getElementById?.(id) ?? document.getElementById(id);
@@ -90,7 +100,7 @@ export class SourceBound extends HTMLElement {
     if (old && wasOwned) old.close();
     if (!s) return;
     s.retain(this);
-    for (const type of ['progress', 'data', 'ready', 'error', 'context', 'select', 'state']) {
+    for (const type of ['progress', 'data', 'ready', 'error', 'context', 'select', 'state', 'computed']) {
       const on = (e) => this.onSource(type, e.detail);
       s.addEventListener(type, on);
       this.#listeners.push(() => s.removeEventListener(type, on));
@@ -166,7 +176,7 @@ export class SourceBound extends HTMLElement {
 
   #loadSrc(src) {
     this.ensureSource()
-      .load(src)
+      .open(src, openOptions(this))
       .catch(() => {}); // reported through the source's error event
   }
 

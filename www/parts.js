@@ -5,7 +5,7 @@
 // Data-derived text only goes through textContent, attribute values and canvas fillText.
 
 import { SightlineSource } from './source.js';
-import { SourceBound, contextSpec } from './heatmap.js';
+import { SourceBound, contextSpec, openOptions } from './heatmap.js';
 import {
   cellText,
   displayText,
@@ -409,11 +409,11 @@ export class SightlineSourceElement extends HTMLElement {
 
   connectedCallback() {
     this.hidden = true;
-    if (this.src && this.source.state === 'idle') this.source.load(this.src).catch(() => {});
+    if (this.src && this.source.state === 'idle') this.source.open(this.src, openOptions(this)).catch(() => {});
   }
 
   attributeChangedCallback(name, oldValue, newValue) {
-    if (name === 'src' && newValue && oldValue !== newValue && this.isConnected) this.source.load(newValue).catch(() => {});
+    if (name === 'src' && newValue && oldValue !== newValue && this.isConnected) this.source.open(newValue, openOptions(this)).catch(() => {});
   }
 
   disconnectedCallback() {
@@ -1376,7 +1376,7 @@ export class SightlineExplorer extends SourceBound {
       this.#ui.compareBlock.hidden = !detail.selection && !this.#ui.compare.spec;
       this.#saveUrl();
     }
-    if (type === 'progress' || type === 'state' || type === 'ready' || type === 'error') this.#showStatus();
+    if (type === 'progress' || type === 'state' || type === 'ready' || type === 'error' || type === 'computed') this.#showStatus();
     if (type === 'progress' && this.ownsSource) emit(this, 'sightline-progress', detail);
     if (type === 'error' && this.ownsSource) emit(this, 'sightline-error', detail);
     if (type === 'ready') {
@@ -1402,7 +1402,15 @@ export class SightlineExplorer extends SourceBound {
       status.textContent = `Loading ${formatInt(s.rows)}${of} rows · ${formatValue(s.bytes, 'B')}`;
     } else if (s.state === 'ready') {
       const problem = timeZoneProblem(this.getAttribute('time-zone'));
-      status.textContent = `${formatInt(s.rows)} events · ${formatValue(s.bytes, 'B')} in ${formatValue(s.loadMs, 'ms')}${problem ? ` · ${problem}` : ''}`;
+      // Where the answers come from: the events in this tab, or the server's engine.
+      const loaded = s.remote
+        ? `${formatInt(s.rows)} events on ${s.remote.engine === 'ClickHouse' ? 'ClickHouse' : 'the server'} (computed there, not downloaded)`
+        : `${formatInt(s.rows)} events · ${formatValue(s.bytes, 'B')} in ${formatValue(s.loadMs, 'ms')}`;
+      const c = s.computed;
+      const last = c
+        ? ` · last answer: ${c.where === 'browser' ? 'in this tab' : c.where}, ${formatInt(c.rows ?? 0)} events, ${formatValue(c.ms, 'ms')}`
+        : '';
+      status.textContent = `${loaded}${last}${problem ? ` · ${problem}` : ''}`;
     } else if (s.state === 'error') {
       status.textContent = `${displayText(s.error)}${s.rows ? ` · ${formatInt(s.rows)} events loaded before it stay` : ''}`;
       status.classList.add('error');

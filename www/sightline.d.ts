@@ -338,8 +338,28 @@ export interface SightlineSelection {
 /**
  * One dataset in one worker, loaded from Arrow IPC streams, plus the context and
  * selection its elements share. Events (not bubbling): `progress`, `data`, `ready`,
- * `error`, `state`, `context`, `select`.
+ * `error`, `state`, `context`, `select`, `computed` (detail: {@link SightlineComputed}).
  */
+/** Where a source's answers are computed: `auto` chooses by the event count. */
+export type SightlineMode = 'auto' | 'local' | 'remote';
+
+/** A source working on the server: its engine and how many events it has. */
+export interface SightlineRemote {
+  baseUrl: string;
+  source?: string;
+  /** `ClickHouse` or `server` (the server's own engine). */
+  engine: string;
+  rows: number;
+}
+
+/** Where an answer was computed: `browser` (this tab), `ClickHouse` or `server`; over how
+ * many events; in how many milliseconds as seen from the page. */
+export interface SightlineComputed {
+  where: 'browser' | 'ClickHouse' | 'server';
+  rows: number;
+  ms: number;
+}
+
 export class SightlineSource extends EventTarget {
   constructor(options?: { workerUrl?: string | URL; budgetBytes?: number; tableToIPC?: (table: unknown, type: 'stream') => Uint8Array; fetchInit?: RequestInit });
   /** Options of every fetch of a URL (headers, credentials); the signal is the source's. */
@@ -358,6 +378,17 @@ export class SightlineSource extends EventTarget {
   version: number;
   context: SightlineContext;
   selection: SightlineSelection | null;
+  /** Set when queries run on the server (`open` chose remote). */
+  remote: SightlineRemote | null;
+  /** Where the last answer was computed. */
+  computed: SightlineComputed | null;
+  /**
+   * Opens a `src` URL where its data lives: `local` loads the events into the page;
+   * `remote` sends every query, comparison and events page to the server (a Sightline
+   * server's plain `/api/events` URL); `auto` (default) loads them when the server
+   * counts at most `localRows` (default 2,000,000), else works remotely.
+   */
+  open(url: string | URL, options?: { mode?: SightlineMode; localRows?: number }): Promise<{ rows: number; bytes: number; mode: 'local' | 'remote' }>;
   /** Replaces the data. With an apache-arrow Table, pass `{ tableToIPC }` (from apache-arrow). */
   load(input: SightlineInput, options?: { tableToIPC?: (table: unknown, type: 'stream') => Uint8Array }): Promise<{ rows: number; bytes: number }>;
   /** Adds the batches of another stream (tailing new events). */

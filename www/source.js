@@ -6,6 +6,8 @@
 // a brush on a heatmap opens the comparison in a `<sightline-compare>` beside it, a
 // value clicked there filters every element of the source.
 
+import { RemoteDataset } from './remote.js';
+
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 
 // ---------------------------------------------------------------------------------------
@@ -18,6 +20,8 @@ export class SightlineClient {
   #nextId = 1;
   #pending = new Map();
   #broken = null;
+  /** Called with `{ where, rows, ms }` for each answer that says where it was computed. */
+  oncomputed = null;
 
   /** @param {{ workerUrl?: string | URL }} [options] */
   constructor(options = {}) {
@@ -29,7 +33,11 @@ export class SightlineClient {
       this.#pending.delete(id);
       if (superseded) p.reject(new DOMException('superseded by a newer request', 'AbortError'));
       else if (error !== undefined) p.reject(new Error(error));
-      else p.resolve(result);
+      else {
+        const where = result?.computed ?? result?.result?.computed;
+        if (where) this.oncomputed?.(where);
+        p.resolve(result);
+      }
     });
     this.#worker.addEventListener('error', (event) => {
       // The worker script itself failed (e.g. it could not be loaded).
@@ -193,6 +201,29 @@ function event(type, detail) {
   return new CustomEvent(type, { detail });
 }
 
+/** Default `local-rows`: the most events computed in the page (see README: measured). */
+export const DEFAULT_LOCAL_ROWS = 2_000_000;
+
+/**
+ * Where a `src` URL could be answered by the server instead: a Sightline server's
+ * `/api/events` naming at most a `source` (a URL that selects rows, with filters, times
+ * or a limit, is loaded as it is). `{ baseUrl, source }` or null.
+ */
+export function remoteOf(url) {
+  let u;
+  try {
+    u = new URL(String(url), globalThis.location?.href ?? 'http://localhost/');
+  } catch {
+    return null;
+  }
+  if (!u.pathname.endsWith('/api/events')) return null;
+  for (const key of u.searchParams.keys()) {
+    if (!['source', 'columns', 'compression', 'batch_rows'].includes(key)) return null;
+  }
+  const baseUrl = u.origin + u.pathname.slice(0, -'/api/events'.length);
+  return { baseUrl, source: u.searchParams.get('source') ?? undefined };
+}
+
 /**
  * One dataset in one worker, loaded from Arrow IPC streams, plus the context shared by
  * the elements linked to it.
@@ -229,6 +260,10 @@ export class SightlineSource extends EventTarget {
 
   /** Options of every `fetch` of a URL (headers, credentials, mode); `signal` is the source's. */
   fetchInit = undefined;
+  /** When queries run on the server (`open` chose `remote`): `{ baseUrl, source, engine, rows }`; else null. */
+  remote = null;
+  /** The last answer's `{ where, rows, ms }` (`where`: `browser`, `ClickHouse` or `server`). */
+  computed = null;
 
   /** @param {{ workerUrl?: string | URL, budgetBytes?: number, tableToIPC?: Function, fetchInit?: RequestInit }} [options] */
   constructor(options = {}) {
@@ -240,8 +275,65 @@ export class SightlineSource extends EventTarget {
   /** The engine client (the worker starts on first use). */
   get client() {
     if (this.#closed) throw new Error('this Sightline source was closed');
-    this.#client ??= new SightlineClient({ workerUrl: this.#options.workerUrl });
+    if (!this.#client) {
+      this.#client = new SightlineClient({ workerUrl: this.#options.workerUrl });
+      this.#client.oncomputed = (c) => {
+        this.computed = c;
+        this.dispatchEvent(event('computed', c));
+      };
+    }
     return this.#client;
+  }
+
+  /**
+   * Opens a `src` URL where its data lives. `mode`: `local` loads the events into the
+   * page (as `load`); `remote` leaves them on the server and sends every query,
+   * comparison and events page there (a Sightline server's `/api/events` URL only);
+   * `auto` (the default) asks the server how many events there are (a COUNT) and loads
+   * them when at most `localRows` (default 2,000,000), else works remotely. A URL that
+   * is not a plain `/api/events` is always loaded. Resolves with `{ rows, bytes, mode }`.
+   */
+  async open(url, { mode = 'auto', localRows = DEFAULT_LOCAL_ROWS } = {}) {
+    const target = mode === 'local' ? null : remoteOf(url);
+    if (!target) {
+      if (mode === 'remote') throw new Error(`mode="remote" needs a Sightline server's /api/events URL, not ${String(url)}`);
+      return { ...(await this.load(url)), mode: 'local' };
+    }
+    const headers = this.fetchInit?.headers;
+    const gen = ++this.#gen;
+    this.#abort?.abort();
+    this.error = null;
+    this.#setState('loading');
+    try {
+      const sources = await fetch(`${target.baseUrl}/api/sources`, { ...(this.fetchInit ?? {}) }).then((r) => (r.ok ? r.json() : { sources: [] }));
+      const info = (sources.sources ?? []).find((x) => x.name === target.source) ?? (target.source ? null : sources.sources?.[0]);
+      const engine = info?.kind === 'clickhouse' ? 'ClickHouse' : 'server';
+      const rd = new RemoteDataset(target.source, { baseUrl: target.baseUrl, fetchInit: this.fetchInit ?? {} });
+      const count = await rd.query({ disable_series: true });
+      if (gen !== this.#gen) throw new DOMException('superseded by a newer load', 'AbortError');
+      const rows = count.matched;
+      if (mode === 'auto' && rows <= localRows) return { ...(await this.load(url)), mode: 'local' };
+      // A page of the newest events gives the columns (and their types) to the worker.
+      const sample = new URL(String(url), globalThis.location?.href);
+      sample.searchParams.set('limit', '1000');
+      sample.searchParams.set('order', 'newest');
+      await this.#start(sample.href, { quiet: true }, false);
+      if (gen + 1 !== this.#gen) throw new DOMException('superseded by a newer load', 'AbortError');
+      await this.client.request('remote', { baseUrl: target.baseUrl, source: target.source, headers, engine, rows });
+      this.remote = { baseUrl: target.baseUrl, source: target.source, engine, rows };
+      this.rows = rows;
+      this.version += 1;
+      this.#setState('ready');
+      this.dispatchEvent(event('ready', { rows, bytes: this.bytes, ms: this.loadMs, remote: this.remote }));
+      return { rows, bytes: this.bytes, mode: 'remote' };
+    } catch (err) {
+      if ((this.#gen === gen || this.#gen === gen + 1) && err?.name !== 'AbortError') {
+        this.error = err?.message || String(err);
+        this.#setState('error');
+        this.dispatchEvent(event('error', { message: this.error }));
+      }
+      throw err;
+    }
   }
 
   /** Whether a worker is running. */
@@ -300,14 +392,18 @@ export class SightlineSource extends EventTarget {
     const gen = append ? this.#gen : ++this.#gen;
     // Loads run one after another; a replacing load does not wait for older ones.
     const previous = append ? this.#busy : Promise.resolve();
-    const run = previous.catch(() => {}).then(() => this.#run(gen, source, controller, append));
+    const run = previous.catch(() => {}).then(() => this.#run(gen, source, controller, append, Boolean(options.quiet)));
     this.#busy = run.catch(() => {});
     return run;
   }
 
-  async #run(gen, source, controller, append) {
+  #quietGen = -1;
+
+  async #run(gen, source, controller, append, quiet = false) {
     const client = this.client;
+    if (quiet) this.#quietGen = gen;
     const started = performance.now();
+    if (!append) this.remote = null;
     if (!append) {
       this.rows = 0;
       this.bytes = 0;
@@ -337,6 +433,8 @@ export class SightlineSource extends EventTarget {
       this.rows = done.rowCount;
       this.version += 1;
       this.loadMs = performance.now() - started;
+      // A sample loaded for `open` in remote mode: it announces itself once remote.
+      if (quiet) return { rows: this.rows, bytes: this.bytes };
       this.#emitProgress();
       this.#setState('ready');
       this.dispatchEvent(event('ready', { rows: this.rows, bytes: this.bytes, ms: this.loadMs }));
@@ -442,7 +540,7 @@ export class SightlineSource extends EventTarget {
   }
 
   #pushed(gen, r) {
-    if (gen !== this.#gen) return;
+    if (gen !== this.#gen || gen === this.#quietGen) return;
     this.rows = r.rowCount;
     this.#emitProgress();
     if (r.rows > 0) {

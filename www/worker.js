@@ -20,17 +20,42 @@
 //   breakdown { spec, lines }           -> { result, charts }: the query, plus one line chart
 //                                          per calculation (top `lines.max` groups) drawn
 //                                          here, so that the page never handles `series`
+//   remote  { baseUrl, source, headers, engine, rows } -> {}  from now on `query`, `compare`,
+//                                          `renderQuery`, `breakdown` and `events` run on the
+//                                          server (`/api/query`, `/api/compare`, `/api/events`)
+//                                          over its source; pixels are still drawn here; the
+//                                          dataset keeps what was loaded (a sample, for the
+//                                          schema). `reset` ends it.
+//
+// Results of `query`, `compare`, `renderQuery` and `breakdown` carry `computed: { where,
+// rows, ms }`: `browser` (this worker) or the server's engine (`ClickHouse`, `server`),
+// the events the answer covers, and the time it took as seen from here.
 //
 // A request may carry a `channel`: when a newer request of the same channel has arrived
 // by the time an older one's turn comes, the older one is answered `{ id, superseded:
 // true }` without running (a new query supersedes one in flight).
 
 import init, { Dataset } from '../pkg/sightline.js';
+import { RemoteDataset } from './remote.js';
 import { displayText } from './text.js';
 
 const ready = init();
 let dataset = null;
 let budgetBytes;
+/** `{ rd: RemoteDataset, baseUrl, source, headers, engine, rows }` in remote mode. */
+let remote = null;
+
+function computed(where, rows, t0) {
+  return { where, rows, ms: Math.round((performance.now() - t0) * 10) / 10 };
+}
+
+/** The query, here or on the server, with where it was computed. */
+async function runQuery(spec) {
+  const t0 = performance.now();
+  const r = remote ? await remote.rd.query(spec) : current().query(spec);
+  r.computed = computed(remote ? remote.engine : 'browser', r.scanned, t0);
+  return r;
+}
 
 function current() {
   if (!dataset) dataset = new Dataset(budgetBytes === undefined ? undefined : { budgetBytes });
@@ -57,8 +82,15 @@ const handlers = {
       }
     }
     dataset = null;
+    remote = null;
     budgetBytes = budget;
     return { rows: current().rowCount };
+  },
+
+  remote({ baseUrl, source, headers, engine, rows }) {
+    const rd = new RemoteDataset(source, { baseUrl, fetchInit: headers ? { headers } : {} });
+    remote = { rd, baseUrl: (baseUrl ?? '').replace(/\/$/, ''), source, headers, engine: engine || 'server', rows };
+    return {};
   },
 
   push({ bytes }) {
@@ -112,22 +144,66 @@ const handlers = {
     return [out, transfer];
   },
 
-  query({ spec }) {
-    const r = current().query(spec);
+  async query({ spec }) {
+    const r = await runQuery(spec);
     const transfer = r.heatmaps.flatMap((h) => [h.counts.buffer, h.low.buffer]);
     return [r, transfer];
   },
 
-  compare({ spec }) {
-    return current().compare(spec);
+  async compare({ spec }) {
+    const t0 = performance.now();
+    const r = remote ? await remote.rd.compare(spec) : current().compare(spec);
+    r.computed = computed(remote ? remote.engine : 'browser', r.selection_count + r.baseline_count, t0);
+    return r;
   },
 
-  events({ spec }) {
-    return current().events(spec);
+  async events({ spec }) {
+    if (!remote) return current().events(spec);
+    // The newest matching events from the server (at most the table's page), then the
+    // same `events` over them here: the server selects, this worker formats.
+    const q = new URLSearchParams();
+    if (remote.source) q.set('source', remote.source);
+    if (spec.filters?.length) q.set('filters', JSON.stringify(spec.filters));
+    if (spec.filter_combination) q.set('filter_combination', spec.filter_combination);
+    if (spec.start_time !== undefined) q.set('start', String(spec.start_time));
+    if (spec.end_time !== undefined) q.set('end', String(spec.end_time));
+    if (spec.time_column) q.set('time_column', spec.time_column);
+    q.set('limit', String((spec.limit ?? 100) + (spec.offset ?? 0)));
+    q.set('order', spec.order === 'oldest' ? 'oldest' : 'newest');
+    const res = await fetch(`${remote.baseUrl}/api/events?${q}`, { headers: remote.headers ?? {} });
+    if (!res.ok) throw new Error(`/api/events: ${res.status} ${(await res.text()).slice(0, 200)}`);
+    const page = new Dataset();
+    try {
+      page.push(new Uint8Array(await res.arrayBuffer()));
+      page.finish();
+      const { start_time, end_time, time_range, ...rest } = spec;
+      const out = page.events(rest);
+      // The count of every matching event, not of the page.
+      const count = await remote.rd.query({
+        filters: spec.filters ?? [], filter_combination: spec.filter_combination, start_time, end_time, time_range,
+        time_column: spec.time_column, disable_series: true,
+      });
+      out.matched = count.matched;
+      return out;
+    } finally {
+      page.free();
+    }
   },
 
-  renderQuery({ spec, options }) {
-    const r = current().renderQuery(spec, options);
+  async renderQuery({ spec, options }) {
+    let r;
+    if (remote) {
+      const q = await runQuery(spec);
+      const h = q.heatmaps[0];
+      if (!h) throw new Error('the query has no HEATMAP calculation');
+      r = current().renderHeatmapData({ ...h, counts: Array.from(h.counts), low: Array.from(h.low) }, options);
+      r.matched = q.matched;
+      r.computed = q.computed;
+    } else {
+      const t0 = performance.now();
+      r = current().renderQuery(spec, options);
+      r.computed = computed('browser', r.matched, t0);
+    }
     return [r, [r.rgba.buffer, r.heatmap.counts.buffer, r.heatmap.low.buffer]];
   },
 
@@ -151,9 +227,9 @@ function groupName(row, breakdowns) {
   return breakdowns.map((b) => (row[b] === null || row[b] === undefined ? '∅' : displayText(row[b]))).join(' · ');
 }
 
-handlers.breakdown = ({ spec, lines }) => {
+handlers.breakdown = async ({ spec, lines }) => {
   const ds = current();
-  const r = ds.query(spec);
+  const r = await runQuery(spec);
   const breakdowns = spec.breakdowns ?? [];
   const calcs = r.columns.filter((c) => !breakdowns.includes(c));
   const key = (row) => JSON.stringify(breakdowns.map((b) => row[b] ?? null));
@@ -209,7 +285,7 @@ async function handle(data) {
     await ready;
     const handler = Object.hasOwn(handlers, type) ? handlers[type] : null;
     if (!handler) throw new Error(`unknown request type ${JSON.stringify(type)}`);
-    const value = handler(data);
+    const value = await handler(data);
     if (Array.isArray(value) && TRANSFERS.has(type)) {
       self.postMessage({ id, result: value[0] }, value[1]);
     } else {

@@ -71,6 +71,10 @@ async function usage(): Promise<void> {
 
   const source = new SightlineSource({ budgetBytes: 512 << 20 });
   await source.load('/api/events?source=demo&limit=500');
+  const opened: { rows: number; mode: 'local' | 'remote' } = await source.open('/api/events?source=events', { mode: 'auto', localRows: 1_000_000 });
+  const where: string | undefined = source.computed?.where ?? source.remote?.engine;
+  void opened;
+  void where;
   await source.append(new ArrayBuffer(0));
   source.addFilter({ column: 'region', op: '=', value: 'eu-west-1' });
   source.select({ start_time: 0, end_time: 60, column: 'duration_ms', min: 1000 });
