@@ -686,6 +686,22 @@ pub struct DimCounts<'a> {
     pub value: Box<dyn Fn(usize) -> DimValue + 'a>,
     /// Rows `r` and `q` in their values' order ([`DimValue`]'s), without making values.
     pub order: Box<dyn Fn(usize, usize) -> std::cmp::Ordering + 'a>,
+    /// Values counted but not in `rows`, summed: a counter may leave out values that
+    /// cannot change the answer (untested, and ranked below `top` other untested ones).
+    pub unlisted: Unlisted,
+}
+
+/// Values of a dimension summed rather than listed (see [`DimCounts::unlisted`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Unlisted {
+    /// How many values.
+    pub values: u64,
+    /// Their events in the selection.
+    pub selection_count: u64,
+    /// Their events in the baseline.
+    pub baseline_count: u64,
+    /// The sum over them of |a * baseline - b * selection| (exact: see `tvd`).
+    pub gap: u128,
 }
 
 /// The comparison's options, checked: `(alpha, top, min_count)`.
@@ -810,6 +826,7 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
                         other => dim_value(other, a as usize).cmp(&dim_value(other, b as usize)),
                     }
                 }),
+                unlisted: Unlisted::default(),
             }
         })
         .collect();
@@ -876,7 +893,7 @@ pub fn finish(
             let (ins, inb) = (ns.max(1) as u128, nb.max(1) as u128);
             let gap = |a: u64, b: u64| (a as u128 * inb).abs_diff(b as u128 * ins);
             let exact = |sum: u128| 0.5 * (sum as f64 / (ins * inb) as f64);
-            let tvd = exact(c.rows.iter().map(|(a, b)| gap(*a, *b)).sum());
+            let tvd = exact(c.rows.iter().map(|(a, b)| gap(*a, *b)).sum::<u128>() + c.unlisted.gap);
             let score = exact(c.rows.iter().zip(&sig).filter(|(_, s)| **s).map(|((a, b), _)| gap(*a, *b)).sum());
             // The values that explain most: significant first, then by |difference|.
             // Equal differences: over-represented in the selection first.
@@ -916,12 +933,14 @@ pub fn finish(
                     }
                 })
                 .collect();
+            let u = c.unlisted;
             let other = Other {
-                values: rest.len() as u64,
-                selection_count: rest.iter().map(|r| c.rows[*r].0).sum(),
-                baseline_count: rest.iter().map(|r| c.rows[*r].1).sum(),
+                values: rest.len() as u64 + u.values,
+                selection_count: rest.iter().map(|r| c.rows[*r].0).sum::<u64>() + u.selection_count,
+                baseline_count: rest.iter().map(|r| c.rows[*r].1).sum::<u64>() + u.baseline_count,
             };
-            (Dimension { column: c.column, score, tvd, distinct: c.rows.len() as u64, values, other }, evidence)
+            let distinct = c.rows.len() as u64 + u.values;
+            (Dimension { column: c.column, score, tvd, distinct, values, other }, evidence)
         })
         .collect();
     // By score; equal scores by the strength of the evidence (smaller ln p first), then

@@ -1268,28 +1268,61 @@ pub async fn compare(
         }
     }
 
-    // 2. Every value of every dimension on both sides, in one pass.
-    let mut dim_counts: Vec<(usize, Vec<(u64, u64)>, Vec<DimValue>)> =
-        candidates.iter().map(|i| (*i, Vec::new(), Vec::new())).collect();
+    // 2. Every value of every dimension on both sides, in one pass. Only the values that
+    // can change the answer come back: every tested one (a + b >= min_count), and of the
+    // untested ones the `top` that rank first by |difference| (as the core ranks them,
+    // value order breaking ties); the rest are summed per dimension (`Unlisted`). An ID
+    // column with 100M values is one row per value in ClickHouse, not in the answer.
+    let (_, top, min_count) = sightline::compare::options(spec)?;
+    let mut dim_counts: Vec<(usize, Vec<(u64, u64)>, Vec<DimValue>, sightline::compare::Unlisted)> =
+        candidates.iter().map(|i| (*i, Vec::new(), Vec::new(), Default::default())).collect();
     if !candidates.is_empty() {
         let cols: Vec<String> = candidates.iter().map(|i| quote_ident(&schema.columns[*i].name)).collect();
-        let sets: Vec<String> = cols.iter().map(|c| format!("({c}, sl__side)")).collect();
+        let sets: Vec<String> = cols.iter().map(|c| format!("({c})")).collect();
+        let (nsp, nbp) = (ns.max(1), nb.max(1));
+        let testable = ns > 0 && nb > 0;
+        let value_order: Vec<String> = cols.iter().map(|c| format!("{c} ASC NULLS LAST")).collect();
+        let part = "PARTITION BY sl__set, sl__tested";
         let sql = format!(
-            "SELECT {}, grouping({}), sl__side, count() FROM {sided} WHERE sl__side != 0 GROUP BY GROUPING SETS ({}){}",
-            cols.join(", "),
-            cols.join(", "),
-            sets.join(", "),
-            settings(limits, ", group_by_use_nulls = 1")
+            "SELECT {cols}, sl__set, sl__a, sl__b, sl__tested, sl__un, sl__ua, sl__ub, toString(sl__ug) FROM (\
+SELECT *, row_number() OVER ({part} ORDER BY abs(sl__d) DESC, sl__d DESC, {order}) AS sl__rn, \
+count() OVER ({part}) AS sl__un, sum(sl__a) OVER ({part}) AS sl__ua, sum(sl__b) OVER ({part}) AS sl__ub, \
+sum(abs(toInt128(sl__a) * {nbp} - toInt128(sl__b) * {nsp})) OVER ({part}) AS sl__ug FROM (\
+SELECT *, (sl__a + sl__b >= {min_count} AND {testable}) AS sl__tested, sl__a / {fs} - sl__b / {fb} AS sl__d FROM (\
+SELECT {cols}, grouping({cols}) AS sl__set, countIf(sl__side = 1) AS sl__a, countIf(sl__side = 2) AS sl__b \
+FROM {sided} WHERE sl__side != 0 GROUP BY GROUPING SETS ({sets})))) WHERE sl__tested OR sl__rn <= {top}{set}",
+            cols = cols.join(", "),
+            order = value_order.join(", "),
+            fs = flit(nsp as f64),
+            fb = flit(nbp as f64),
+            sets = sets.join(", "),
+            set = settings(limits, ", group_by_use_nulls = 1")
         );
         let nd = candidates.len();
-        let mut index: Vec<HashMap<DimValue, usize>> = vec![HashMap::new(); nd];
+        // Per dimension: the untested values' totals, less those listed.
+        let mut untested_total: Vec<Option<sightline::compare::Unlisted>> = vec![None; nd];
+        let mut untested_listed = vec![sightline::compare::Unlisted::default(); nd];
         for row in rows(client, sql).await? {
             let mask = row.get(nd).and_then(as_u64).unwrap_or(0);
             // grouping(a, b, c): bit (nd - 1 - k) is set when column k is NOT grouped.
             let Some(k) = (0..nd).find(|k| mask & (1 << (nd - 1 - k)) == 0) else { continue };
-            let (Some(s), Some(n)) = (row.get(nd + 1).and_then(as_u64), row.get(nd + 2).and_then(as_u64)) else {
-                continue;
-            };
+            let g = |i: usize| row.get(nd + i);
+            let (Some(a), Some(b)) = (g(1).and_then(as_u64), g(2).and_then(as_u64)) else { continue };
+            let tested = g(3).is_some_and(|t| matches!(t, J::Bool(true)) || as_i64(t) == Some(1));
+            if !tested {
+                let gap = (a as u128 * nbp as u128).abs_diff(b as u128 * nsp as u128);
+                let l = &mut untested_listed[k];
+                l.values += 1;
+                l.selection_count += a;
+                l.baseline_count += b;
+                l.gap += gap;
+                untested_total[k] = Some(sightline::compare::Unlisted {
+                    values: g(4).and_then(as_u64).unwrap_or(0),
+                    selection_count: g(5).and_then(as_u64).unwrap_or(0),
+                    baseline_count: g(6).and_then(as_u64).unwrap_or(0),
+                    gap: g(7).and_then(|v| v.as_str()).and_then(|x| x.parse().ok()).unwrap_or(0),
+                });
+            }
             let c = &schema.columns[candidates[k]];
             let v = &row[k];
             let value = if v.is_null() {
@@ -1301,16 +1334,19 @@ pub async fn compare(
                     _ => v.to_string().trim_matches('"').parse::<i128>().map_or(DimValue::Null, DimValue::Int),
                 }
             };
-            let (_, counts, values) = &mut dim_counts[k];
-            let at = *index[k].entry(value.clone()).or_insert_with(|| {
-                counts.push((0, 0));
-                values.push(value);
-                counts.len() - 1
-            });
-            if s == 1 {
-                counts[at].0 += n;
-            } else if s == 2 {
-                counts[at].1 += n;
+            let (_, counts, values, _) = &mut dim_counts[k];
+            counts.push((a, b));
+            values.push(value);
+        }
+        for (k, d) in dim_counts.iter_mut().enumerate() {
+            if let Some(t) = untested_total[k] {
+                let l = untested_listed[k];
+                d.3 = sightline::compare::Unlisted {
+                    values: t.values.saturating_sub(l.values),
+                    selection_count: t.selection_count.saturating_sub(l.selection_count),
+                    baseline_count: t.baseline_count.saturating_sub(l.baseline_count),
+                    gap: t.gap.saturating_sub(l.gap),
+                };
             }
         }
     }
@@ -1409,7 +1445,7 @@ pub async fn compare(
     }
     let dims: Vec<DimCounts> = dim_counts
         .into_iter()
-        .map(|(i, counts, values)| {
+        .map(|(i, counts, values, unlisted)| {
             let values = std::rc::Rc::new(values);
             let v2 = values.clone();
             DimCounts {
@@ -1417,6 +1453,7 @@ pub async fn compare(
                 rows: counts,
                 value: Box::new(move |r| values.get(r).cloned().unwrap_or(DimValue::Null)),
                 order: Box::new(move |r, q| v2.get(r).cmp(&v2.get(q))),
+                unlisted,
             }
         })
         .collect();
