@@ -354,6 +354,46 @@ impl Select {
     }
 }
 
+/// A calculation's value from an answer row whose SQL values start at `off`.
+fn calc_value(row: &[J], off: usize, h: &CalcSql) -> Option<f64> {
+    match h {
+        CalcSql::Scalar(k) => row.get(off + k).and_then(as_f64),
+        CalcSql::Percentile { q, j, n, inf, p } => {
+            let g = |x: usize| row.get(off + x);
+            let qv = g(*q).and_then(|a| a.as_array()).and_then(|a| a.get(*j)).and_then(as_f64);
+            let n = g(*n).and_then(as_u64).unwrap_or(0);
+            let inf = inf.map(|[m, k, lo, hi]| {
+                (
+                    g(m).and_then(as_u64).unwrap_or(0),
+                    g(k).and_then(as_u64).unwrap_or(0),
+                    g(lo).and_then(as_f64),
+                    g(hi).and_then(as_f64),
+                )
+            });
+            percentile(*p, qv, n, inf)
+        }
+        CalcSql::None => None,
+    }
+}
+
+/// A percentile of `v` at `p` among `levels` (one quantiles array for them all), with
+/// the count and, for floats, what corrects ClickHouse's arithmetic on infinities.
+fn percentile_sql(sel: &mut Select, v: &str, levels: &[f64], p: f64, float: bool) -> CalcSql {
+    let list = levels.iter().map(|x| flit(*x)).collect::<Vec<_>>().join(", ");
+    let q = sel.push(format!("quantilesExactInclusive({list})({v})"));
+    let j = levels.iter().position(|x| *x == p).unwrap_or(0);
+    let n = sel.push(format!("count({v})"));
+    let inf = float.then(|| {
+        [
+            sel.push(format!("countIf({v} = -inf)")),
+            sel.push(format!("countIf({v} = inf)")),
+            sel.push(format!("minIf({v}, isFinite({v}))")),
+            sel.push(format!("maxIf({v}, isFinite({v}))")),
+        ]
+    });
+    CalcSql::Percentile { q, j, n, inf, p }
+}
+
 /// The engine's percentile, from ClickHouse's R7 value and the group's infinities.
 fn percentile(p: f64, q: Option<f64>, n: u64, inf: Option<(u64, u64, Option<f64>, Option<f64>)>) -> Option<f64> {
     if n == 0 {
@@ -486,21 +526,7 @@ pub async fn query(
             (Op::Max, Some(_)) => CalcSql::Scalar(sel.push(format!("maxOrNull({})", v.unwrap_or_default()))),
             (Op::CountDistinct, Some(i)) => CalcSql::Scalar(sel.push(format!("uniqExact({})", key_expr(col(i))))),
             (Op::Percentile(p), Some(i)) => {
-                let v = v.unwrap_or_default();
-                let ls = &levels[&i];
-                let list = ls.iter().map(|x| flit(*x)).collect::<Vec<_>>().join(", ");
-                let q = sel.push(format!("quantilesExactInclusive({list})({v})"));
-                let j = ls.iter().position(|x| *x == p).unwrap_or(0);
-                let n = sel.push(format!("count({v})"));
-                let inf = (repr(col(i)) == Repr::Float).then(|| {
-                    [
-                        sel.push(format!("countIf({v} = -inf)")),
-                        sel.push(format!("countIf({v} = inf)")),
-                        sel.push(format!("minIf({v}, isFinite({v}))")),
-                        sel.push(format!("maxIf({v}, isFinite({v}))")),
-                    ]
-                });
-                CalcSql::Percentile { q, j, n, inf, p }
+                percentile_sql(&mut sel, &v.unwrap_or_default(), &levels[&i], p, repr(col(i)) == Repr::Float)
             }
             (Op::Concurrency, Some(d)) => {
                 let (Some((tc, unit, raw)), Some((a, b))) = (&time, axis_bounds) else {
@@ -523,26 +549,7 @@ pub async fn query(
         };
         how.push(h);
     }
-    let value_of = |row: &[J], off: usize, h: &CalcSql| -> Option<f64> {
-        match h {
-            CalcSql::Scalar(k) => row.get(off + k).and_then(as_f64),
-            CalcSql::Percentile { q, j, n, inf, p } => {
-                let qv = row.get(off + q).and_then(|a| a.as_array()).and_then(|a| a.get(*j)).and_then(as_f64);
-                let n = row.get(off + n).and_then(as_u64).unwrap_or(0);
-                let inf = inf.map(|[m, k, lo, hi]| {
-                    let g = |x: usize| row.get(off + x);
-                    (
-                        g(m).and_then(as_u64).unwrap_or(0),
-                        g(k).and_then(as_u64).unwrap_or(0),
-                        g(lo).and_then(as_f64),
-                        g(hi).and_then(as_f64),
-                    )
-                });
-                percentile(*p, qv, n, inf)
-            }
-            CalcSql::None => None,
-        }
-    };
+    let value_of = calc_value;
     let nk = keys.len();
     let key_aliases: Vec<String> = (0..nk).map(|i| format!("sl__k{i}")).collect();
     let mut inner: Vec<String> = keys.iter().zip(&key_aliases).map(|(k, a)| format!("{k} AS {a}")).collect();
@@ -793,19 +800,7 @@ async fn series_rows(
             Op::CountDistinct => {
                 CalcSql::Scalar(sel.push(format!("uniqExact({})", key_expr(col(c.column.unwrap_or(0))))))
             }
-            Op::Percentile(p) => {
-                let q = sel.push(format!("quantilesExactInclusive({})({v})", flit(p)));
-                let n = sel.push(format!("count({v})"));
-                let inf = (repr(col(c.column.unwrap_or(0))) == Repr::Float).then(|| {
-                    [
-                        sel.push(format!("countIf({v} = -inf)")),
-                        sel.push(format!("countIf({v} = inf)")),
-                        sel.push(format!("minIf({v}, isFinite({v}))")),
-                        sel.push(format!("maxIf({v}, isFinite({v}))")),
-                    ]
-                });
-                CalcSql::Percentile { q, j: 0, n, inf, p }
-            }
+            Op::Percentile(p) => percentile_sql(&mut sel, &v, &[p], p, repr(col(c.column.unwrap_or(0))) == Repr::Float),
             _ => CalcSql::None,
         };
         how.push(h);
@@ -829,27 +824,7 @@ async fn series_rows(
         let Some(g) = rank.get(&key_of(&row[..nk])).copied() else { continue };
         let Some(b) = row.get(nk).and_then(as_i64).filter(|b| *b >= 0 && (*b as usize) < nb) else { continue };
         let off = nk + 1;
-        let values: Vec<Option<f64>> = how
-            .iter()
-            .map(|h| match h {
-                CalcSql::Scalar(k) => row.get(off + k).and_then(as_f64),
-                CalcSql::Percentile { q, n, inf, p, .. } => {
-                    let qv = row.get(off + q).and_then(|a| a.as_array()).and_then(|a| a.first()).and_then(as_f64);
-                    let n = row.get(off + n).and_then(as_u64).unwrap_or(0);
-                    let inf = inf.map(|[m, k, lo, hi]| {
-                        let g = |x: usize| row.get(off + x);
-                        (
-                            g(m).and_then(as_u64).unwrap_or(0),
-                            g(k).and_then(as_u64).unwrap_or(0),
-                            g(lo).and_then(as_f64),
-                            g(hi).and_then(as_f64),
-                        )
-                    });
-                    percentile(*p, qv, n, inf)
-                }
-                CalcSql::None => None,
-            })
-            .collect();
+        let values: Vec<Option<f64>> = how.iter().map(|h| calc_value(&row, off, h)).collect();
         let n = row.get(off).and_then(as_u64).unwrap_or(0);
         cells[g * nb + b as usize] = Some((n, values));
     }
@@ -1371,11 +1346,9 @@ FROM {sided} WHERE sl__side != 0 GROUP BY GROUPING SETS ({sets})))) WHERE sl__te
             let lits: Vec<String> = edges.iter().map(|e| flit(*e)).collect();
             buckets.push(format!("if({v} IS NULL, NULL, {})", bucket_tree(&v, &lits, 0, edges.len() - 2)));
             qcols.push((
-                qsel.push(format!("quantilesExactInclusive(0.5, 0.95)({v})")),
                 qsel.push(format!("count({v})")),
-                qsel.push(format!("countIf({v} = -inf)")),
-                qsel.push(format!("countIf({v} = inf)")),
-                qsel.push(format!("maxIf({v}, isFinite({v}))")),
+                percentile_sql(&mut qsel, &v, &[0.5, 0.95], 0.5, true),
+                percentile_sql(&mut qsel, &v, &[0.5, 0.95], 0.95, true),
             ));
             edges_of.push((edges, log));
         }
@@ -1412,18 +1385,9 @@ FROM {sided} WHERE sl__side != 0 GROUP BY GROUPING SETS ({sets})))) WHERE sl__te
         let mut stats = vec![[(0u64, None, None), (0u64, None, None)]; nm];
         for row in &quant {
             let Some(s) = row.first().and_then(as_u64).filter(|s| (1..=2).contains(s)) else { continue };
-            for (k, (q, n, m, p, mx)) in qcols.iter().enumerate() {
-                let at = |x: usize| row.get(1 + x);
-                let qs = at(*q).and_then(|a| a.as_array()).cloned().unwrap_or_default();
-                let n = at(*n).and_then(as_u64).unwrap_or(0);
-                let inf = Some((
-                    at(*m).and_then(as_u64).unwrap_or(0),
-                    at(*p).and_then(as_u64).unwrap_or(0),
-                    None,
-                    at(*mx).and_then(as_f64),
-                ));
-                let p50 = percentile(0.5, qs.first().and_then(as_f64), n, inf);
-                let p95 = percentile(0.95, qs.get(1).and_then(as_f64), n, inf);
+            for (k, (n, p50, p95)) in qcols.iter().enumerate() {
+                let n = row.get(1 + n).and_then(as_u64).unwrap_or(0);
+                let (p50, p95) = (calc_value(row, 1, p50), calc_value(row, 1, p95));
                 stats[k][s as usize - 1] = (n, p50, p95);
             }
         }

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { OUT, ROOT, assertClean, launch, openPage, routePage, startServer } from './harness.mjs';
+import { OUT, ROOT, assertClean, brushHeatmap, launch, openPage, routePage, startServer } from './harness.mjs';
 
 const ROWS = 200_000;
 const INCIDENT_START = 1_793_462_400; // 2026-10-31 16:00 UTC, as in explorer.test.mjs
@@ -104,24 +104,7 @@ test('explorer over a ClickHouse table: heatmap, breakdown and comparison comput
     x.query = { ...x.query, breakdowns: [] };
   });
   await page.waitForTimeout(500);
-  const geo = await page.evaluate(({ t0, t1 }) => {
-    const h = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-heatmap');
-    h.scrollIntoView({ block: 'center' });
-    const c = h.shadowRoot.querySelector('canvas').getBoundingClientRect();
-    const hm = h.heatmap;
-    const p = h.plot;
-    const a = hm.time_edges[0];
-    const b = hm.time_edges[hm.time_edges.length - 1];
-    const x = (t) => c.left + p.x + (p.w * (t - a)) / (b - a);
-    const lo = hm.value_edges[0];
-    const hi = hm.value_edges[hm.value_edges.length - 1];
-    const y = (v) => c.top + p.y + p.h * (1 - Math.log(v / lo) / Math.log(hi / lo));
-    return { x0: x(t0 + 60), x1: x(t1 - 60), y0: c.top + p.y + 2, y1: y(1100) };
-  }, { t0: INCIDENT_START, t1: INCIDENT_END });
-  await page.mouse.move(geo.x0, geo.y0);
-  await page.mouse.down();
-  await page.mouse.move(geo.x1, geo.y1, { steps: 8 });
-  await page.mouse.up();
+  await brushHeatmap(page, 'sightline-explorer', INCIDENT_START + 60, INCIDENT_END - 60, 1100);
   await page.waitForFunction(() => {
     const c = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-compare');
     return c?.result && c.shadowRoot.querySelector('[part="dimension"]');

@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { OUT, ROOT, assertClean, openPage, routeBytes, routePage, startServer, useServerAndBrowser } from './harness.mjs';
+import { OUT, ROOT, assertClean, brushHeatmap, openPage, routeBytes, routePage, startServer, useServerAndBrowser } from './harness.mjs';
 import { formatTimeRange, formatTimestamp } from '../../www/ui.js';
 
 const ROWS = 1_000_000;
@@ -44,29 +44,8 @@ async function waitResults(page, predicate = () => true, timeout = 30_000) {
 }
 
 /** Drags across the incident on the explorer's first heatmap: 16:00-16:30 UTC, from the top down to ~1 s. */
-async function brushIncident(page, selector = 'sightline-explorer') {
-  const geo = await page.evaluate(
-    ({ sel, t0, t1 }) => {
-      const host = document.querySelector(sel);
-      const h = host.localName === 'sightline-heatmap' ? host : host.shadowRoot.querySelector('sightline-heatmap');
-      h.scrollIntoView({ block: 'center' });
-      const c = h.shadowRoot.querySelector('canvas').getBoundingClientRect();
-      const hm = h.heatmap;
-      const p = h.plot;
-      const a = hm.time_edges[0];
-      const b = hm.time_edges[hm.time_edges.length - 1];
-      const x = (t) => c.left + p.x + (p.w * (t - a)) / (b - a);
-      const lo = hm.value_edges[0];
-      const hi = hm.value_edges[hm.value_edges.length - 1];
-      const y = (v) => c.top + p.y + p.h * (1 - Math.log(v / lo) / Math.log(hi / lo));
-      return { x0: x(t0 + 60), x1: x(t1 - 60), y0: c.top + p.y + 2, y1: y(1100) };
-    },
-    { sel: selector, t0: INCIDENT_START, t1: INCIDENT_END },
-  );
-  await page.mouse.move(geo.x0, geo.y0);
-  await page.mouse.down();
-  await page.mouse.move(geo.x1, geo.y1, { steps: 8 });
-  await page.mouse.up();
+function brushIncident(page, selector = 'sightline-explorer') {
+  return brushHeatmap(page, selector, INCIDENT_START + 60, INCIDENT_END - 60, 1100);
 }
 
 async function waitCompare(page, host = 'sightline-explorer') {

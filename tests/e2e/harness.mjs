@@ -174,3 +174,32 @@ export function shadowText(page, selector) {
     return el ? walk(el.shadowRoot ?? el) : null;
   }, selector);
 }
+
+/**
+ * Drags on a heatmap (`selector`: a `<sightline-heatmap>`, or an element whose shadow root
+ * holds one) from time `t0` at the top of the plot to time `t1` at value `vmin` (log scale).
+ */
+export async function brushHeatmap(page, selector, t0, t1, vmin) {
+  const geo = await page.evaluate(
+    ({ sel, t0, t1, vmin }) => {
+      const host = document.querySelector(sel);
+      const h = host.localName === 'sightline-heatmap' ? host : host.shadowRoot.querySelector('sightline-heatmap');
+      h.scrollIntoView({ block: 'center' });
+      const c = h.shadowRoot.querySelector('canvas').getBoundingClientRect();
+      const hm = h.heatmap;
+      const p = h.plot;
+      const a = hm.time_edges[0];
+      const b = hm.time_edges[hm.time_edges.length - 1];
+      const x = (t) => c.left + p.x + (p.w * (t - a)) / (b - a);
+      const lo = hm.value_edges[0];
+      const hi = hm.value_edges[hm.value_edges.length - 1];
+      const y = (v) => c.top + p.y + p.h * (1 - Math.log(v / lo) / Math.log(hi / lo));
+      return { x0: x(t0), x1: x(t1), y0: c.top + p.y + 2, y1: y(vmin) };
+    },
+    { sel: selector, t0, t1, vmin },
+  );
+  await page.mouse.move(geo.x0, geo.y0);
+  await page.mouse.down();
+  await page.mouse.move(geo.x1, geo.y1, { steps: 8 });
+  await page.mouse.up();
+}
