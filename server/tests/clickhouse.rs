@@ -15,6 +15,8 @@
 mod chdb;
 #[path = "support/http.rs"]
 mod http;
+#[path = "support/json.rs"]
+mod json_diff;
 use chdb::{python, ChdbHttp};
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -551,6 +553,85 @@ fn clickhouse_sql_matches_the_embedded_server() {
     let e = Server::bind(bad).err().expect("a wrong password must fail").to_string();
     assert!(e.contains("ClickHouse answered 403") && e.contains("AUTHENTICATION_FAILED"), "{e}");
     assert!(!e.contains("wrong-pw"), "{e}");
+    // Queries and comparisons run in ClickHouse over the hostile table: names and values
+    // that break naive quoting, as breakdowns, filters and dimensions, answer what the
+    // engine answers over the same rows.
+    let config = Config {
+        port: 0,
+        rows: 1000,
+        clickhouse: Some(ChConfig { table: "hostile`table".into(), ..ch_config("pw-s3cret") }),
+        ..Config::default()
+    };
+    let server = Server::bind(config).unwrap();
+    let haddr = server.local_addr().unwrap();
+    std::thread::spawn(move || server.run());
+    let hostile_list: Vec<&str> = HOSTILE.to_vec();
+    let mut specs = vec![
+        json!({ "calculations": [{ "op": "COUNT" }, { "op": "P50", "column": "n" }, { "op": "COUNT_DISTINCT", "column": WEIRD }],
+                "breakdowns": [WEIRD, "service.name"], "limit": 1000 }),
+        json!({ "breakdowns": ["msg"], "filters": [{ "column": WEIRD, "op": "in", "value": hostile_list }], "limit": 1000,
+                "orders": [{ "column": "msg" }] }),
+        json!({ "calculations": [{ "op": "HEATMAP", "column": "n" }, { "op": "MAX", "column": "n" }], "breakdowns": ["flag"],
+                "filters": [{ "column": "msg", "op": "does-not-contain", "value": "'" }], "heatmap": { "scale": "linear" } }),
+    ];
+    for h in HOSTILE {
+        specs.push(json!({ "breakdowns": [WEIRD], "filters": [{ "column": "msg", "op": "=", "value": h },
+            { "column": WEIRD, "op": "starts-with", "value": h }], "filter_combination": "OR", "limit": 1000 }));
+    }
+    let ds = hostile.dataset();
+    for spec in &specs {
+        let r = http::request(
+            haddr,
+            "POST",
+            "/api/query",
+            &[],
+            json!({ "source": "hostile`table", "spec": spec }).to_string().as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{spec}: {}", r.text());
+        let want =
+            serde_json::to_value(sightline::query::run(ds, &serde_json::from_value(spec.clone()).unwrap()).unwrap())
+                .unwrap();
+        let got: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(json_diff::first_difference("", &want, &got), None, "{spec}");
+    }
+    for h in HOSTILE {
+        let spec = json!({ "selection": { "filters": [{ "column": "msg", "op": "=", "value": h }] }, "top": 20 });
+        let r = http::request(
+            haddr,
+            "POST",
+            "/api/compare",
+            &[],
+            json!({ "source": "hostile`table", "spec": spec }).to_string().as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{spec}: {}", r.text());
+        let want = serde_json::to_value(
+            sightline::compare::compare(ds, &serde_json::from_value(spec.clone()).unwrap()).unwrap(),
+        )
+        .unwrap();
+        let got: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(json_diff::first_difference("", &want, &got), None, "{spec}");
+    }
+    // An unknown column, a wrong operator: the engine's typed errors, 400.
+    let r = http::request(
+        haddr,
+        "POST",
+        "/api/query",
+        &[],
+        json!({ "source": "hostile`table", "spec": { "breakdowns": ["nope`"] } }).to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("nope`"), "{}", r.text());
+    let r = http::request(
+        haddr,
+        "POST",
+        "/api/query",
+        &[],
+        json!({ "source": "hostile`table", "spec": { "calculations": [{ "op": "P99", "column": WEIRD }] } })
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    println!("hostile: {} queries and {} comparisons on ClickHouse equal to the engine's", specs.len(), HOSTILE.len());
     drop(chdb);
     println!("proxy: {proxied} requests streamed through sightline serve from chdb over HTTP");
 
