@@ -489,9 +489,33 @@ pub async fn query(
     let where_sql = if where_all.is_empty() { String::new() } else { format!(" WHERE {}", where_all.join(" AND ")) };
 
     // 2. Scanned and matched.
+    // With them, each HEATMAP's value range (one scan fewer than asking apart).
+    let mut heat_axes = Vec::new();
+    let mut counts_sel = vec!["count()".to_string(), format!("countIf({})", filter_sql.as_deref().unwrap_or("1"))];
+    for c in plan.calcs.iter().filter(|c| c.op == Op::Heatmap) {
+        let (Some(r), Some((_, _, raw))) = (&range, &time) else {
+            return Err(sightline::Error::Spec("HEATMAP needs a time column".into()).into());
+        };
+        let hr = match plan.heatmap.time_buckets {
+            Some(tb) => r.rebucketed(tb),
+            None => r.clone(),
+        };
+        let on_axis = format!("({raw} >= {} AND {raw} < {})", hr.start(0), hr.start(hr.buckets.max(1)));
+        let cond = format!("{} AND {on_axis}", filter_sql.as_deref().unwrap_or("1"));
+        let v = num(col(c.column.unwrap_or(0)));
+        let at = counts_sel.len();
+        counts_sel.extend([
+            format!("minIf({v}, {cond} AND isFinite({v}))"),
+            format!("maxIf({v}, {cond} AND isFinite({v}))"),
+            format!("minIf({v}, {cond} AND isFinite({v}) AND {v} > 0)"),
+            format!("countIf({cond} AND {v} IS NULL)"),
+            format!("countIf({cond} AND {v} IS NOT NULL)"),
+        ]);
+        heat_axes.push((c, hr, on_axis, at));
+    }
     let counts_sql = format!(
-        "SELECT count(), countIf({}) FROM {table}{}{}",
-        filter_sql.as_deref().unwrap_or("1"),
+        "SELECT {} FROM {table}{}{}",
+        counts_sel.join(", "),
         time_cond.as_ref().map(|c| format!(" WHERE {c}")).unwrap_or_default(),
         settings(limits, "")
     );
@@ -719,16 +743,13 @@ pub async fn query(
 
     // 5. Heatmaps.
     let mut heatmaps = Vec::new();
-    for c in plan.calcs.iter().filter(|c| c.op == Op::Heatmap) {
-        let (Some(r), Some((_, _, raw))) = (&range, &time) else {
-            return Err(sightline::Error::Spec("HEATMAP needs a time column".into()).into());
-        };
+    let stats = counts.first().cloned().unwrap_or_default();
+    for (c, hr, on_axis, at) in &heat_axes {
+        let raw = time.as_ref().map(|t| t.2.as_str()).unwrap_or("");
         let hc = col(c.column.unwrap_or(0));
-        let hr = match plan.heatmap.time_buckets {
-            Some(tb) => r.rebucketed(tb),
-            None => r.clone(),
-        };
-        let h = heatmap(client, &table, &where_sql, hc, &hr, raw, &plan, limits).await?;
+        let h =
+            heatmap(client, &table, &where_sql, hc, hr, raw, on_axis, stats.get(*at..).unwrap_or(&[]), &plan, limits)
+                .await?;
         heatmaps.push(NamedHeatmap { name: c.name.clone(), heatmap: h });
     }
 
@@ -934,6 +955,8 @@ async fn heatmap(
     c: &ChColumn,
     r: &TimeRange,
     raw: &str,
+    on_axis: &str,
+    s: &[J],
     plan: &QueryPlan,
     limits: &Limits,
 ) -> Result<Heatmap, QueryError> {
@@ -954,15 +977,8 @@ async fn heatmap(
         }
         None => format!("intDiv({raw} - {}, {})", r.t0, r.width),
     };
-    let on_axis = format!("{raw} >= {} AND {raw} < {}", r.start(0), r.start(tb));
     let cond = if where_sql.is_empty() { format!(" WHERE {on_axis}") } else { format!("{where_sql} AND {on_axis}") };
-    let sql = format!(
-        "SELECT minIf({v}, isFinite({v})), maxIf({v}, isFinite({v})), minIf({v}, isFinite({v}) AND {v} > 0), \
-countIf({v} IS NULL), count({v}) FROM {table}{cond}{}",
-        settings(limits, "")
-    );
-    let stats = rows(client, sql).await?;
-    let s = stats.first().cloned().unwrap_or_default();
+    // `s`: the value range the counts statement found (min, max, min positive, nulls, values).
     let g = |i: usize| s.get(i).and_then(as_f64);
     let (lo, hi, min_pos) =
         (g(0).unwrap_or(f64::INFINITY), g(1).unwrap_or(f64::NEG_INFINITY), g(2).unwrap_or(f64::INFINITY));
