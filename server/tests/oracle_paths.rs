@@ -3,9 +3,9 @@
 //! columns) through the server on ClickHouse: the same Arrow data is loaded into chdb
 //! (PyPI, behind ClickHouse's HTTP interface, reached over real HTTP), and
 //! `POST /api/query` on `sightline serve --clickhouse URL --table T` must return what
-//! the engine returns over the same rows (`Dataset.query`, and `/api/query` on an
-//! embedded source, which runs the same function): counts exact, floats within 1e-9
-//! relative. A failure names the spec, the path and the first differing cell. Then
+//! the engine returns over the same rows (`Dataset.query`), and so must `/api/query` on
+//! `sightline serve --data FILE` (bit for bit: the same engine): counts exact, floats
+//! within 1e-9 relative on ClickHouse. A failure names the spec, the path and the first differing cell. Then
 //! comparisons (`POST /api/compare`) against `Dataset.compare` the same way: counts
 //! and histograms from SQL, statistics from the core.
 
@@ -111,6 +111,23 @@ fn every_oracle_spec_gives_the_same_answer_on_clickhouse() {
         })
         .collect();
 
+    // And `sightline serve --data FILE`: the server's own engine over the same file.
+    let natives: Vec<std::net::SocketAddr> = files
+        .iter()
+        .map(|(name, path, _)| {
+            let server = Server::bind(Config {
+                port: 0,
+                root: PathBuf::from(ROOT),
+                data: vec![path.clone()],
+                ..Config::default()
+            })
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let addr = server.local_addr().unwrap();
+            std::thread::spawn(move || server.run());
+            addr
+        })
+        .collect();
+
     let (mut failures, mut compared, mut cells) = (Vec::new(), 0usize, 0usize);
     for (k, c) in cases.iter().enumerate() {
         let parsed: QuerySpec = serde_json::from_value(c.spec.clone()).unwrap();
@@ -146,6 +163,23 @@ fn every_oracle_spec_gives_the_same_answer_on_clickhouse() {
                     continue;
                 }
                 let want = serde_json::to_value(&want).unwrap();
+                let n = http::request(
+                    natives[c.ds],
+                    "POST",
+                    "/api/query",
+                    &[],
+                    json!({ "source": c.table, "spec": c.spec }).to_string().as_bytes(),
+                );
+                let native: J = serde_json::from_slice(&n.body).unwrap_or(J::Null);
+                if n.status != 200 || native != want {
+                    failures.push(format!(
+                        "case {k} on {} ({}), path server native (--data): status {}, {:?}",
+                        c.table,
+                        c.spec,
+                        n.status,
+                        first_difference("", &want, &native)
+                    ));
+                }
                 let got: J = serde_json::from_slice(&r.body).unwrap();
                 cells += want["results"].as_array().map_or(0, |r| r.len())
                     + want["series"].as_array().map_or(0, |r| r.len());
