@@ -184,6 +184,24 @@ fn bucket_tree(v: &str, edges: &[String], lo: usize, hi: usize) -> String {
     format!("if({v} < {}, {}, {})", edges[mid], bucket_tree(v, edges, lo, mid - 1), bucket_tree(v, edges, mid, hi))
 }
 
+/// The time bucket of a row (raw time `raw`) on `r`'s axis, as the engine's
+/// `TimeAxis::bucket_of`: even buckets by division, local days by their cuts.
+fn time_bucket_sql(r: &TimeRange, raw: &str) -> String {
+    match &r.cuts {
+        Some(c) => {
+            // Rows outside the cuts are in no bucket (-1), as in the engine.
+            let lits: Vec<String> = c.iter().map(|x| x.to_string()).collect();
+            let end = lits.last().cloned().unwrap_or_default();
+            format!(
+                "if({raw} < {} OR {raw} >= {end}, -1, {})",
+                lits[0],
+                bucket_tree(raw, &lits, 0, lits.len().saturating_sub(2))
+            )
+        }
+        None => format!("intDiv({raw} - {}, {})", r.t0, r.width),
+    }
+}
+
 fn settings(l: &Limits, extra: &str) -> String {
     format!(
         " SETTINGS readonly = 2, max_execution_time = {}, max_memory_usage = {}, max_result_rows = {}, \
@@ -635,19 +653,7 @@ pub async fn query(
             values: how.iter().map(|h| value_of(r, nk, h)).collect(),
         })
         .collect();
-    let bucket_sql = range.as_ref().zip(time.as_ref()).map(|(r, (_, _, raw))| match &r.cuts {
-        Some(c) => {
-            // Rows outside the cuts are in no bucket (-1), as in the engine.
-            let lits: Vec<String> = c.iter().map(|x| x.to_string()).collect();
-            let end = lits.last().cloned().unwrap_or_default();
-            format!(
-                "if({raw} < {} OR {raw} >= {end}, -1, {})",
-                lits[0],
-                bucket_tree(raw, &lits, 0, lits.len().saturating_sub(2))
-            )
-        }
-        None => format!("intDiv({raw} - {}, {})", r.t0, r.width),
-    });
+    let bucket_sql = range.as_ref().zip(time.as_ref()).map(|(r, (_, _, raw))| time_bucket_sql(r, raw));
 
     // RATE_* over whole groups: per (group, bucket) values, finished as the engine does.
     if rate_mode {
@@ -964,19 +970,7 @@ async fn heatmap(
     let vb = plan.heatmap.value_buckets.unwrap_or(40).clamp(1, 1000);
     let scale = plan.heatmap.scale.unwrap_or(Scale::Log);
     let v = num(c);
-    let bsql = match &r.cuts {
-        Some(cuts) => {
-            // Rows outside the cuts are in no bucket (-1), as in the engine.
-            let lits: Vec<String> = cuts.iter().map(|x| x.to_string()).collect();
-            let end = lits.last().cloned().unwrap_or_default();
-            format!(
-                "if({raw} < {} OR {raw} >= {end}, -1, {})",
-                lits[0],
-                bucket_tree(raw, &lits, 0, lits.len().saturating_sub(2))
-            )
-        }
-        None => format!("intDiv({raw} - {}, {})", r.t0, r.width),
-    };
+    let bsql = time_bucket_sql(r, raw);
     let cond = if where_sql.is_empty() { format!(" WHERE {on_axis}") } else { format!("{where_sql} AND {on_axis}") };
     // `s`: the value range the counts statement found (min, max, min positive, nulls, values).
     let g = |i: usize| s.get(i).and_then(as_f64);

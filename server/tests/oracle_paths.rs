@@ -90,42 +90,30 @@ fn every_oracle_spec_gives_the_same_answer_on_clickhouse() {
     chdb::python(&["setup", &s(&session), &s(&dir.join("tables.json")), &s(&dir.join("described.json"))]);
     let ch = chdb::ChdbHttp::start(&session, "sightline:oracle-pw", &dir.join("chdb.port"));
 
+    // One `sightline serve --clickhouse` per table, and one `sightline serve --data FILE`
+    // (the server's own engine over the same file) per file.
+    let serve = |name: &str, config: Config| -> std::net::SocketAddr {
+        let server = Server::bind(Config { port: 0, root: PathBuf::from(ROOT), ..config })
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let addr = server.local_addr().unwrap();
+        std::thread::spawn(move || server.run());
+        addr
+    };
     let servers: Vec<std::net::SocketAddr> = files
         .iter()
         .map(|(name, _, _)| {
-            let server = Server::bind(Config {
-                port: 0,
-                root: PathBuf::from(ROOT),
-                clickhouse: Some(ChConfig {
-                    url: format!("http://127.0.0.1:{}", ch.port),
-                    table: name.clone(),
-                    user: Some("sightline".into()),
-                    password: Some("oracle-pw".into()),
-                }),
-                ..Config::default()
-            })
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-            let addr = server.local_addr().unwrap();
-            std::thread::spawn(move || server.run());
-            addr
+            let clickhouse = Some(ChConfig {
+                url: format!("http://127.0.0.1:{}", ch.port),
+                table: name.clone(),
+                user: Some("sightline".into()),
+                password: Some("oracle-pw".into()),
+            });
+            serve(name, Config { clickhouse, ..Config::default() })
         })
         .collect();
-
-    // And `sightline serve --data FILE`: the server's own engine over the same file.
     let natives: Vec<std::net::SocketAddr> = files
         .iter()
-        .map(|(name, path, _)| {
-            let server = Server::bind(Config {
-                port: 0,
-                root: PathBuf::from(ROOT),
-                data: vec![path.clone()],
-                ..Config::default()
-            })
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-            let addr = server.local_addr().unwrap();
-            std::thread::spawn(move || server.run());
-            addr
-        })
+        .map(|(name, path, _)| serve(name, Config { data: vec![path.clone()], ..Config::default() }))
         .collect();
 
     let (mut failures, mut compared, mut cells) = (Vec::new(), 0usize, 0usize);
