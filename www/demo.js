@@ -1,7 +1,7 @@
 // Demo page wiring: the customer lens form drives the explorer's `customer` attribute,
 // and the busiest customers are offered as suggestions once the data has loaded.
 import './sightline.js';
-import { displayText } from './text.js';
+import { displayText } from './shared/text.js';
 
 const explorer = document.getElementById('explorer');
 const form = document.getElementById('lens-form');

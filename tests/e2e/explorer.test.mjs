@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { OUT, ROOT, assertClean, brushHeatmap, openPage, routeBytes, routePage, startServer, useServerAndBrowser } from './harness.mjs';
-import { formatTimeRange, formatTimestamp } from '../../www/ui.js';
+import { formatTimeRange, formatTimestamp } from '../../www/shared/ui.js';
 
 const ROWS = 1_000_000;
 const BAD_BUILD = '2026.10.31-7f3c2a1';

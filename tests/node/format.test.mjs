@@ -1,8 +1,8 @@
-// www/ui.js formatValue writes values with units exactly as the engine's chart labels do
+// www/shared/ui.js formatValue writes values with units exactly as the engine's chart labels do
 // (src/render.rs format_value), so that tooltips and statuses agree with the axes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compact, fixed, formatValue } from '../../www/ui.js';
+import { compact, fixed, formatValue } from '../../www/shared/ui.js';
 
 test('the cases of render.rs\'s own unit test', () => {
   assert.equal(formatValue(1500, 'ms'), '1.5s');

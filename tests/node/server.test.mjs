@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initSync, Dataset } from '../../pkg/sightline.js';
-import { RemoteDataset, RemoteError } from '../../www/remote.js';
+import { RemoteDataset, RemoteError } from '../../www/engine/remote.js';
 import { startServer } from '../e2e/harness.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

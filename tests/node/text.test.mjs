@@ -1,4 +1,4 @@
-// www/text.js displayText over every code point, against an oracle independent of the
+// www/shared/text.js displayText over every code point, against an oracle independent of the
 // implementation: Python's unicodedata (its Unicode version may be older than Node's ICU,
 // so the checks go one way: what Python calls Cc/Cf/Zl/Zp must be marked, what it calls a
 // letter, number, punctuation, symbol or space separator must not be, and whatever is
@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { displayText } from '../../www/text.js';
+import { displayText } from '../../www/shared/text.js';
 
 const ORACLE = `
 import json, sys, unicodedata

@@ -1,4 +1,4 @@
-// www/ui.js time zones: the `time-zone` attribute resolved to an IANA name, and times the
+// www/shared/ui.js time zones: the `time-zone` attribute resolved to an IANA name, and times the
 // page writes itself formatted in that zone, right on both sides of a DST change; times
 // out of the Date range or not finite are written as numbers and never throw.
 import { test } from 'node:test';
@@ -14,7 +14,7 @@ import {
   timeFormats,
   timeZoneNote,
   timeZoneProblem,
-} from '../../www/ui.js';
+} from '../../www/shared/ui.js';
 
 const at = (iso) => Date.parse(iso) / 1000; // unix seconds
 const NY = 'America/New_York';

@@ -1,4 +1,4 @@
-// www/worker.js itself (the protocol the page talks to), run in Node on the built pkg/:
+// www/engine/worker.js (and host.js) itself (the protocol the page talks to), run in Node on the built pkg/:
 // `self` is a stand-in that delivers messages and collects answers, and fetch reads the
 // wasm from the file system.
 import { test } from 'node:test';
@@ -23,7 +23,7 @@ globalThis.self = {
     waiting.delete(message.id);
   },
 };
-await import('../../www/worker.js');
+await import('../../www/engine/worker.js');
 
 let seq = 0;
 function request(type, args = {}) {

@@ -8,26 +8,84 @@
 
 import { RemoteDataset } from './remote.js';
 
-const WORKER_URL = new URL('./worker.js', import.meta.url);
-
 // ---------------------------------------------------------------------------------------
 // Client
 // ---------------------------------------------------------------------------------------
 
+// Written out in full, a literal: Vite, webpack and Parcel bundle the worker (and the wasm
+// it finds the same way) only when they see this exact form.
+const startWorker = () => new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'sightline-engine' });
+
+/**
+ * True when a bundler left the worker script behind: this module is not where the package
+ * has it (so it was bundled) and the literal above is still the package's own relative
+ * URL (so the bundler did not rewrite it to an emitted file: Rollup, esbuild). The engine
+ * then runs in the page at once, with no request for a script that is not there. Reading
+ * a function's source is not eval: no CSP objects.
+ */
+const LEFT_BEHIND = !/\/engine\/client\.js(\?.*)?$/.test(import.meta.url) && String(startWorker).includes('./worker.js');
+
+let warned = false;
+
 /** A promise wrapper over one engine worker (one dataset). */
 export class SightlineClient {
-  #worker;
+  #worker = null;
+  /** Requests (message, transfer) kept until the worker says its script loaded. */
+  #held = [];
+  #host = 'starting';
   #nextId = 1;
   #pending = new Map();
   #broken = null;
   /** Called with `{ where, rows, ms }` for each answer that says where it was computed. */
   oncomputed = null;
 
+  /**
+   * Where the engine worker's script is when it is not beside this module (after a bundler
+   * that does not follow `new URL(..., import.meta.url)`, such as Rollup or esbuild, when
+   * the package's files are served from elsewhere): a URL for every client created after.
+   * @type {string | URL | null}
+   */
+  static workerUrl = null;
+
   /** @param {{ workerUrl?: string | URL }} [options] */
   constructor(options = {}) {
-    this.#worker = new Worker(options.workerUrl ?? WORKER_URL, { type: 'module', name: 'sightline-engine' });
-    this.#worker.addEventListener('message', (event) => {
-      const { id, result, error, superseded } = event.data ?? {};
+    const url = options.workerUrl ?? SightlineClient.workerUrl;
+    if (!url && LEFT_BEHIND) {
+      this.#inPage(new Error('the bundler did not emit the worker script (it does not follow new URL(…, import.meta.url))'));
+      return;
+    }
+    let worker = null;
+    try {
+      worker = url ? new Worker(url, { type: 'module', name: 'sightline-engine' }) : startWorker();
+    } catch (err) {
+      this.#inPage(err);
+      return;
+    }
+    this.#worker = worker;
+    this.#listen(worker);
+    worker.addEventListener('error', (event) => {
+      event.preventDefault();
+      // The script could not be loaded (not served where the module expects it): the
+      // engine runs in the page instead. A failure after it loaded fails the requests.
+      if (this.#held) this.#inPage(new Error(event.message || `the worker script was not found beside ${import.meta.url}`));
+      else this.#fail(new Error(event.message || 'the Sightline worker failed'));
+    });
+  }
+
+  /** Where the engine runs: `worker`, `page` (the worker script could not be loaded), or `starting`. */
+  get host() {
+    return this.#host;
+  }
+
+  #listen(port) {
+    port.addEventListener('message', (event) => {
+      const data = event.data ?? {};
+      if (data.started) {
+        this.#host = 'worker';
+        this.#flush();
+        return;
+      }
+      const { id, result, error, superseded } = data;
       const p = this.#pending.get(id);
       if (!p) return;
       this.#pending.delete(id);
@@ -39,14 +97,39 @@ export class SightlineClient {
         p.resolve(result);
       }
     });
-    this.#worker.addEventListener('error', (event) => {
-      // The worker script itself failed (e.g. it could not be loaded).
-      event.preventDefault();
-      this.#fail(new Error(event.message || 'the Sightline worker failed to start'));
-    });
-    this.#worker.addEventListener('messageerror', () => {
+    port.addEventListener('messageerror', () => {
       this.#fail(new Error('a message from the Sightline worker could not be read'));
     });
+  }
+
+  #flush() {
+    const held = this.#held ?? [];
+    this.#held = null;
+    for (const [message, transfer] of held) this.#worker.postMessage(message, transfer);
+  }
+
+  /** Runs the engine in this page (inline.js: the wasm inlined, loaded only when needed). */
+  #inPage(reason) {
+    this.#host = 'starting';
+    this.#worker?.terminate();
+    this.#worker = null;
+    if (!warned) {
+      warned = true;
+      console.warn(
+        `Sightline: the engine worker could not be started (${reason?.message ?? reason}); the engine runs in the page. ` +
+          'Serve the package\'s www/ and pkg/ folders and set SightlineClient.workerUrl to keep it off the main thread.',
+      );
+    }
+    import('./inline.js').then(
+      ({ inlinePort }) => {
+        if (this.#broken) return;
+        this.#worker = inlinePort();
+        this.#listen(this.#worker);
+        this.#host = 'page';
+        this.#flush();
+      },
+      (err) => this.#fail(new Error(`the Sightline engine could not be loaded: ${err?.message ?? err}`)),
+    );
   }
 
   #fail(err) {
@@ -68,7 +151,8 @@ export class SightlineClient {
       try {
         const message = { ...args, id, type };
         if (channel !== undefined) message.channel = String(channel);
-        this.#worker.postMessage(message, transfer);
+        if (this.#held) this.#held.push([message, transfer]);
+        else this.#worker.postMessage(message, transfer);
       } catch (err) {
         this.#pending.delete(id);
         reject(err);
@@ -158,7 +242,8 @@ export class SightlineClient {
 
   /** Stops the worker; pending requests reject. */
   terminate() {
-    this.#worker.terminate();
+    this.#worker?.terminate();
+    this.#held = null;
     this.#fail(new Error('the Sightline worker was terminated'));
   }
 }

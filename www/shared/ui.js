@@ -480,6 +480,20 @@ export function el(tag, props = {}, ...children) {
 }
 
 /** Colours and font of an element, from its --sightline-* custom properties. */
+/** An option of a select: `text` may name a column, so it is shown through displayText. */
+export function option(value, text, selected) {
+  const o = el('option', { value, text: displayText(text) });
+  o.selected = Boolean(selected);
+  return o;
+}
+
+/** A labelled `<select>` of `[value, text]` options. */
+export function select(label, options, value) {
+  const s = el('select', { 'aria-label': label });
+  s.append(...options.map(([v, t]) => option(v, t, String(v) === String(value ?? ''))));
+  return s;
+}
+
 export function readTheme(node) {
   const cs = getComputedStyle(node);
   const background = hexColour(cs.getPropertyValue('--sightline-bg'), '#ffffff');

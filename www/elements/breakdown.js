@@ -1,0 +1,278 @@
+// <sightline-breakdown>: a line chart per calculation and a sortable results table.
+//
+// Data-derived text only goes through textContent, attribute values and canvas fillText.
+
+import { devicePixelRatio, displayText, drawMessage, drawRendered, el, emit, formatInt, formatTimeRange, formatValue, intAttr, readTheme, renderTimeOptions, resolveTimeZone, timeZoneNote } from '../shared/ui.js';
+import { Part, channel, listAttr, parseCalcs } from './part.js';
+import { contextSpec } from './source-bound.js';
+import { Table, canvasBlob, download, toCSV } from './table.js';
+
+const MAX_CHART_LINES = 10;
+
+/**
+ * `<sightline-breakdown calculations="COUNT, P99(duration_ms)" breakdowns="endpoint">`:
+ * a line chart per calculation (one line per group, the top ten) and a sortable results
+ * table; or set `query` to a whole query specification.
+ */
+export class SightlineBreakdown extends Part {
+  static observedAttributes = ['src', 'source', 'calculations', 'breakdowns', 'limit', 'time-zone', 'charts'];
+
+  #query = null;
+  #result = null;
+  #charts = [];
+  #ui;
+  #resize;
+  #width = 0;
+
+  constructor() {
+    super();
+    const status = el('div', { class: 'muted', part: 'status', role: 'status', 'aria-live': 'polite', text: 'No data' });
+    const csv = el('button', { type: 'button', part: 'export-csv', text: 'Export CSV', 'aria-label': 'Export the results table as CSV' });
+    csv.addEventListener('click', () => this.exportCSV());
+    this.table = new Table('Results', (row) => emit(this, 'sightline-row-click', { row: this.#plain(row), kind: 'result' }));
+    const charts = el('div', { class: 'charts', part: 'charts' });
+    const tools = el('div', { class: 'row' }, status, el('span', { class: 'spacer' }), csv);
+    this.root.append(charts, tools, this.table.wrap);
+    this.#ui = { status, charts, csv };
+    this.#resize = new ResizeObserver(() => {
+      const w = Math.floor(this.#ui.charts.getBoundingClientRect().width);
+      if (w && w !== this.#width) {
+        const first = this.#width === 0;
+        this.#width = w;
+        if (this.#result && !first) this.schedule(100);
+      }
+    });
+  }
+
+  connectedCallback() {
+    super.connectedCallback();
+    this.#resize.observe(this.#ui.charts);
+  }
+
+  disconnectedCallback() {
+    super.disconnectedCallback();
+    this.#resize.disconnect();
+  }
+
+  /** The query (without the source's filters and time range, which are added). */
+  get query() {
+    if (this.#query) return this.#query;
+    const q = { calculations: parseCalcs(this.getAttribute('calculations') || 'COUNT'), breakdowns: listAttr(this, 'breakdowns') };
+    const limit = intAttr(this, 'limit', 0, 0, 10000);
+    if (limit) q.limit = limit;
+    return q;
+  }
+  set query(q) {
+    this.#query = q ? structuredClone(q) : null;
+    if (this.connectedOnce) this.schedule();
+  }
+
+  /** The last result (`Dataset.query`), or null. */
+  get result() {
+    return this.#result;
+  }
+
+  #fullSpec() {
+    const q = this.query;
+    const ctx = contextSpec(this.source);
+    const spec = { ...q, ...ctx, filters: [...(q.filters ?? []), ...ctx.filters] };
+    for (const k of ['start_time', 'end_time', 'time_range', 'filter_combination']) if (q[k] !== undefined) spec[k] = q[k];
+    spec.calculations = (q.calculations ?? []).filter((c) => c.op !== 'HEATMAP');
+    if (!spec.calculations.length) spec.calculations = [{ op: 'COUNT' }];
+    // Day buckets start at local midnight in the element's zone.
+    if (spec.time_zone === undefined) spec.time_zone = resolveTimeZone(this.#zone());
+    return spec;
+  }
+
+  async refresh() {
+    if (!this.ready()) return;
+    const spec = this.#fullSpec();
+    this.#ui.status.textContent = 'Running…';
+    const t0 = performance.now();
+    try {
+      const lines = this.getAttribute('charts') === 'none' ? null : this.#lineOptions();
+      const { result: r, charts } = await this.latest.run(() => this.source.client.breakdown(spec, lines, { channel: this.channel }));
+      this.#result = r;
+      this.#spec = spec;
+      this.#rendered = { charts, theme: lines?.theme, dpr: lines?.options.dpr };
+      const ms = performance.now() - t0;
+      this.#ui.status.classList.remove('error');
+      const zone = timeZoneNote(this.#zone());
+      this.#ui.status.textContent =
+        `${formatInt(r.results.length)} of ${formatInt(r.groups)} groups · ${formatInt(r.matched)} of ${formatInt(r.scanned)} events · ` +
+        `${formatTimeRange(r.start_time, r.end_time, this.#zone())} · ${formatValue(ms, 'ms')}${zone ? ` · ${zone}` : ''}`;
+      this.#fillTable();
+      this.#drawCharts(r);
+      emit(this, 'sightline-result', { result: r, ms });
+    } catch (err) {
+      if (err?.name === 'AbortError') return;
+      this.#result = null;
+      this.#ui.status.classList.add('error');
+      this.#ui.status.textContent = displayText(err?.message || String(err));
+      this.table.set([], []);
+      this.#ui.charts.replaceChildren();
+      emit(this, 'sightline-error', { message: err?.message || String(err) });
+    }
+  }
+
+  #spec = null;
+
+  /** The `time-zone` attribute (resolved by the formatters: IANA name, `utc`, local). */
+  #zone() {
+    return this.getAttribute('time-zone');
+  }
+
+  #groupKey(row, breakdowns) {
+    return JSON.stringify(breakdowns.map((b) => row[b] ?? null));
+  }
+
+  #fillTable() {
+    const r = this.#result;
+    const breakdowns = this.#spec.breakdowns ?? [];
+    const lines = readTheme(this).lines;
+    const colours = new Map();
+    r.results.slice(0, MAX_CHART_LINES).forEach((row, i) => colours.set(this.#groupKey(row, breakdowns), lines[i % lines.length]));
+    const calcCols = r.columns.filter((c) => !breakdowns.includes(c));
+    const columns = [
+      ...breakdowns.map((b, i) => ({ key: b, label: b, swatch: i === 0 })),
+      ...calcCols.map((c) => ({ key: c, label: c, numeric: true })),
+    ];
+    const rows = r.results.map((row) => ({ ...row, __colour: colours.get(this.#groupKey(row, breakdowns)) }));
+    this.table.set(columns, rows);
+  }
+
+  #plain(row) {
+    const out = {};
+    for (const [k, v] of Object.entries(row)) if (!k.startsWith('__')) out[k] = v;
+    return out;
+  }
+
+  /** The results table as CSV text (as shown, in its current sort order). */
+  toCSV() {
+    const cols = this.table.columns;
+    return toCSV(
+      cols.map((c) => c.label),
+      this.table.sorted().map((r) => cols.map((c) => r[c.key] ?? null)),
+    );
+  }
+
+  /** Downloads the results table as `sightline-results.csv`. */
+  exportCSV(filename = 'sightline-results.csv') {
+    download(new Blob([this.toCSV()], { type: 'text/csv;charset=utf-8' }), filename);
+  }
+
+  /** The n-th chart as a PNG Blob. */
+  toPNG(index = 0) {
+    const c = this.#charts[index];
+    if (!c) return Promise.reject(new Error(`no chart ${index}`));
+    return canvasBlob(c.canvas);
+  }
+
+  /** Downloads the n-th chart as PNG. */
+  async exportPNG(index = 0, filename) {
+    const name = filename ?? `sightline-${this.#charts[index]?.name.replace(/[^\w.-]+/g, '_') ?? 'chart'}.png`;
+    download(await this.toPNG(index), name);
+  }
+
+  #rendered = null;
+
+  /** Size, colours and time zone of the line charts, for the worker. */
+  #lineOptions() {
+    const theme = readTheme(this);
+    const dpr = devicePixelRatio();
+    const width = Math.max(240, this.#width || Math.floor(this.#ui.charts.getBoundingClientRect().width) || 600);
+    const mid = this.#result ? (this.#result.start_time + this.#result.end_time) / 2 : Date.now() / 1000;
+    const options = {
+      width,
+      height: 200,
+      dpr,
+      background: theme.background,
+      foreground: theme.foreground,
+      grid: theme.grid,
+      ...renderTimeOptions(this.#zone(), mid),
+    };
+    if (theme.lines.length) options.lines = theme.lines;
+    return { max: MAX_CHART_LINES, options, theme };
+  }
+
+  /** Draws the charts the worker rendered. */
+  #drawCharts(r) {
+    const rendered = this.#rendered;
+    if (!r || !rendered?.charts.length) {
+      this.#ui.charts.replaceChildren();
+      this.#charts = [];
+      return;
+    }
+    const { theme, dpr } = rendered;
+    const zone = this.#zone();
+    // Reuse the chart containers by calculation name.
+    const old = new Map(this.#charts.map((c) => [c.name, c]));
+    this.#charts = rendered.charts.map((c) => old.get(c.name) ?? this.#newChart(c.name));
+    this.#ui.charts.replaceChildren(...this.#charts.map((c) => c.box));
+    rendered.charts.forEach((c, k) => {
+      const chart = this.#charts[k];
+      chart.data = { series: c.series, start: c.start, granularity: c.granularity, zone, unit: c.unit };
+      chart.legend.replaceChildren(
+        ...c.series.map((s, i) => {
+          const sw = el('span', { class: 'swatch', 'aria-hidden': 'true' });
+          sw.style.background = theme.lines[i % theme.lines.length] ?? '#888';
+          return el('span', {}, sw, el('span', { text: displayText(s.name) }));
+        }),
+      );
+      if (c.render) {
+        drawRendered(chart.canvas, c.render, theme, dpr);
+        chart.plot = c.render.plot;
+        const n = c.series.length;
+        chart.canvas.setAttribute('aria-label', displayText(`${c.name} over time, ${n} ${n === 1 ? 'line' : 'lines'}: ${c.series.map((s) => s.name).join(', ')}`));
+      } else {
+        chart.plot = null;
+        drawMessage(chart.canvas, rendered.charts.width ?? 600, 200, c.error ?? 'no chart', theme);
+      }
+    });
+  }
+
+  #newChart(name) {
+    const canvas = el('canvas', { part: 'chart', role: 'img', tabindex: '0' });
+    const guide = el('div', { class: 'guide', hidden: true });
+    const tip = el('div', { part: 'tooltip', hidden: true });
+    const shown = displayText(name);
+    const png = el('button', { type: 'button', class: 'link', text: 'PNG', 'aria-label': `Export the ${shown} chart as PNG` });
+    const legend = el('div', { class: 'legend' });
+    const holder = el('div', { class: 'chart' }, canvas, guide, tip);
+    const box = el('figure', { class: 'figure' }, el('div', { class: 'row' }, el('h4', { text: shown }), el('span', { class: 'spacer' }), png), holder, legend);
+    box.style.margin = '0 0 8px';
+    const chart = { name, canvas, guide, tip, legend, box, plot: null, data: null };
+    png.addEventListener('click', () => this.exportPNG(this.#charts.indexOf(chart)));
+    const hover = (x) => {
+      const d = chart.data;
+      const p = chart.plot;
+      if (!d || !p || x < p.x || x > p.x + p.w) {
+        guide.hidden = true;
+        tip.hidden = true;
+        return;
+      }
+      const n = d.series[0]?.values.length ?? 0;
+      const i = Math.min(n - 1, Math.max(0, Math.floor(((x - p.x) / p.w) * n)));
+      const t = d.start + i * d.granularity;
+      guide.hidden = false;
+      guide.style.height = `${p.h}px`;
+      guide.style.transform = `translate(${p.x + ((i + 0.5) * p.w) / n}px, ${p.y}px)`;
+      const unit = d.unit;
+      tip.replaceChildren(
+        el('div', { class: 'muted', text: formatTimeRange(t, t + d.granularity, d.zone) }),
+        ...d.series
+          .map((s) => ({ s, v: s.values[i] }))
+          .filter((x) => x.v !== null && x.v !== undefined)
+          .slice(0, 10)
+          .map(({ s, v }) => el('div', { text: `${displayText(s.name)}: ${formatValue(v, unit)}` })),
+      );
+      tip.hidden = false;
+      const left = p.x + ((i + 0.5) * p.w) / n + 12;
+      const W = holder.clientWidth;
+      tip.style.transform = `translate(${Math.max(4, left + tip.offsetWidth > W ? left - 24 - tip.offsetWidth : left)}px, ${p.y}px)`;
+    };
+    canvas.addEventListener('pointermove', (e) => hover(e.clientX - canvas.getBoundingClientRect().left));
+    canvas.addEventListener('pointerleave', () => hover(-1));
+    return chart;
+  }
+}
