@@ -29,3 +29,6 @@ node_modules/.bin/tsc -p tests/types
 say "end to end in Chromium: playwright-core (screenshots in tests/out/)"
 python3 tests/fixtures/hostile.py tests/out/fixtures
 node --test --test-concurrency=1 tests/e2e/
+
+say "the npm package as users get it: npm pack into Vite, webpack, Rollup, esbuild, static, React 18/19 and Vue apps, each drawn under a strict CSP"
+node --test tests/apps/

@@ -274,7 +274,16 @@ export class RemoteDataset {
 
 /** A promise wrapper over one engine worker, which holds one dataset. */
 export class SightlineClient {
+  /**
+   * Where the engine worker's script is served when it is not beside the module (after
+   * Rollup or esbuild, which leave it behind, if you copy the package's `www/` and `pkg/`):
+   * used by every client created after. Unset, and the script missing, the engine runs in
+   * the page from an inlined copy of the wasm.
+   */
+  static workerUrl: string | URL | null;
   constructor(options?: { workerUrl?: string | URL });
+  /** Where the engine runs: in its `worker`, in the `page` (the worker script could not be loaded), or still `starting`. */
+  readonly host: 'worker' | 'page' | 'starting';
   /**
    * Sends a raw request; rejects with the engine's message. Requests with the same
    * `channel` supersede each other: one still queued when a newer one arrives rejects
@@ -444,6 +453,28 @@ export interface SightlineBaselineChangeDetail {
   period: number;
 }
 
+export interface SightlineRenderDetail {
+  /** Events in the drawing. */
+  matched: number;
+  /** Milliseconds from the request to the drawing, as seen by the page. */
+  ms: number;
+}
+
+export interface SightlineResultDetail {
+  /** A breakdown's query result (without `series`) or a comparison. */
+  result: QueryResult | Comparison;
+  ms?: number;
+}
+
+export interface SightlineFilterDetail {
+  /** The filter a click on a compared value adds to the source. */
+  filter: Filter;
+}
+
+export interface SightlineGroupByDetail {
+  column: string;
+}
+
 export interface SightlineEventMap extends HTMLElementEventMap {
   'sightline-progress': CustomEvent<SightlineProgressDetail>;
   'sightline-error': CustomEvent<SightlineErrorDetail>;
@@ -452,6 +483,10 @@ export interface SightlineEventMap extends HTMLElementEventMap {
   'sightline-query-change': CustomEvent<SightlineQueryChangeDetail>;
   'sightline-row-click': CustomEvent<SightlineRowClickDetail>;
   'sightline-baseline-change': CustomEvent<SightlineBaselineChangeDetail>;
+  'sightline-render': CustomEvent<SightlineRenderDetail>;
+  'sightline-result': CustomEvent<SightlineResultDetail>;
+  'sightline-filter': CustomEvent<SightlineFilterDetail>;
+  'sightline-group-by': CustomEvent<SightlineGroupByDetail>;
 }
 
 /** What every element bound to a source has: `src`, `source`, `load`, `appendStream`. */
@@ -633,5 +668,9 @@ declare global {
     'sightline-query-change': CustomEvent<SightlineQueryChangeDetail>;
     'sightline-row-click': CustomEvent<SightlineRowClickDetail>;
     'sightline-baseline-change': CustomEvent<SightlineBaselineChangeDetail>;
+    'sightline-render': CustomEvent<SightlineRenderDetail>;
+    'sightline-result': CustomEvent<SightlineResultDetail>;
+    'sightline-filter': CustomEvent<SightlineFilterDetail>;
+    'sightline-group-by': CustomEvent<SightlineGroupByDetail>;
   }
 }

@@ -1,0 +1,137 @@
+// Types of `sightline/react` (www/react.js).
+import type { ForwardRefExoticComponent, HTMLAttributes, ReactNode, RefAttributes } from 'react';
+import type {
+  CompareSpec,
+  Filter,
+  QuerySpec,
+  SightlineBaselineChangeDetail,
+  SightlineBreakdown,
+  SightlineCompare,
+  SightlineErrorDetail,
+  SightlineEvents,
+  SightlineExplorer,
+  SightlineFilterDetail,
+  SightlineGroupByDetail,
+  SightlineHeatmap,
+  SightlineProgressDetail,
+  SightlineQueryChangeDetail,
+  SightlineReadyDetail,
+  SightlineRenderDetail,
+  SightlineResultDetail,
+  SightlineRowClickDetail,
+  SightlineSelectDetail,
+  SightlineSource,
+  SightlineSourceElement,
+} from './sightline.js';
+
+export type SightlineHandler<D> = (event: CustomEvent<D>) => void;
+
+/** Props every component has; the names of React's own handlers that clash are the elements' events here. */
+type Base<E extends HTMLElement> = Omit<HTMLAttributes<E>, 'onError' | 'onSelect' | 'onProgress' | 'onLoad' | 'children'> &
+  RefAttributes<E> & {
+    children?: ReactNode;
+    /** An Arrow IPC stream URL: the element owns a private source and worker. */
+    src?: string;
+    /** `auto` (default), `local` (load into the browser) or `remote` (ask the server's engine). */
+    mode?: 'auto' | 'local' | 'remote';
+    /** Above this many rows `auto` computes on the server; default 2,000,000. */
+    localRows?: number;
+    onProgress?: SightlineHandler<SightlineProgressDetail>;
+    onReady?: SightlineHandler<SightlineReadyDetail>;
+    onError?: SightlineHandler<SightlineErrorDetail>;
+  };
+
+type Bound<E extends HTMLElement> = Base<E> & {
+  /** The id of a `<sightline-source>`, or a shared `SightlineSource`. */
+  source?: string | SightlineSource;
+  /** Options of the fetch of `src`, e.g. `{ headers: { Authorization: 'Bearer …' } }`. */
+  fetchInit?: RequestInit;
+  /** An IANA zone, `utc` or `local` (the default). */
+  timeZone?: string;
+};
+
+export interface ExplorerProps extends Bound<SightlineExplorer> {
+  query?: QuerySpec;
+  customerColumn?: string;
+  customer?: string;
+  /** Keep the view in the page URL's hash. */
+  syncUrl?: boolean;
+  onQueryChange?: SightlineHandler<SightlineQueryChangeDetail>;
+  onRowClick?: SightlineHandler<SightlineRowClickDetail>;
+  onSelect?: SightlineHandler<SightlineSelectDetail>;
+}
+
+export interface HeatmapProps extends Bound<SightlineHeatmap> {
+  column?: string;
+  timeBuckets?: number;
+  valueBuckets?: number;
+  scale?: 'log' | 'linear';
+  unit?: string;
+  label?: string;
+  filters?: Filter[];
+  onRender?: SightlineHandler<SightlineRenderDetail>;
+  onSelect?: SightlineHandler<SightlineSelectDetail>;
+}
+
+export interface BreakdownProps extends Bound<SightlineBreakdown> {
+  /** `COUNT, P99(duration_ms)` */
+  calculations?: string;
+  /** `endpoint, region` */
+  breakdowns?: string;
+  limit?: number;
+  charts?: 'none';
+  query?: QuerySpec;
+  onResult?: SightlineHandler<SightlineResultDetail>;
+  onRowClick?: SightlineHandler<SightlineRowClickDetail>;
+}
+
+export interface CompareProps extends Bound<SightlineCompare> {
+  top?: number;
+  baselinePeriod?: number;
+  noFilter?: boolean;
+  spec?: CompareSpec | null;
+  onResult?: SightlineHandler<SightlineResultDetail>;
+  onFilter?: SightlineHandler<SightlineFilterDetail>;
+  onGroupBy?: SightlineHandler<SightlineGroupByDetail>;
+  onBaselineChange?: SightlineHandler<SightlineBaselineChangeDetail>;
+}
+
+export interface EventsProps extends Bound<SightlineEvents> {
+  limit?: number;
+  /** `time, endpoint, duration_ms` */
+  columns?: string;
+  filters?: Filter[];
+  onRowClick?: SightlineHandler<SightlineRowClickDetail>;
+}
+
+export interface SourceProps extends Base<SightlineSourceElement> {
+  /** The id other components name with `source`. */
+  id: string;
+  budgetBytes?: number;
+}
+
+export const Explorer: ForwardRefExoticComponent<ExplorerProps>;
+export const Heatmap: ForwardRefExoticComponent<HeatmapProps>;
+export const Breakdown: ForwardRefExoticComponent<BreakdownProps>;
+export const Compare: ForwardRefExoticComponent<CompareProps>;
+export const Events: ForwardRefExoticComponent<EventsProps>;
+export const Source: ForwardRefExoticComponent<SourceProps>;
+
+/** The raw tags in JSX, with their attributes (strings, as HTML has them). */
+type Tag<E extends HTMLElement, A> = HTMLAttributes<E> & RefAttributes<E> & A & { class?: string; src?: string; source?: string; mode?: string; 'local-rows'?: string | number; 'time-zone'?: string };
+
+declare module 'react' {
+  namespace JSX {
+    interface IntrinsicElements {
+      'sightline-explorer': Tag<SightlineExplorer, { 'customer-column'?: string; customer?: string; 'sync-url'?: boolean | '' }>;
+      'sightline-heatmap': Tag<
+        SightlineHeatmap,
+        { column?: string; 'time-buckets'?: string | number; 'value-buckets'?: string | number; scale?: 'log' | 'linear'; unit?: string; label?: string; filters?: string }
+      >;
+      'sightline-breakdown': Tag<SightlineBreakdown, { calculations?: string; breakdowns?: string; limit?: string | number; charts?: 'none' }>;
+      'sightline-compare': Tag<SightlineCompare, { top?: string | number; 'baseline-period'?: string | number; 'no-filter'?: boolean | '' }>;
+      'sightline-events': Tag<SightlineEvents, { limit?: string | number; columns?: string; filters?: string }>;
+      'sightline-source': Tag<SightlineSourceElement, { 'budget-bytes'?: string | number }>;
+    }
+  }
+}
