@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '\033[1m[build]\033[0m %s\n' "$*"; }
 
+say "TypeScript of the specifications and results, from the engine's Rust types: www/engine/spec.d.ts, spec.js"
+SIGHTLINE_TYPES_OUT=www/engine cargo test -q -p sightline --lib typescript
 say "cargo build -p sightline --release --target wasm32-unknown-unknown --lib"
 cargo build -p sightline --release --target wasm32-unknown-unknown --lib
 say "wasm-bindgen --target web"

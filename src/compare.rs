@@ -38,6 +38,8 @@ use crate::view::Rows;
 
 /// One side of a comparison.
 #[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(rename = "CompareSide", optional_fields))]
 #[serde(deny_unknown_fields)]
 pub struct SideSpec {
     /// Unix seconds, inclusive.
@@ -48,9 +50,11 @@ pub struct SideSpec {
     pub end_time: Option<f64>,
     /// Filters, in the query specification's syntax.
     #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
     pub filters: Vec<FilterSpec>,
     /// `AND` (default) or `OR`.
     #[serde(default)]
+    #[cfg_attr(test, ts(optional, type = "'AND' | 'OR'"))]
     pub filter_combination: Option<String>,
     /// Baseline only: the selection's time window this many seconds earlier.
     #[serde(default)]
@@ -59,10 +63,13 @@ pub struct SideSpec {
 
 /// `{ scope, selection, baseline?, ... }`.
 #[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(optional_fields))]
 #[serde(deny_unknown_fields)]
 pub struct CompareSpec {
     /// Time range and filters bounding both sides (other query fields are ignored).
     #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
     pub scope: QuerySpec,
     /// The events to explain.
     pub selection: SideSpec,
@@ -88,8 +95,10 @@ pub struct CompareSpec {
 
 /// One value of a dimension.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ValueDiff {
     /// The value (`null` for nulls; `"(other)"` never appears here).
+    #[cfg_attr(test, ts(type = "ResultValue"))]
     pub value: serde_json::Value,
     /// Events with it in the selection.
     pub selection_count: u64,
@@ -115,6 +124,7 @@ pub struct ValueDiff {
 
 /// The values not listed, summed.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Other {
     /// Distinct values summed.
     pub values: u64,
@@ -126,6 +136,7 @@ pub struct Other {
 
 /// A ranked dimension.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Dimension {
     /// Column name.
     pub column: String,
@@ -143,6 +154,7 @@ pub struct Dimension {
 
 /// One side's summary of a measure.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SideStats {
     /// Non-null values.
     pub count: u64,
@@ -156,6 +168,7 @@ pub struct SideStats {
 
 /// A ranked measure.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Measure {
     /// Column name.
     pub column: String,
@@ -170,6 +183,7 @@ pub struct Measure {
     /// Shared bucket edges.
     pub edges: Vec<f64>,
     /// `log` or `linear`.
+    #[cfg_attr(test, ts(type = "HeatmapScale"))]
     pub scale: &'static str,
     /// The selection.
     pub selection: SideStats,
@@ -179,6 +193,7 @@ pub struct Measure {
 
 /// What `compare` returns.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Comparison {
     /// Events in the selection.
     pub selection_count: u64,

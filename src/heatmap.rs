@@ -15,6 +15,8 @@ use crate::view::{nice_step, numeric_getter, Rows, TimeAxis};
 
 /// Value axis scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(rename = "HeatmapScale"))]
 #[serde(rename_all = "lowercase")]
 pub enum Scale {
     /// Geometric buckets between the smallest positive and the largest value.
@@ -26,6 +28,8 @@ pub enum Scale {
 
 /// What to count.
 #[derive(Debug, Clone, Deserialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(optional_fields))]
 #[serde(deny_unknown_fields)]
 pub struct HeatmapSpec {
     /// The numeric column on the y axis.
@@ -47,11 +51,13 @@ pub struct HeatmapSpec {
     pub value_buckets: Option<usize>,
     /// Value scale (default log).
     #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
     pub scale: Scale,
 }
 
 /// The counts, with their edges.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Heatmap {
     /// The value column.
     pub column: String,
@@ -62,8 +68,10 @@ pub struct Heatmap {
     /// The scale of `value_edges`.
     pub scale: Scale,
     /// `counts[t * value_buckets + v]`: events in time bucket `t`, value bucket `v`.
+    #[cfg_attr(test, ts(type = "Uint32Array"))]
     pub counts: Vec<u32>,
     /// Per time bucket: events whose value is zero or negative (log scale only).
+    #[cfg_attr(test, ts(type = "Uint32Array"))]
     pub low: Vec<u32>,
     /// Largest cell count (including `low`).
     pub max_count: u32,

@@ -29,6 +29,8 @@ pub mod plan;
 pub mod query;
 pub mod render;
 pub mod tz;
+#[cfg(test)]
+mod typescript;
 mod util;
 pub mod view;
 

@@ -235,7 +235,7 @@ impl QueryPlan {
                     return Err(Error::Operator {
                         op: h.op.clone(),
                         column: h.column.clone().unwrap_or_default(),
-                        message: "a having's op is one of =, !=, >, >=, <, <=".into(),
+                        message: format!("a having's op is one of {}", crate::query::spec::HAVING_OPS.join(", ")),
                     })
                 }
             };

@@ -73,6 +73,12 @@ fn rendered_to_js(r: &crate::render::Rendered, h: Option<&crate::heatmap::Heatma
     Ok(obj)
 }
 
+/// The specification and result types of the methods below, generated from the core's
+/// Rust types (`src/typescript.rs`) into the package's `www/engine/spec.d.ts`.
+#[wasm_bindgen(typescript_custom_section)]
+const SPEC_TYPES: &str = r#"import type { CompareSpec, Comparison, EventsResult, EventsSpec, Heatmap, HeatmapSpec, QueryResult, QuerySpec } from '../www/engine/spec.js';
+export type { CompareSpec, Comparison, EventsResult, EventsSpec, Heatmap, HeatmapSpec, QueryResult, QuerySpec } from '../www/engine/spec.js';"#;
+
 /// Options of `new Dataset(options)`.
 #[derive(serde::Deserialize, Default)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
@@ -167,7 +173,8 @@ impl JsDataset {
     /// Runs a query (Honeycomb's query specification): `{ results, series, heatmaps,
     /// columns, start_time, end_time, granularity, scanned, matched, groups }`; heatmap
     /// `counts` and `low` are `Uint32Array`s.
-    pub fn query(&self, spec: JsValue) -> Result<JsValue, JsError> {
+    #[wasm_bindgen(unchecked_return_type = "QueryResult")]
+    pub fn query(&self, #[wasm_bindgen(unchecked_param_type = "QuerySpec")] spec: JsValue) -> Result<JsValue, JsError> {
         let spec: crate::query::QuerySpec = from_js(spec, "query spec")?;
         let r = crate::query::run(&self.inner, &spec).map_err(js_err)?;
         let out = to_js(&r)?;
@@ -186,7 +193,8 @@ impl JsDataset {
     /// Compares a selection of events with a baseline: `{ selection_count,
     /// baseline_count, dimensions: [...], measures: [...], tests }`, each list most
     /// different first. See README.md for the specification and the statistics.
-    pub fn compare(&self, spec: JsValue) -> Result<JsValue, JsError> {
+    #[wasm_bindgen(unchecked_return_type = "Comparison")]
+    pub fn compare(&self, #[wasm_bindgen(unchecked_param_type = "CompareSpec")] spec: JsValue) -> Result<JsValue, JsError> {
         let spec: crate::compare::CompareSpec = from_js(spec, "compare spec")?;
         let c = crate::compare::compare(&self.inner, &spec).map_err(js_err)?;
         to_js(&c)
@@ -217,7 +225,8 @@ impl JsDataset {
 
     /// Raw events, newest first: `{ columns, rows: [[value, ...]], row_ids, matched }`
     /// (times as unix seconds). See README.md for the specification.
-    pub fn events(&self, spec: JsValue) -> Result<JsValue, JsError> {
+    #[wasm_bindgen(unchecked_return_type = "EventsResult")]
+    pub fn events(&self, #[wasm_bindgen(unchecked_param_type = "EventsSpec")] spec: JsValue) -> Result<JsValue, JsError> {
         let spec: crate::query::events::EventsSpec = from_js(spec, "events spec")?;
         let e = crate::query::events::events(&self.inner, &spec).map_err(js_err)?;
         to_js(&e)
@@ -232,7 +241,8 @@ impl JsDataset {
     }
 
     /// Heatmap counts: `{ column, time_edges, value_edges, scale, counts: Uint32Array, low, max_count, total, nulls }`.
-    pub fn heatmap(&self, spec: JsValue) -> Result<JsValue, JsError> {
+    #[wasm_bindgen(unchecked_return_type = "Heatmap")]
+    pub fn heatmap(&self, #[wasm_bindgen(unchecked_param_type = "HeatmapSpec")] spec: JsValue) -> Result<JsValue, JsError> {
         let spec: HeatmapSpec = from_js(spec, "heatmap spec")?;
         let h = heatmap(&self.inner, &spec).map_err(js_err)?;
         Ok(heatmap_to_js(&h)?.into())

@@ -1,4 +1,20 @@
 // Type declarations for www/sightline.js: the elements, SightlineSource and SightlineClient.
+// The specifications and results (QuerySpec, CompareSpec, EventsSpec, QueryResult,
+// Comparison, EventsResult, the operator unions) are generated from the engine's Rust
+// types into ./engine/spec.d.ts by the build; they are re-exported here.
+
+import type {
+  CompareSpec,
+  Comparison,
+  EventsResult,
+  EventsSpec,
+  Filter,
+  HeatmapScale,
+  HeatmapSpec,
+  QueryResult,
+  QuerySpec,
+} from './engine/spec.js';
+export * from './engine/spec.js';
 
 /** How a column is analysed. */
 export type ColumnRole = 'time' | 'number' | 'string' | 'bool' | 'other';
@@ -16,22 +32,6 @@ export interface FieldInfo {
   nulls: number;
   /** String columns: the number of distinct values. */
   distinct?: number;
-}
-
-export type HeatmapScale = 'log' | 'linear';
-
-/** What to count. Times are unix seconds. */
-export interface HeatmapSpec {
-  column: string;
-  time_column?: string;
-  start_time?: number;
-  end_time?: number;
-  /** Default 120, at most 2000. */
-  time_buckets?: number;
-  /** Default 40, at most 1000. */
-  value_buckets?: number;
-  /** Default `log`. */
-  scale?: HeatmapScale;
 }
 
 /** Colours and sizes of a rendering; sizes in CSS pixels, colours `#rrggbb`. */
@@ -112,134 +112,6 @@ export interface DatasetStats {
   rowCount: number;
   bytesConsumed: number;
   memoryBytes: number;
-}
-
-export type FilterOp =
-  | '=' | '!=' | '>' | '>=' | '<' | '<='
-  | 'starts-with' | 'does-not-start-with' | 'ends-with' | 'does-not-end-with'
-  | 'contains' | 'does-not-contain' | 'exists' | 'does-not-exist' | 'in' | 'not-in';
-export type FilterValue = string | number | boolean | Array<string | number | boolean>;
-export interface Filter { column: string; op: FilterOp; value?: FilterValue }
-export type CalculationOp =
-  | 'COUNT' | 'CONCURRENCY' | 'COUNT_DISTINCT' | 'SUM' | 'AVG' | 'MIN' | 'MAX'
-  | 'P001' | 'P01' | 'P05' | 'P10' | 'P20' | 'P25' | 'P50' | 'P75' | 'P80' | 'P90' | 'P95' | 'P99' | 'P999'
-  | 'HEATMAP' | 'RATE_AVG' | 'RATE_SUM' | 'RATE_MAX';
-
-/** Honeycomb's query specification, plus `time_column`, `heatmap`, `disable_series` and `time_zone`. */
-export interface QuerySpec {
-  calculations?: Array<{ op: CalculationOp; column?: string }>;
-  filters?: Filter[];
-  filter_combination?: 'AND' | 'OR';
-  breakdowns?: string[];
-  orders?: Array<{ op?: CalculationOp; column?: string; order?: 'ascending' | 'descending' }>;
-  havings?: Array<{ calculate_op: CalculationOp; column?: string; op: '=' | '!=' | '>' | '>=' | '<' | '<='; value: number }>;
-  /** Default 100, at most 10,000. */
-  limit?: number;
-  start_time?: number;
-  end_time?: number;
-  time_range?: number;
-  granularity?: number;
-  time_column?: string;
-  heatmap?: { value_buckets?: number; time_buckets?: number; scale?: 'log' | 'linear' };
-  disable_series?: boolean;
-  /** `UTC` (default) or an IANA zone name: day granularities start at local midnight. */
-  time_zone?: string;
-}
-
-/** A result row: breakdown values and calculations keyed as Honeycomb names them (`P99(duration_ms)`). */
-export type ResultRow = Record<string, string | number | boolean | null>;
-
-export interface QueryResult {
-  results: ResultRow[];
-  /** One row per non-empty (bucket, group): `time` plus the row's keys. */
-  series: ResultRow[];
-  heatmaps: Array<{
-    name: string; column: string; time_edges: number[]; value_edges: number[]; scale: 'log' | 'linear';
-    counts: Uint32Array; low: Uint32Array; max_count: number; total: number; nulls: number;
-  }>;
-  columns: string[];
-  start_time: number;
-  end_time: number;
-  granularity: number;
-  scanned: number;
-  matched: number;
-  groups: number;
-}
-
-export interface CompareSide {
-  start_time?: number;
-  end_time?: number;
-  filters?: Filter[];
-  filter_combination?: 'AND' | 'OR';
-  /** Baseline only: the selection's window this many seconds earlier. */
-  period?: number;
-}
-
-export interface CompareSpec {
-  scope?: QuerySpec;
-  selection: CompareSide;
-  baseline?: CompareSide;
-  dimensions?: string[];
-  measures?: string[];
-  top?: number;
-  min_count?: number;
-  alpha?: number;
-}
-
-export interface ValueDiff {
-  value: string | number | boolean | null;
-  selection_count: number;
-  selection_share: number;
-  baseline_count: number;
-  baseline_share: number;
-  diff_pp: number;
-  lift: number | null;
-  /** May be 0 when the evidence is stronger than a double holds: see `log10_p_value`. */
-  p_value: number | null;
-  /** log10 of the p-value, computed in log space: finite however strong the evidence. */
-  log10_p_value: number | null;
-  significant: boolean;
-}
-
-export interface Comparison {
-  selection_count: number;
-  baseline_count: number;
-  tests: number;
-  dimensions: Array<{
-    column: string; score: number; tvd: number; distinct: number; values: ValueDiff[];
-    other: { values: number; selection_count: number; baseline_count: number };
-  }>;
-  measures: Array<{
-    column: string; score: number; p_value: number | null; log10_p_value: number | null; significant: boolean; edges: number[]; scale: 'log' | 'linear';
-    selection: { count: number; p50: number | null; p95: number | null; histogram: number[] };
-    baseline: { count: number; p50: number | null; p95: number | null; histogram: number[] };
-  }>;
-}
-
-/** Which raw events to return (`Dataset.events`). */
-export interface EventsSpec {
-  filters?: Filter[];
-  filter_combination?: 'AND' | 'OR';
-  start_time?: number;
-  end_time?: number;
-  time_range?: number;
-  time_column?: string;
-  /** Default 100, at most 10,000. */
-  limit?: number;
-  offset?: number;
-  /** Default `newest`. */
-  order?: 'newest' | 'oldest';
-  /** Default: every column. */
-  columns?: string[];
-}
-
-export interface EventsResult {
-  columns: string[];
-  /** One array of values per event (times as unix seconds). */
-  rows: Array<Array<string | number | boolean | null>>;
-  /** Row numbers in the dataset. */
-  row_ids: number[];
-  matched: number;
 }
 
 /** A line chart for `renderLines`: buckets of `granularity` seconds from `start_time`. */

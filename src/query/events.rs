@@ -19,13 +19,17 @@ pub const DEFAULT_EVENTS_LIMIT: usize = 100;
 
 /// Which events to return.
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(optional_fields))]
 #[serde(deny_unknown_fields)]
 pub struct EventsSpec {
     /// Which events count, as in a query.
     #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
     pub filters: Vec<FilterSpec>,
     /// `AND` (default) or `OR`.
     #[serde(default)]
+    #[cfg_attr(test, ts(optional, type = "'AND' | 'OR'"))]
     pub filter_combination: Option<String>,
     /// Unix seconds, inclusive.
     #[serde(default)]
@@ -44,9 +48,11 @@ pub struct EventsSpec {
     pub limit: Option<usize>,
     /// Events skipped first (paging).
     #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
     pub offset: usize,
     /// `newest` (default) or `oldest` first.
     #[serde(default)]
+    #[cfg_attr(test, ts(optional, type = "'newest' | 'oldest'"))]
     pub order: Option<String>,
     /// The columns returned (default: all, in schema order).
     #[serde(default)]
@@ -55,10 +61,13 @@ pub struct EventsSpec {
 
 /// What an events request returns.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(rename = "EventsResult"))]
 pub struct Events {
     /// Column names, in the order of each row's values.
     pub columns: Vec<String>,
     /// One list of values per event.
+    #[cfg_attr(test, ts(type = "Array<Array<ResultValue>>"))]
     pub rows: Vec<Vec<Cell>>,
     /// Each event's row number in the dataset (stable while the dataset grows).
     pub row_ids: Vec<u64>,

@@ -106,6 +106,7 @@ impl Serialize for Row {
 
 /// A HEATMAP calculation's result.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct NamedHeatmap {
     /// `HEATMAP(duration_ms)`.
     pub name: String,
@@ -116,11 +117,14 @@ pub struct NamedHeatmap {
 
 /// What a query returns.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct QueryResult {
     /// One row per group, ordered and limited.
+    #[cfg_attr(test, ts(type = "Array<ResultRow>"))]
     pub results: Vec<Row>,
     /// One row per non-empty (time bucket, group) of the returned groups: `time` (bucket
     /// start, unix seconds), the breakdown values, and every calculation.
+    #[cfg_attr(test, ts(type = "Array<ResultRow>"))]
     pub series: Vec<Row>,
     /// HEATMAP calculations over all matched events.
     pub heatmaps: Vec<NamedHeatmap>,

@@ -20,6 +20,8 @@ pub const MAX_BUCKETS: usize = 1_000;
 /// 2^53 must not collide); a decimal string is an exact integer too, which is how
 /// JavaScript passes one (a `BigInt` becomes one at the wasm edge).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(rename = "FilterValue"))]
 #[serde(untagged)]
 pub enum Value {
     /// `true` / `false`.
@@ -88,9 +90,12 @@ impl Value {
 
 /// `{ op, column }` as written in the spec.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(rename = "Calculation", optional_fields))]
 #[serde(deny_unknown_fields)]
 pub struct CalculationSpec {
     /// COUNT, SUM, P99, HEATMAP, ...
+    #[cfg_attr(test, ts(type = "CalculationOp"))]
     pub op: String,
     /// The column (not for COUNT and CONCURRENCY).
     #[serde(default)]
@@ -99,11 +104,14 @@ pub struct CalculationSpec {
 
 /// `{ column, op, value }`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(rename = "Filter", optional_fields))]
 #[serde(deny_unknown_fields)]
 pub struct FilterSpec {
     /// The column.
     pub column: String,
     /// `=`, `!=`, `>`, `starts-with`, `in`, ...
+    #[cfg_attr(test, ts(type = "FilterOp"))]
     pub op: String,
     /// The operand (none for `exists` and `does-not-exist`; a list for `in`, `not-in`).
     #[serde(default)]
@@ -112,36 +120,47 @@ pub struct FilterSpec {
 
 /// `{ op?, column?, order? }`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(rename = "Order", optional_fields))]
 #[serde(deny_unknown_fields)]
 pub struct OrderSpec {
     /// A calculation's op; absent to order by a breakdown column.
     #[serde(default)]
+    #[cfg_attr(test, ts(optional, type = "CalculationOp"))]
     pub op: Option<String>,
     /// The calculation's column or the breakdown column.
     #[serde(default)]
     pub column: Option<String>,
     /// `ascending` or `descending` (default `ascending`).
     #[serde(default)]
+    #[cfg_attr(test, ts(optional, type = "'ascending' | 'descending'"))]
     pub order: Option<String>,
 }
 
 /// `{ calculate_op, column?, op, value }`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(rename = "Having", optional_fields))]
 #[serde(deny_unknown_fields)]
 pub struct HavingSpec {
     /// The calculation's op (must be among the calculations).
+    #[cfg_attr(test, ts(type = "CalculationOp"))]
     pub calculate_op: String,
     /// The calculation's column.
     #[serde(default)]
     pub column: Option<String>,
     /// `=`, `!=`, `>`, `>=`, `<`, `<=`.
+    #[cfg_attr(test, ts(type = "HavingOp"))]
     pub op: String,
     /// A number.
+    #[cfg_attr(test, ts(type = "number"))]
     pub value: Value,
 }
 
 /// Options of HEATMAP calculations (an extension of the specification).
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(optional_fields))]
 #[serde(deny_unknown_fields)]
 pub struct HeatmapOptions {
     /// Value buckets (default 40).
@@ -158,25 +177,33 @@ pub struct HeatmapOptions {
 /// A query, as Honeycomb's query specification plus a few documented extensions
 /// (`time_column`, `heatmap`, `disable_series`).
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(optional_fields))]
 #[serde(deny_unknown_fields)]
 pub struct QuerySpec {
     /// What to compute; none means COUNT.
     #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
     pub calculations: Vec<CalculationSpec>,
     /// Which events count.
     #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
     pub filters: Vec<FilterSpec>,
     /// `AND` (default) or `OR`.
     #[serde(default)]
+    #[cfg_attr(test, ts(optional, type = "'AND' | 'OR'"))]
     pub filter_combination: Option<String>,
     /// Group by these columns.
     #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
     pub breakdowns: Vec<String>,
     /// Result order.
     #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
     pub orders: Vec<OrderSpec>,
     /// Filters on groups.
     #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
     pub havings: Vec<HavingSpec>,
     /// Most groups returned (default 100, at most 10,000).
     #[serde(default)]
@@ -201,6 +228,7 @@ pub struct QuerySpec {
     pub heatmap: Option<HeatmapOptions>,
     /// Skip the time series (results only).
     #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
     pub disable_series: bool,
     /// `UTC` (default) or an IANA zone name (`America/New_York`): day granularities
     /// start at local midnight, and without explicit times buckets align to local time.
@@ -238,36 +266,42 @@ pub enum Op {
     RateMax,
 }
 
+/// Every calculation operator, as the specification writes them: the one list the
+/// parser, error messages, the explorer's menus and the TypeScript types are made from.
+pub const CALCULATION_OPS: [(&str, Op); 24] = [
+    ("COUNT", Op::Count),
+    ("CONCURRENCY", Op::Concurrency),
+    ("COUNT_DISTINCT", Op::CountDistinct),
+    ("SUM", Op::Sum),
+    ("AVG", Op::Avg),
+    ("MIN", Op::Min),
+    ("MAX", Op::Max),
+    ("P001", Op::Percentile(0.001)),
+    ("P01", Op::Percentile(0.01)),
+    ("P05", Op::Percentile(0.05)),
+    ("P10", Op::Percentile(0.10)),
+    ("P20", Op::Percentile(0.20)),
+    ("P25", Op::Percentile(0.25)),
+    ("P50", Op::Percentile(0.50)),
+    ("P75", Op::Percentile(0.75)),
+    ("P80", Op::Percentile(0.80)),
+    ("P90", Op::Percentile(0.90)),
+    ("P95", Op::Percentile(0.95)),
+    ("P99", Op::Percentile(0.99)),
+    ("P999", Op::Percentile(0.999)),
+    ("HEATMAP", Op::Heatmap),
+    ("RATE_AVG", Op::RateAvg),
+    ("RATE_SUM", Op::RateSum),
+    ("RATE_MAX", Op::RateMax),
+];
+
+/// A having's comparison operators.
+pub const HAVING_OPS: [&str; 6] = ["=", "!=", ">", ">=", "<", "<="];
+
 impl Op {
     /// Parses Honeycomb's op names.
     pub fn parse(s: &str) -> Option<Op> {
-        Some(match s {
-            "COUNT" => Op::Count,
-            "CONCURRENCY" => Op::Concurrency,
-            "COUNT_DISTINCT" => Op::CountDistinct,
-            "SUM" => Op::Sum,
-            "AVG" => Op::Avg,
-            "MIN" => Op::Min,
-            "MAX" => Op::Max,
-            "HEATMAP" => Op::Heatmap,
-            "RATE_AVG" => Op::RateAvg,
-            "RATE_SUM" => Op::RateSum,
-            "RATE_MAX" => Op::RateMax,
-            "P001" => Op::Percentile(0.001),
-            "P01" => Op::Percentile(0.01),
-            "P05" => Op::Percentile(0.05),
-            "P10" => Op::Percentile(0.10),
-            "P20" => Op::Percentile(0.20),
-            "P25" => Op::Percentile(0.25),
-            "P50" => Op::Percentile(0.50),
-            "P75" => Op::Percentile(0.75),
-            "P80" => Op::Percentile(0.80),
-            "P90" => Op::Percentile(0.90),
-            "P95" => Op::Percentile(0.95),
-            "P99" => Op::Percentile(0.99),
-            "P999" => Op::Percentile(0.999),
-            _ => return None,
-        })
+        CALCULATION_OPS.iter().find(|(name, _)| *name == s).map(|&(_, op)| op)
     }
     fn needs_column(self) -> bool {
         !matches!(self, Op::Count | Op::Concurrency)
@@ -290,7 +324,6 @@ pub struct Calc {
     pub hidden: bool,
 }
 
-const LIST: &str = "COUNT, CONCURRENCY, COUNT_DISTINCT, SUM, AVG, MIN, MAX, P001, P01, P05, P10, P20, P25, P50, P75, P80, P90, P95, P99, P999, HEATMAP, RATE_AVG, RATE_SUM, RATE_MAX";
 
 pub(crate) fn column_index(ds: &Dataset, name: &str) -> Result<usize> {
     ds.columns().iter().position(|c| c.name == name).ok_or_else(|| Error::UnknownColumn { column: name.to_string() })
@@ -299,7 +332,10 @@ pub(crate) fn column_index(ds: &Dataset, name: &str) -> Result<usize> {
 /// Checks one calculation against a table's columns.
 pub fn check_calculation(cat: &Catalog, op_name: &str, column: Option<&str>) -> Result<Calc> {
     let op = Op::parse(op_name)
-        .ok_or_else(|| Error::Spec(format!("unknown calculation op \"{op_name}\" (one of {LIST})")))?;
+        .ok_or_else(|| {
+            let list = CALCULATION_OPS.map(|(name, _)| name).join(", ");
+            Error::Spec(format!("unknown calculation op \"{op_name}\" (one of {list})"))
+        })?;
     let col = match (op.needs_column(), column) {
         (true, None) | (true, Some("")) => {
             return Err(Error::Spec(format!("calculation {op_name} needs a column")));

@@ -17,7 +17,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { Float64, Table, TimestampMillisecond, Utf8, tableToIPC, vectorFromArray } from 'apache-arrow';
+import { Float64, Int32, Table, TimestampMillisecond, Utf8, tableToIPC, vectorFromArray } from 'apache-arrow';
 import { ROOT, OUT, launch } from '../e2e/harness.mjs';
 
 const APPS_OUT = path.join(OUT, 'apps');
@@ -36,7 +36,7 @@ function npm(args, cwd) {
   });
 }
 
-/** 100,000 events over one hour: a time, a latency with two modes, an endpoint. */
+/** 100,000 events over one hour: a time, a status, a latency with two modes, an endpoint. */
 function demoStream() {
   const t0 = Date.UTC(2026, 0, 1);
   const time = new Array(ROWS);
@@ -52,7 +52,10 @@ function demoStream() {
   }
   const table = new Table({
     timestamp: vectorFromArray(time, new TimestampMillisecond()),
-    duration_ms: vectorFromArray(duration, new Float64()),
+    // Not the demo's names: the plain apps name no column, so the heatmap must pick this
+    // one from the schema (a latency-like name), over the integer status before it.
+    status: vectorFromArray(Array.from({ length: ROWS }, (_, i) => (i % 50 ? 200 : 500)), new Int32()),
+    'http.server.duration': vectorFromArray(duration, new Float64()),
     endpoint: vectorFromArray(endpoint, new Utf8()),
   });
   return Buffer.from(tableToIPC(table, 'stream'));
@@ -137,7 +140,7 @@ after(async () => {
 
 test('the tarball holds the package and nothing else', () => {
   for (const f of ['www/sightline.js', 'www/sightline.d.ts', 'www/react.js', 'www/react.d.ts', 'www/engine/worker.js', 'www/engine/inline.js',
-    'pkg/sightline.js', 'pkg/sightline_bg.wasm', 'pkg/sightline_inline.js', 'package.json', 'README.md', 'CHANGELOG.md', 'LICENSE']) {
+    'www/engine/spec.js', 'www/engine/spec.d.ts', 'pkg/sightline.js', 'pkg/sightline.d.ts', 'pkg/sightline_bg.wasm', 'pkg/sightline_inline.js', 'package.json', 'README.md', 'CHANGELOG.md', 'LICENSE']) {
     assert.ok(env.files.includes(f), `${f} is in the tarball`);
   }
   for (const f of env.files) {
@@ -199,6 +202,7 @@ async function buildAndLoad(app, { install = [], check } = {}) {
     await page.waitForFunction(() => window.__renders.length > 0, null, { timeout: 60_000 });
     const first = await page.evaluate(() => window.__renders[0]);
     assert.equal(first.matched, ROWS, 'the first heatmap counts every event');
+    assert.equal(await page.evaluate(() => document.querySelector('#chart, sightline-heatmap')?.heatmap?.column), 'http.server.duration', 'the value column');
     const host = await page.evaluate(() => document.querySelector('#chart, sightline-heatmap')?.client?.host ?? 'unknown');
     if (check) await check(page);
     await page.screenshot({ path: path.join(OUT, `app-${app}.png`) });

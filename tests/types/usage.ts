@@ -104,3 +104,36 @@ async function usage(): Promise<void> {
 }
 
 void usage;
+
+// The specification types come from the engine's Rust types (www/engine/spec.d.ts): a
+// typo must not compile. Each line below is an error tsc must report, or the
+// `@ts-expect-error` itself fails the check.
+export const typos: QuerySpec[] = [
+  // @ts-expect-error: P98 is not a calculation operator.
+  { calculations: [{ op: 'P98', column: 'duration_ms' }] },
+  // @ts-expect-error: `calculation` is not a field (the engine's deny_unknown_fields).
+  { calculation: [{ op: 'COUNT' }] },
+  // @ts-expect-error: the filter operator is `starts-with`.
+  { filters: [{ column: 'endpoint', op: 'starts_with', value: '/api' }] },
+  // @ts-expect-error: a having compares with =, !=, >, >=, <, <= only.
+  { calculations: [{ op: 'COUNT' }], havings: [{ calculate_op: 'COUNT', op: 'contains', value: 1 }] },
+  // @ts-expect-error: orders are ascending or descending.
+  { orders: [{ op: 'COUNT', order: 'desc-ish' }] },
+];
+export const typoCompare: CompareSpec = {
+  selection: {},
+  // @ts-expect-error: `dimension` is `dimensions`.
+  dimension: ['endpoint'],
+};
+
+// `sightline/engine` (pkg/sightline.js): Dataset's methods take and return the same
+// generated types.
+import type { Dataset } from '../../pkg/sightline.js';
+export function engine(ds: Dataset): number {
+  const r = ds.query({ calculations: [{ op: 'P99', column: 'duration_ms' }], breakdowns: ['endpoint'] });
+  const c = ds.compare({ selection: { filters: [{ column: 'duration_ms', op: '>', value: 500 }] } });
+  const counts: Uint32Array = r.heatmaps[0]?.counts ?? new Uint32Array();
+  // @ts-expect-error: not an operator.
+  ds.query({ calculations: [{ op: 'P98', column: 'duration_ms' }] });
+  return r.matched + c.selection_count + counts.length;
+}

@@ -4,13 +4,15 @@
 // Data-derived text only goes through textContent, attribute values and canvas fillText.
 
 import { displayText, el, emit, option, select, formatInt, formatTimeRange, formatValue, timeZoneProblem } from '../shared/ui.js';
+import { defaultColumns } from '../shared/columns.js';
 import { calcName, partsStyle } from './part.js';
 import { SourceBound, contextSpec } from './source-bound.js';
 import { download, toCSV } from './table.js';
+// The engine's operator lists, generated from its Rust source by the build: the menus
+// offer exactly what the engine accepts.
+import { CALCULATION_OPS, FILTER_OPS, HAVING_OPS } from '../engine/spec.js';
 
-const OPS = ['COUNT', 'COUNT_DISTINCT', 'SUM', 'AVG', 'MIN', 'MAX', 'P50', 'P75', 'P90', 'P95', 'P99', 'P999', 'HEATMAP', 'CONCURRENCY', 'RATE_AVG', 'RATE_SUM', 'RATE_MAX'];
 const NO_COLUMN = new Set(['COUNT', 'CONCURRENCY']);
-const FILTER_OPS = ['=', '!=', '>', '>=', '<', '<=', 'starts-with', 'does-not-start-with', 'ends-with', 'does-not-end-with', 'contains', 'does-not-contain', 'exists', 'does-not-exist', 'in', 'not-in'];
 const RANGES = [
   ['', 'All time'],
   ['900', 'Last 15 minutes'],
@@ -86,10 +88,14 @@ const STATE_KEY = 'sightline';
  * and with `customer-column` and `customer` set, a lens on one customer.
  */
 export class SightlineExplorer extends SourceBound {
-  static observedAttributes = ['src', 'source', 'customer-column', 'customer', 'sync-url', 'time-zone'];
+  static observedAttributes = ['src', 'source', 'value-column', 'time-column', 'customer-column', 'customer', 'sync-url', 'time-zone'];
 
-  #query = { calculations: [{ op: 'HEATMAP', column: 'duration_ms' }, { op: 'COUNT' }, { op: 'P99', column: 'duration_ms' }], filters: [], breakdowns: [], orders: [], havings: [] };
+  // Until the data's schema is known (or the page sets `query`), the calculations are
+  // the default view's: HEATMAP and P99 of the value column, and COUNT.
+  #query = { calculations: [{ op: 'COUNT' }], filters: [], breakdowns: [], orders: [], havings: [] };
+  #defaultView = true;
   #schema = [];
+  #defaults = { value: null, time: null, customer: null };
   #ui;
   #root;
   #restored = false;
@@ -170,6 +176,7 @@ export class SightlineExplorer extends SourceBound {
   }
 
   #setQuery(q) {
+    this.#defaultView = false;
     const base = { calculations: [{ op: 'COUNT' }], filters: [], breakdowns: [], orders: [], havings: [] };
     this.#query = { ...base, ...structuredClone(q ?? {}) };
   }
@@ -203,8 +210,9 @@ export class SightlineExplorer extends SourceBound {
     }
   }
 
+  /** The `customer-column` attribute, else a customer-like string column of the schema (`customer_id`, `app.tenant_id`). */
   get customerColumn() {
-    return this.getAttribute('customer-column') ?? '';
+    return this.getAttribute('customer-column') ?? this.#defaults.customer ?? '';
   }
   set customerColumn(v) {
     this.setAttribute('customer-column', String(v));
@@ -252,6 +260,7 @@ export class SightlineExplorer extends SourceBound {
       return;
     }
     if (!this.connectedOnce) return;
+    if (name === 'value-column' && this.#defaultView) this.#query.calculations = this.#defaultCalculations();
     this.#apply();
     if (name === 'time-zone') this.#showStatus();
   }
@@ -281,7 +290,9 @@ export class SightlineExplorer extends SourceBound {
       this.source.schema().then(
         (schema) => {
           this.#schema = schema;
-          this.#buildForm();
+          this.#defaults = defaultColumns(schema);
+          if (this.#defaultView) this.#query.calculations = this.#defaultCalculations();
+          this.#apply();
         },
         () => {},
       );
@@ -332,7 +343,9 @@ export class SightlineExplorer extends SourceBound {
     const s = this.source;
     if (s) {
       const ctx = { filters: q.filters ?? [] };
-      for (const k of ['filter_combination', 'start_time', 'end_time', 'time_range']) if (q[k] !== undefined && q[k] !== null) ctx[k] = q[k];
+      for (const k of ['filter_combination', 'start_time', 'end_time', 'time_range', 'time_column']) if (q[k] !== undefined && q[k] !== null) ctx[k] = q[k];
+      // The time column every part uses: the query's, else the `time-column` attribute, else the data's own.
+      if (ctx.time_column === undefined && this.getAttribute('time-column')) ctx.time_column = this.getAttribute('time-column');
       if (JSON.stringify(ctx) !== JSON.stringify(s.context)) s.setContext(ctx, { origin: this });
     }
     // One heatmap per HEATMAP calculation.
@@ -350,7 +363,7 @@ export class SightlineExplorer extends SourceBound {
     // Re-inserting an element disconnects and reconnects it: only touch what changed.
     if (maps.length !== existing.length || maps.some((m, i) => m !== existing[i])) this.#ui.heatmaps.replaceChildren(...maps);
     const rest = { ...q, calculations: q.calculations.filter((c) => c.op !== 'HEATMAP'), filters: [] };
-    for (const k of ['filter_combination', 'start_time', 'end_time', 'time_range']) delete rest[k];
+    for (const k of ['filter_combination', 'start_time', 'end_time', 'time_range', 'time_column']) delete rest[k];
     if (!rest.calculations.length) rest.calculations = [{ op: 'COUNT' }];
     this.#ui.breakdown.query = rest;
     for (const part of [this.#ui.breakdown, this.#ui.compare, this.#ui.events]) {
@@ -409,7 +422,18 @@ export class SightlineExplorer extends SourceBound {
   }
 
   heatCol() {
-    return this.#query.calculations.find((c) => c.op === 'HEATMAP')?.column ?? 'duration_ms';
+    return this.#query.calculations.find((c) => c.op === 'HEATMAP')?.column ?? this.#valueColumn() ?? '';
+  }
+
+  /** The `value-column` attribute, else a latency-like number column of the schema. */
+  #valueColumn() {
+    return this.getAttribute('value-column') || this.#defaults.value;
+  }
+
+  /** The default view: HEATMAP and P99 of the value column, and COUNT (COUNT alone without one). */
+  #defaultCalculations() {
+    const v = this.#valueColumn();
+    return v ? [{ op: 'HEATMAP', column: v }, { op: 'COUNT' }, { op: 'P99', column: v }] : [{ op: 'COUNT' }];
   }
 
   /** Narrows the time range to the brushed selection (and clears it). */
@@ -452,6 +476,7 @@ export class SightlineExplorer extends SourceBound {
   }
 
   #userChange() {
+    this.#defaultView = false;
     this.#apply();
     emit(this, 'sightline-query-change', { query: this.query });
   }
@@ -511,7 +536,7 @@ export class SightlineExplorer extends SourceBound {
 
     const calcs = el('div', { class: 'clauses' });
     q.calculations.forEach((c, i) => {
-      const op = select('Calculation', OPS.map((o) => [o, o]), c.op);
+      const op = select('Calculation', CALCULATION_OPS.map((o) => [o, o]), c.op);
       const col = select('Column', [['', '—'], ...numeric], c.column ?? '');
       col.hidden = NO_COLUMN.has(c.op);
       op.addEventListener('change', () => {
@@ -532,7 +557,8 @@ export class SightlineExplorer extends SourceBound {
     });
     const addCalc = el('button', { type: 'button', text: '+', 'aria-label': 'Add a calculation' });
     addCalc.addEventListener('click', () => {
-      q.calculations.push({ op: 'P95', column: numeric[0]?.[0] ?? 'duration_ms' });
+      const column = this.#valueColumn() ?? numeric[0]?.[0];
+      q.calculations.push(column ? { op: 'P95', column } : { op: 'COUNT' });
       rerun();
     });
     calcs.append(addCalc);
@@ -569,7 +595,8 @@ export class SightlineExplorer extends SourceBound {
     });
     const addFilter = el('button', { type: 'button', text: '+', 'aria-label': 'Add a filter' });
     addFilter.addEventListener('click', () => {
-      q.filters.push({ column: all[0]?.[0] ?? 'endpoint', op: 'exists' });
+      if (!all.length) return;
+      q.filters.push({ column: all[0][0], op: 'exists' });
       rerun();
     });
     where.append(comb, addFilter);
@@ -621,7 +648,7 @@ export class SightlineExplorer extends SourceBound {
     const having = el('div', { class: 'clauses' });
     (q.havings ?? []).forEach((h, i) => {
       const calc = select('Having calculation', q.calculations.filter((c) => c.op !== 'HEATMAP').map((c) => [JSON.stringify({ op: c.op, column: c.column }), calcName(c)]), JSON.stringify({ op: h.calculate_op, column: h.column }));
-      const op = select('Having operator', ['>', '>=', '<', '<=', '=', '!='].map((o) => [o, o]), h.op);
+      const op = select('Having operator', HAVING_OPS.map((o) => [o, o]), h.op);
       const value = el('input', { type: 'number', 'aria-label': 'Having value', value: String(h.value ?? 0) });
       value.style.width = '90px';
       const update = () => {

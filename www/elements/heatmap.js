@@ -6,13 +6,14 @@
 // a <sightline-source>) or the `source` property it shares one with other elements.
 
 import { devicePixelRatio, displayText, drawMessage, drawRendered, el, emit, formatInt, formatTimeRange, formatValue, intAttr, jsonListAttr, readTheme, renderTimeOptions, styleSheet, timeFormats, timeZoneNote } from '../shared/ui.js';
+import { defaultColumns } from '../shared/columns.js';
 import { SourceBound, contextSpec } from './source-bound.js';
 
 const LIVE_RENDER_MS = 250;
 
 /** `<sightline-heatmap>`: a streaming latency heatmap. */
 export class SightlineHeatmap extends SourceBound {
-  static observedAttributes = ['src', 'column', 'time-buckets', 'value-buckets', 'scale', 'unit', 'time-zone', 'source', 'filters', 'label'];
+  static observedAttributes = ['src', 'column', 'time-column', 'time-buckets', 'value-buckets', 'scale', 'unit', 'time-zone', 'source', 'filters', 'label'];
 
   #size = { w: 0, h: 0 };
   #rendering = false;
@@ -27,6 +28,7 @@ export class SightlineHeatmap extends SourceBound {
   #renderError = null;
   #gen = 0;
   #waiters = [];
+  #fallback = { version: -1, column: '' }; // the column from the schema, without a `column` attribute
 
   #ui;
   #resizeObserver;
@@ -87,8 +89,9 @@ export class SightlineHeatmap extends SourceBound {
 
   // --- attributes and properties ---------------------------------------------------------
 
+  /** The value column: the `column` attribute, else one chosen from the schema (a latency-like number). */
   get column() {
-    return this.getAttribute('column') || 'duration_ms';
+    return this.getAttribute('column') || this.#fallback.column;
   }
   set column(v) {
     this.setAttribute('column', String(v));
@@ -347,6 +350,7 @@ export class SightlineHeatmap extends SourceBound {
       ...ctx,
       filters: [...ctx.filters, ...this.filters],
       calculations: [{ op: 'HEATMAP', column: this.column }],
+      ...(this.getAttribute('time-column') ? { time_column: this.getAttribute('time-column') } : {}),
       // Without time-buckets, one bucket per granularity: round steps (15 min over a day)
       // so that a brush snaps to round times.
       heatmap: this.hasAttribute('time-buckets')
@@ -407,6 +411,13 @@ export class SightlineHeatmap extends SourceBound {
     this.#rendering = true;
     const t0 = performance.now();
     try {
+      if (!this.getAttribute('column') && this.#fallback.version !== s.version) {
+        const version = s.version;
+        const value = defaultColumns(await s.schema()).value;
+        if (!value) throw new Error('no numeric column to draw: set the column attribute');
+        this.#fallback = { version, column: value };
+        this.#updateTitle();
+      }
       const r = await s.client.renderQuery(this.#spec(), options);
       if (gen !== this.#gen && s.state === 'loading' && s.rows === 0) return;
       drawRendered(this.#ui.canvas, r, theme, dpr);

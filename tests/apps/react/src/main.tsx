@@ -31,7 +31,7 @@ function App() {
           ref={ref}
           id="chart"
           src="/data.arrow"
-          column="duration_ms"
+          column="http.server.duration"
           scale={scale}
           filters={filters}
           label="Latency"
