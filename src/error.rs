@@ -96,5 +96,96 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Which kind of [`Error`] (the variant), as JavaScript and the server's JSON name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// [`Error::Ingest`].
+    Ingest,
+    /// [`Error::UnsupportedType`].
+    UnsupportedType,
+    /// [`Error::SchemaMismatch`].
+    SchemaMismatch,
+    /// [`Error::Budget`].
+    Budget,
+    /// [`Error::OutOfMemory`].
+    OutOfMemory,
+    /// [`Error::State`].
+    State,
+    /// [`Error::UnknownColumn`].
+    UnknownColumn,
+    /// [`Error::Operator`].
+    Operator,
+    /// [`Error::Spec`].
+    Spec,
+}
+
+/// An error as data: what `Dataset`'s methods throw carries these fields (on the
+/// JavaScript `Error`), and the server's error JSON has them beside `error`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "EngineError", optional_fields))]
+pub struct ErrorInfo {
+    /// Which error.
+    pub kind: ErrorKind,
+    /// The message (the error's `Display`).
+    pub message: String,
+    /// The column it names, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// The operator it names, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+    /// The byte offset in the stream it names, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+}
+
+impl Error {
+    /// The error as data: its kind, message, and the column, operator or byte offset it names.
+    pub fn info(&self) -> ErrorInfo {
+        let (kind, column, operator, offset) = match self {
+            Error::Ingest { offset, .. } => (ErrorKind::Ingest, None, None, Some(*offset)),
+            Error::UnsupportedType { column, .. } => (ErrorKind::UnsupportedType, Some(column), None, None),
+            Error::SchemaMismatch { column, .. } => (ErrorKind::SchemaMismatch, Some(column), None, None),
+            Error::Budget { offset, .. } => (ErrorKind::Budget, None, None, Some(*offset)),
+            Error::OutOfMemory { offset, .. } => (ErrorKind::OutOfMemory, None, None, Some(*offset)),
+            Error::State(_) => (ErrorKind::State, None, None, None),
+            Error::UnknownColumn { column } => (ErrorKind::UnknownColumn, Some(column), None, None),
+            Error::Operator { op, column, .. } => (ErrorKind::Operator, Some(column), Some(op), None),
+            Error::Spec(_) => (ErrorKind::Spec, None, None, None),
+        };
+        ErrorInfo {
+            kind,
+            message: self.to_string(),
+            column: column.filter(|c| !c.is_empty()).cloned(),
+            operator: operator.cloned(),
+            offset,
+        }
+    }
+}
+
 /// The engine's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_names_what_the_error_names() {
+        let e = Error::Operator { op: "P99".into(), column: "endpoint".into(), message: "needs a number".into() };
+        let i = e.info();
+        assert_eq!((i.kind, i.column.as_deref(), i.operator.as_deref(), i.offset), (ErrorKind::Operator, Some("endpoint"), Some("P99"), None));
+        assert_eq!(i.message, e.to_string());
+        let i = Error::Ingest { offset: 1234, message: "bad".into() }.info();
+        assert_eq!((i.kind, i.offset, i.column), (ErrorKind::Ingest, Some(1234), None));
+        // A having without a column names none (not an empty one).
+        let i = Error::Operator { op: "contains".into(), column: String::new(), message: "x".into() }.info();
+        assert_eq!(i.column, None);
+        assert_eq!(
+            serde_json::to_string(&Error::UnknownColumn { column: "x".into() }.info()).unwrap(),
+            r#"{"kind":"unknown_column","message":"unknown column \"x\"","column":"x"}"#
+        );
+    }
+}

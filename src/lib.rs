@@ -38,4 +38,4 @@ pub mod view;
 pub mod wasm;
 
 pub use dataset::Dataset;
-pub use error::Error;
+pub use error::{Error, ErrorInfo, ErrorKind};

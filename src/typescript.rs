@@ -8,6 +8,7 @@
 
 use ts_rs::{Config, TS};
 
+use crate::error::{ErrorInfo, ErrorKind};
 use crate::compare::{CompareSpec, Comparison, Dimension, Measure, Other, SideSpec, SideStats, ValueDiff};
 use crate::heatmap::{Heatmap, HeatmapSpec, Scale};
 use crate::query::events::{Events, EventsSpec};
@@ -74,6 +75,8 @@ pub fn declarations() -> String {
         decl::<EventsSpec>(&cfg),
         decl::<Events>(&cfg),
         decl::<HeatmapSpec>(&cfg),
+        decl::<ErrorKind>(&cfg),
+        decl::<ErrorInfo>(&cfg),
     ] {
         out.push_str(&d);
     }
@@ -104,7 +107,7 @@ fn typescript() {
         assert_eq!(crate::query::Op::parse(name), Some(op));
         assert!(d.contains(&format!("{name:?}")), "{name} missing");
     }
-    for t in ["QuerySpec", "CompareSpec", "EventsSpec", "QueryResult", "Comparison", "EventsResult", "Filter", "CompareSide"] {
+    for t in ["QuerySpec", "CompareSpec", "EventsSpec", "QueryResult", "Comparison", "EventsResult", "Filter", "CompareSide", "EngineError", "ErrorKind"] {
         assert!(d.contains(&format!("export type {t} = ")), "{t} missing:\n{d}");
     }
     // Optional fields of the specifications are optional in TypeScript, and no

@@ -11,20 +11,49 @@ use wasm_bindgen::prelude::*;
 use crate::heatmap::{heatmap, HeatmapSpec};
 use crate::render::{render_heatmap, RenderOptions};
 
-fn js_err(e: crate::Error) -> JsError {
-    JsError::new(&e.to_string())
+/// The core's error as a JS `Error` with the same message and, as properties, what
+/// [`crate::ErrorInfo`] holds: `kind`, and the `column`, `operator` or `offset` it names.
+fn js_err(e: crate::Error) -> JsValue {
+    info_err(&e.info())
 }
 
-fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
+fn info_err(info: &crate::ErrorInfo) -> JsValue {
+    let err = js_sys::Error::new(&info.message);
+    let kind = serde_json::to_value(info.kind).ok().and_then(|v| v.as_str().map(JsValue::from_str));
+    let fields = [
+        ("kind", kind),
+        ("column", info.column.as_deref().map(JsValue::from_str)),
+        ("operator", info.operator.as_deref().map(JsValue::from_str)),
+        ("offset", info.offset.map(|o| JsValue::from_f64(o as f64))),
+    ];
+    for (key, value) in fields {
+        if let Some(value) = value {
+            let _ = Reflect::set(&err, &JsValue::from_str(key), &value);
+        }
+    }
+    err.into()
+}
+
+/// A malformed specification or options object (kind `spec`), with this message.
+fn spec_err(message: String) -> JsValue {
+    info_err(&crate::ErrorInfo { kind: crate::ErrorKind::Spec, message, column: None, operator: None, offset: None })
+}
+
+/// A failure of this layer itself (not of the input).
+fn edge_err(message: &str) -> JsValue {
+    js_sys::Error::new(message).into()
+}
+
+fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
     let s = serde_wasm_bindgen::Serializer::json_compatible();
-    v.serialize(&s).map_err(|e| JsError::new(&e.to_string()))
+    v.serialize(&s).map_err(|e| edge_err(&e.to_string()))
 }
 
 /// Specifications go through JSON text so that serde's `deny_unknown_fields` applies (a
 /// misspelt key is an error naming it; serde-wasm-bindgen would ignore it).
-fn from_js<T: serde::de::DeserializeOwned>(v: JsValue, what: &str) -> Result<T, JsError> {
+fn from_js<T: serde::de::DeserializeOwned>(v: JsValue, what: &str) -> Result<T, JsValue> {
     if !v.is_object() {
-        return Err(JsError::new(&format!("invalid {what}: expected an object")));
+        return Err(spec_err(format!("invalid {what}: expected an object")));
     }
     // A BigInt (an ID above 2^53) becomes its decimal string, which the engine reads as
     // an exact integer; JSON.stringify alone would throw on it.
@@ -38,16 +67,16 @@ fn from_js<T: serde::de::DeserializeOwned>(v: JsValue, what: &str) -> Result<T, 
     let text = js_sys::JSON::stringify_with_replacer(&v, bigints.as_ref())
         .ok()
         .and_then(|s| s.as_string())
-        .ok_or_else(|| JsError::new(&format!("invalid {what}: not JSON-serializable")))?;
-    serde_json::from_str(&text).map_err(|e| JsError::new(&format!("invalid {what}: {e}")))
+        .ok_or_else(|| spec_err(format!("invalid {what}: not JSON-serializable")))?;
+    serde_json::from_str(&text).map_err(|e| spec_err(format!("invalid {what}: {e}")))
 }
 
-fn set(obj: &Object, key: &str, value: &JsValue) -> Result<(), JsError> {
-    Reflect::set(obj, &JsValue::from_str(key), value).map_err(|_| JsError::new("could not build the result object"))?;
+fn set(obj: &Object, key: &str, value: &JsValue) -> Result<(), JsValue> {
+    Reflect::set(obj, &JsValue::from_str(key), value).map_err(|_| edge_err("could not build the result object"))?;
     Ok(())
 }
 
-fn render_options(options: JsValue) -> Result<RenderOptions, JsError> {
+fn render_options(options: JsValue) -> Result<RenderOptions, JsValue> {
     if options.is_undefined() {
         Ok(RenderOptions::default())
     } else {
@@ -56,7 +85,7 @@ fn render_options(options: JsValue) -> Result<RenderOptions, JsError> {
 }
 
 /// A heatmap's header with its counts and low counts as `Uint32Array`s.
-fn heatmap_to_js(h: &crate::heatmap::Heatmap) -> Result<Object, JsError> {
+fn heatmap_to_js(h: &crate::heatmap::Heatmap) -> Result<Object, JsValue> {
     let obj: Object = to_js(&HeatmapHeader::from(h))?.unchecked_into();
     set(&obj, "counts", &Uint32Array::from(&h.counts[..]))?;
     set(&obj, "low", &Uint32Array::from(&h.low[..]))?;
@@ -64,7 +93,7 @@ fn heatmap_to_js(h: &crate::heatmap::Heatmap) -> Result<Object, JsError> {
 }
 
 /// A rendering with its pixels as a `Uint8ClampedArray`, and its heatmap if any.
-fn rendered_to_js(r: &crate::render::Rendered, h: Option<&crate::heatmap::Heatmap>) -> Result<Object, JsError> {
+fn rendered_to_js(r: &crate::render::Rendered, h: Option<&crate::heatmap::Heatmap>) -> Result<Object, JsValue> {
     let obj: Object = to_js(r)?.unchecked_into();
     set(&obj, "rgba", &Uint8ClampedArray::from(&r.rgba[..]))?;
     if let Some(h) = h {
@@ -106,7 +135,7 @@ pub struct JsDataset {
 impl JsDataset {
     /// `new Dataset({ budgetBytes })`.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue) -> Result<JsDataset, JsError> {
+    pub fn new(options: JsValue) -> Result<JsDataset, JsValue> {
         let o: DatasetOptions = if options.is_undefined() || options.is_null() {
             DatasetOptions::default()
         } else {
@@ -118,7 +147,7 @@ impl JsDataset {
         let inner = match o.budget_bytes {
             Some(b) if b.is_finite() && b > 0.0 => crate::Dataset::with_budget(b as u64),
             Some(b) => {
-                return Err(JsError::new(&format!("invalid Dataset options: budgetBytes must be positive, got {b}")))
+                return Err(spec_err(format!("invalid Dataset options: budgetBytes must be positive, got {b}")))
             }
             None => crate::Dataset::new(),
         };
@@ -126,13 +155,13 @@ impl JsDataset {
     }
 
     /// Feeds the next chunk of the stream; returns `{ rows, batches }` completed by it.
-    pub fn push(&mut self, chunk: &[u8]) -> Result<JsValue, JsError> {
+    pub fn push(&mut self, chunk: &[u8]) -> Result<JsValue, JsValue> {
         let s = self.inner.push(chunk).map_err(js_err)?;
         to_js(&s)
     }
 
     /// Ends the stream; throws if it stopped inside a message or failed earlier.
-    pub fn finish(&mut self) -> Result<(), JsError> {
+    pub fn finish(&mut self) -> Result<(), JsValue> {
         self.inner.finish().map_err(js_err)
     }
 
@@ -161,12 +190,12 @@ impl JsDataset {
     }
 
     /// `[{ name, type, role, unit?, note?, nulls, distinct? }]`.
-    pub fn schema(&self) -> Result<JsValue, JsError> {
+    pub fn schema(&self) -> Result<JsValue, JsValue> {
         to_js(&self.inner.schema())
     }
 
     /// Schema-level metadata of the stream, as an object.
-    pub fn metadata(&self) -> Result<JsValue, JsError> {
+    pub fn metadata(&self) -> Result<JsValue, JsValue> {
         to_js(self.inner.metadata())
     }
 
@@ -174,13 +203,13 @@ impl JsDataset {
     /// columns, start_time, end_time, granularity, scanned, matched, groups }`; heatmap
     /// `counts` and `low` are `Uint32Array`s.
     #[wasm_bindgen(unchecked_return_type = "QueryResult")]
-    pub fn query(&self, #[wasm_bindgen(unchecked_param_type = "QuerySpec")] spec: JsValue) -> Result<JsValue, JsError> {
+    pub fn query(&self, #[wasm_bindgen(unchecked_param_type = "QuerySpec")] spec: JsValue) -> Result<JsValue, JsValue> {
         let spec: crate::query::QuerySpec = from_js(spec, "query spec")?;
         let r = crate::query::run(&self.inner, &spec).map_err(js_err)?;
         let out = to_js(&r)?;
         // Heatmap counts as typed arrays rather than arrays of numbers.
         let maps: js_sys::Array = Reflect::get(&out, &JsValue::from_str("heatmaps"))
-            .map_err(|_| JsError::new("could not build the result object"))?
+            .map_err(|_| edge_err("could not build the result object"))?
             .unchecked_into();
         for (i, h) in r.heatmaps.iter().enumerate() {
             let obj: Object = maps.get(i as u32).unchecked_into();
@@ -194,7 +223,7 @@ impl JsDataset {
     /// baseline_count, dimensions: [...], measures: [...], tests }`, each list most
     /// different first. See README.md for the specification and the statistics.
     #[wasm_bindgen(unchecked_return_type = "Comparison")]
-    pub fn compare(&self, #[wasm_bindgen(unchecked_param_type = "CompareSpec")] spec: JsValue) -> Result<JsValue, JsError> {
+    pub fn compare(&self, #[wasm_bindgen(unchecked_param_type = "CompareSpec")] spec: JsValue) -> Result<JsValue, JsValue> {
         let spec: crate::compare::CompareSpec = from_js(spec, "compare spec")?;
         let c = crate::compare::compare(&self.inner, &spec).map_err(js_err)?;
         to_js(&c)
@@ -203,11 +232,11 @@ impl JsDataset {
     /// Runs a query with a HEATMAP calculation and draws its first heatmap (the filters
     /// and time range apply): as `renderHeatmap`, plus `matched`.
     #[wasm_bindgen(js_name = renderQuery)]
-    pub fn render_query(&self, spec: JsValue, options: JsValue) -> Result<JsValue, JsError> {
+    pub fn render_query(&self, spec: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
         let spec: crate::query::QuerySpec = from_js(spec, "query spec")?;
         let opts = render_options(options)?;
         let r = crate::query::run(&self.inner, &spec).map_err(js_err)?;
-        let h = &r.heatmaps.first().ok_or_else(|| JsError::new("the query has no HEATMAP calculation"))?.heatmap;
+        let h = &r.heatmaps.first().ok_or_else(|| spec_err("the query has no HEATMAP calculation".into()))?.heatmap;
         let obj = rendered_to_js(&render_heatmap(h, &opts).map_err(js_err)?, Some(h))?;
         set(&obj, "matched", &JsValue::from_f64(r.matched as f64))?;
         Ok(obj.into())
@@ -216,7 +245,7 @@ impl JsDataset {
     /// Draws a heatmap computed elsewhere (a `heatmaps` item of a server's `/api/query`
     /// answer, checked first): as `renderHeatmap`.
     #[wasm_bindgen(js_name = renderHeatmapData)]
-    pub fn render_heatmap_data(&self, heatmap: JsValue, options: JsValue) -> Result<JsValue, JsError> {
+    pub fn render_heatmap_data(&self, heatmap: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
         let h: crate::heatmap::Heatmap = from_js(heatmap, "heatmap")?;
         h.check().map_err(js_err)?;
         let opts = render_options(options)?;
@@ -226,7 +255,7 @@ impl JsDataset {
     /// Raw events, newest first: `{ columns, rows: [[value, ...]], row_ids, matched }`
     /// (times as unix seconds). See README.md for the specification.
     #[wasm_bindgen(unchecked_return_type = "EventsResult")]
-    pub fn events(&self, #[wasm_bindgen(unchecked_param_type = "EventsSpec")] spec: JsValue) -> Result<JsValue, JsError> {
+    pub fn events(&self, #[wasm_bindgen(unchecked_param_type = "EventsSpec")] spec: JsValue) -> Result<JsValue, JsValue> {
         let spec: crate::query::events::EventsSpec = from_js(spec, "events spec")?;
         let e = crate::query::events::events(&self.inner, &spec).map_err(js_err)?;
         to_js(&e)
@@ -234,7 +263,7 @@ impl JsDataset {
 
     /// Draws a line chart: `{ width, height, rgba: Uint8ClampedArray, labels, plot }`.
     #[wasm_bindgen(js_name = renderLines)]
-    pub fn render_lines(&self, chart: JsValue, options: JsValue) -> Result<JsValue, JsError> {
+    pub fn render_lines(&self, chart: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
         let chart: crate::render::LineChart = from_js(chart, "line chart")?;
         let r = crate::render::render_lines(&chart, &render_options(options)?).map_err(js_err)?;
         Ok(rendered_to_js(&r, None)?.into())
@@ -242,7 +271,7 @@ impl JsDataset {
 
     /// Heatmap counts: `{ column, time_edges, value_edges, scale, counts: Uint32Array, low, max_count, total, nulls }`.
     #[wasm_bindgen(unchecked_return_type = "Heatmap")]
-    pub fn heatmap(&self, #[wasm_bindgen(unchecked_param_type = "HeatmapSpec")] spec: JsValue) -> Result<JsValue, JsError> {
+    pub fn heatmap(&self, #[wasm_bindgen(unchecked_param_type = "HeatmapSpec")] spec: JsValue) -> Result<JsValue, JsValue> {
         let spec: HeatmapSpec = from_js(spec, "heatmap spec")?;
         let h = heatmap(&self.inner, &spec).map_err(js_err)?;
         Ok(heatmap_to_js(&h)?.into())
@@ -250,7 +279,7 @@ impl JsDataset {
 
     /// Computes and draws a heatmap: `{ heatmap (with counts and low), width, height, rgba: Uint8ClampedArray, labels, plot }`.
     #[wasm_bindgen(js_name = renderHeatmap)]
-    pub fn render_heatmap(&self, spec: JsValue, options: JsValue) -> Result<JsValue, JsError> {
+    pub fn render_heatmap(&self, spec: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
         let spec: HeatmapSpec = from_js(spec, "heatmap spec")?;
         let opts = render_options(options)?;
         let h = heatmap(&self.inner, &spec).map_err(js_err)?;

@@ -6,6 +6,8 @@
 import type {
   CompareSpec,
   Comparison,
+  EngineError,
+  ErrorKind,
   EventsResult,
   EventsSpec,
   Filter,
@@ -126,8 +128,11 @@ export interface LineChart {
 /** An error the server gave (`RemoteDataset`): the engine's message and what it names. */
 export class RemoteError extends Error {
   readonly status: number;
+  /** The engine's error kind, when the engine refused the spec. */
+  readonly kind?: ErrorKind;
   readonly column?: string;
   readonly operator?: string;
+  readonly offset?: number;
   readonly parameter?: string;
 }
 
@@ -291,9 +296,17 @@ export interface SightlineProgressDetail {
   totalRows?: number;
 }
 
-export interface SightlineErrorDetail {
+/** A failed load or drawing: the message, and what an engine error names. */
+export interface SightlineErrorDetail extends Partial<Omit<EngineError, 'message'>> {
   message: string;
 }
+
+/**
+ * What `Dataset`'s methods and `SightlineClient`'s requests reject with: an `Error`
+ * whose message is the engine's, carrying the generated `EngineError` fields (`kind`,
+ * and the `column`, `operator` or stream byte `offset` it names).
+ */
+export type SightlineError = Error & Partial<Omit<EngineError, 'message'>>;
 
 export interface SightlineReadyDetail {
   rows: number;

@@ -125,14 +125,14 @@ impl IntoResponse for ApiError {
                     E::Budget { .. } | E::OutOfMemory { .. } => StatusCode::INSUFFICIENT_STORAGE,
                     _ => StatusCode::INTERNAL_SERVER_ERROR,
                 };
-                let mut body = json!({ "error": e.to_string(), "parameter": "spec" });
-                match e {
-                    E::UnknownColumn { column } => body["column"] = json!(column),
-                    E::Operator { op, column, .. } => {
-                        body["column"] = json!(column);
-                        body["operator"] = json!(op);
-                    }
-                    _ => {}
+                // The engine's error as data, as Dataset's methods throw it in the browser
+                // (`kind`, and the column, operator or byte offset it names), its message
+                // under `error` as every error of this API has it.
+                let mut body = serde_json::to_value(e.info()).unwrap_or_default();
+                if let Some(fields) = body.as_object_mut() {
+                    let message = fields.remove("message").unwrap_or_default();
+                    fields.insert("error".into(), message);
+                    fields.insert("parameter".into(), json!("spec"));
                 }
                 (status, body)
             }

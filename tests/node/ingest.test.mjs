@@ -107,5 +107,11 @@ test('hostile bytes throw Error, never trap, and keep loaded rows', () => {
   }
   const ds = new Dataset();
   assert.throws(() => { ds.push(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])); }, /at byte 0: message metadata length/);
+  // Pushing more into the failed stream is a state error.
+  assert.throws(() => { ds.push(new Uint8Array(8)); }, (e) => e.kind === 'state' && /already failed/.test(e.message));
   ds.free();
+  // The thrown Error carries the engine's error as data (EngineError): kind and offset.
+  const fresh = new Dataset();
+  assert.throws(() => { fresh.push(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])); }, (e) => e instanceof Error && e.kind === 'ingest' && e.offset === 0);
+  fresh.free();
 });

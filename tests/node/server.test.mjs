@@ -81,7 +81,12 @@ test('a bad spec gets the engine\'s error, naming the column', async () => {
   assert.equal(res.status, 400);
   const body = await res.json();
   assert.equal(body.column, 'endpoint');
-  assert.throws(() => ds.query(spec), (e) => e.message === body.error);
+  assert.equal(body.kind, 'operator');
+  assert.equal(body.operator, 'P99');
+  // Dataset throws the same error, with the same fields (EngineError) on the Error.
+  assert.throws(() => ds.query(spec), (e) => e.message === body.error && e.kind === body.kind && e.column === body.column && e.operator === body.operator);
+  assert.throws(() => ds.query({ calculations: [{ op: 'COUNT' }], breakdowns: ['nope'] }), (e) => e.kind === 'unknown_column' && e.column === 'nope');
+  assert.throws(() => ds.query({ calculation: [] }), (e) => e.kind === 'spec' && /unknown field `calculation`/.test(e.message));
 });
 
 test('RemoteDataset: the same answers as Dataset, typed arrays included, and typed errors', async () => {
@@ -96,7 +101,7 @@ test('RemoteDataset: the same answers as Dataset, typed arrays included, and typ
   const c = await remote.compare(specs.compares[1]);
   assert.equal(c.selection_count, ds.compare(specs.compares[1]).selection_count);
   await assert.rejects(remote.query({ calculations: [{ op: 'P99', column: 'nope' }] }),
-    (e) => e instanceof RemoteError && e.status === 400 && e.column === 'nope' && /unknown column "nope"/.test(e.message));
+    (e) => e instanceof RemoteError && e.status === 400 && e.kind === 'unknown_column' && e.column === 'nope' && /unknown column "nope"/.test(e.message));
   await assert.rejects(new RemoteDataset('missing', { baseUrl: base }).query({}),
     (e) => e instanceof RemoteError && e.parameter === 'source');
 });

@@ -30,7 +30,7 @@ function request(type, args = {}) {
   seq += 1;
   const id = seq;
   return new Promise((resolve, reject) => {
-    waiting.set(id, (m) => (m.error ? reject(new Error(m.error)) : resolve(m.result)));
+    waiting.set(id, (m) => (m.error ? reject(Object.assign(new Error(m.error), m.fields)) : resolve(m.result)));
     for (const fn of listeners) fn({ data: { id, type, ...args } });
   });
 }
@@ -95,6 +95,8 @@ test('breakdown lines: empty buckets are zero for additive calculations and gaps
 
 test('an engine error fails one request, not the worker', async () => {
   await assert.rejects(request('query', { spec: { calculations: [{ op: 'RATE_COUNT', column: 'bytes' }] } }), /RATE_COUNT/);
+  // What the engine names crosses to the page with the message.
+  await assert.rejects(request('query', { spec: { calculations: [{ op: 'P99', column: 'nope' }] } }), (e) => e.kind === 'unknown_column' && e.column === 'nope');
   const r = await request('query', { spec: { calculations: [{ op: 'COUNT' }] } });
   assert.equal(r.results[0].COUNT, 27);
 });

@@ -137,3 +137,21 @@ export function engine(ds: Dataset): number {
   ds.query({ calculations: [{ op: 'P98', column: 'duration_ms' }] });
   return r.matched + c.selection_count + counts.length;
 }
+
+// Errors carry what the engine names, typed from its Rust ErrorKind.
+import type { SightlineError } from '../../www/sightline.js';
+export function describe(e: SightlineError): string {
+  switch (e.kind) {
+    case 'unknown_column':
+      return `no column ${e.column}`;
+    case 'operator':
+      return `${e.operator} does not fit ${e.column}`;
+    case 'ingest':
+      return `bad bytes at ${e.offset}`;
+    // @ts-expect-error: not a kind the engine has.
+    case 'unknown_colum':
+      return '';
+    default:
+      return e.message;
+  }
+}

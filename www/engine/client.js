@@ -85,12 +85,13 @@ export class SightlineClient {
         this.#flush();
         return;
       }
-      const { id, result, error, superseded } = data;
+      const { id, result, error, fields, superseded } = data;
       const p = this.#pending.get(id);
       if (!p) return;
       this.#pending.delete(id);
       if (superseded) p.reject(new DOMException('superseded by a newer request', 'AbortError'));
-      else if (error !== undefined) p.reject(new Error(error));
+      // The engine's error keeps what it names (kind, column, operator, offset).
+      else if (error !== undefined) p.reject(Object.assign(new Error(error), fields));
       else {
         const where = result?.computed ?? result?.result?.computed;
         if (where) this.oncomputed?.(where);
@@ -309,6 +310,14 @@ export function remoteOf(url) {
   return { baseUrl, source: u.searchParams.get('source') ?? undefined };
 }
 
+
+/** An error event's detail: the message, and what an engine error names (EngineError's kind, column, operator, offset). */
+function errorDetail(err, message) {
+  const detail = { message };
+  for (const k of ['kind', 'column', 'operator', 'offset']) if (err?.[k] !== undefined) detail[k] = err[k];
+  return detail;
+}
+
 /**
  * One dataset in one worker, loaded from Arrow IPC streams, plus the context shared by
  * the elements linked to it.
@@ -415,7 +424,7 @@ export class SightlineSource extends EventTarget {
       if ((this.#gen === gen || this.#gen === gen + 1) && err?.name !== 'AbortError') {
         this.error = err?.message || String(err);
         this.#setState('error');
-        this.dispatchEvent(event('error', { message: this.error }));
+        this.dispatchEvent(event('error', errorDetail(err, this.error)));
       }
       throw err;
     }
@@ -537,7 +546,7 @@ export class SightlineSource extends EventTarget {
         this.version += 1;
         this.error = err?.message || String(err);
         this.#setState('error');
-        this.dispatchEvent(event('error', { message: this.error }));
+        this.dispatchEvent(event('error', errorDetail(err, this.error)));
       }
       throw err;
     }

@@ -69,6 +69,13 @@ export function createHost(ready, post) {
     return dataset;
   }
 
+  /** What an engine error names (`kind`, `column`, `operator`, `offset`: EngineError), to cross to the page. */
+  function errorFields(err) {
+    const out = {};
+    for (const k of ['kind', 'column', 'operator', 'offset', 'status', 'parameter']) if (err?.[k] !== undefined) out[k] = err[k];
+    return Object.keys(out).length ? { fields: out } : {};
+  }
+
   function message(err) {
     if (err instanceof Error) return err.message || String(err);
     if (typeof err === 'string') return err;
@@ -299,7 +306,7 @@ export function createHost(ready, post) {
         post({ id, result: value });
       }
     } catch (err) {
-      post({ id, error: message(err) });
+      post({ id, error: message(err), ...errorFields(err) });
     }
   }
 

@@ -7,12 +7,14 @@
 /** An error the server gave for a request: the engine's message, with the status and
  * the column, operator or parameter it names when it names one. */
 export class RemoteError extends Error {
-  constructor(message, { status, column, operator, parameter } = {}) {
+  constructor(message, { status, kind, column, operator, offset, parameter } = {}) {
     super(message);
     this.name = 'RemoteError';
     this.status = status;
+    this.kind = kind;
     this.column = column;
     this.operator = operator;
+    this.offset = offset;
     this.parameter = parameter;
   }
 }
