@@ -230,15 +230,33 @@ fn a_thousand_clients_stream_exact_answers() {
         .collect();
     std::thread::sleep(Duration::from_millis(1500));
     let threads_flood = status_field(pid, "Threads:") as usize;
-    let mut refused = 0;
-    for mut s in &flood {
-        s.set_nonblocking(true).unwrap();
-        let mut buf = [0u8; 64];
-        if let Ok(n) = std::io::Read::read(&mut s, &mut buf) {
-            refused += buf[..n].starts_with(b"HTTP/1.1 503") as usize;
-        }
-    }
+    // Collect the 503s until as many as expected have come, or 8 s have passed (the
+    // admitted requests' body timeout is 10 s): on a busy machine the server may take
+    // longer than the first 1.5 s to accept every connection of the flood.
     let flood_sent = flood.len();
+    let expected = flood_sent.saturating_sub(WORKERS + QUEUE);
+    let mut answered = vec![false; flood_sent];
+    let mut refused = 0;
+    let t_flood = Instant::now();
+    for s in &flood {
+        s.set_nonblocking(true).unwrap();
+    }
+    loop {
+        for (i, mut s) in flood.iter().enumerate() {
+            if answered[i] {
+                continue;
+            }
+            let mut buf = [0u8; 64];
+            if let Ok(n) = std::io::Read::read(&mut s, &mut buf) {
+                answered[i] = true;
+                refused += buf[..n].starts_with(b"HTTP/1.1 503") as usize;
+            }
+        }
+        if refused + 16 >= expected || t_flood.elapsed() > Duration::from_secs(8) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
     drop(flood);
     // Still serving afterwards.
     let after = http::get(addr, "/api/events?source=demo&limit=5");
@@ -299,7 +317,6 @@ peak RSS (VmHWM) {} MB after the clients, {} MB at the end\n{per_kind}total {} m
     assert!(threads_flood <= most, "threads with a flood of requests: {threads_flood}");
     assert!(idle_open >= IDLE * 9 / 10, "only {idle_open} idle connections opened");
     assert!(rss_idle < rss_before_idle + IDLE as u64 * 64, "idle connections cost more than 64 KiB each");
-    let past = flood_sent.saturating_sub(WORKERS + QUEUE);
-    assert!(refused + 16 >= past && refused <= past + 16, "{refused} of {flood_sent} refused, {past} expected");
+    assert!(refused + 16 >= expected && refused <= expected + 16, "{refused} of {flood_sent} refused, {expected} expected");
     assert!(hwm < MAX_HWM_KB, "peak RSS {hwm} kB");
 }
