@@ -176,7 +176,10 @@ mod tests {
     fn info_names_what_the_error_names() {
         let e = Error::Operator { op: "P99".into(), column: "endpoint".into(), message: "needs a number".into() };
         let i = e.info();
-        assert_eq!((i.kind, i.column.as_deref(), i.operator.as_deref(), i.offset), (ErrorKind::Operator, Some("endpoint"), Some("P99"), None));
+        assert_eq!(
+            (i.kind, i.column.as_deref(), i.operator.as_deref(), i.offset),
+            (ErrorKind::Operator, Some("endpoint"), Some("P99"), None)
+        );
         assert_eq!(i.message, e.to_string());
         let i = Error::Ingest { offset: 1234, message: "bad".into() }.info();
         assert_eq!((i.kind, i.offset, i.column), (ErrorKind::Ingest, Some(1234), None));

@@ -28,9 +28,9 @@ pub mod memory;
 pub mod plan;
 pub mod query;
 pub mod render;
-pub mod tz;
 #[cfg(test)]
 mod typescript;
+pub mod tz;
 mod util;
 pub mod view;
 

@@ -146,9 +146,7 @@ impl JsDataset {
         }
         let inner = match o.budget_bytes {
             Some(b) if b.is_finite() && b > 0.0 => crate::Dataset::with_budget(b as u64),
-            Some(b) => {
-                return Err(spec_err(format!("invalid Dataset options: budgetBytes must be positive, got {b}")))
-            }
+            Some(b) => return Err(spec_err(format!("invalid Dataset options: budgetBytes must be positive, got {b}"))),
             None => crate::Dataset::new(),
         };
         Ok(JsDataset { inner })
@@ -223,7 +221,10 @@ impl JsDataset {
     /// baseline_count, dimensions: [...], measures: [...], tests }`, each list most
     /// different first. See README.md for the specification and the statistics.
     #[wasm_bindgen(unchecked_return_type = "Comparison")]
-    pub fn compare(&self, #[wasm_bindgen(unchecked_param_type = "CompareSpec")] spec: JsValue) -> Result<JsValue, JsValue> {
+    pub fn compare(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "CompareSpec")] spec: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let spec: crate::compare::CompareSpec = from_js(spec, "compare spec")?;
         let c = crate::compare::compare(&self.inner, &spec).map_err(js_err)?;
         to_js(&c)
@@ -255,7 +256,10 @@ impl JsDataset {
     /// Raw events, newest first: `{ columns, rows: [[value, ...]], row_ids, matched }`
     /// (times as unix seconds). See README.md for the specification.
     #[wasm_bindgen(unchecked_return_type = "EventsResult")]
-    pub fn events(&self, #[wasm_bindgen(unchecked_param_type = "EventsSpec")] spec: JsValue) -> Result<JsValue, JsValue> {
+    pub fn events(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "EventsSpec")] spec: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let spec: crate::query::events::EventsSpec = from_js(spec, "events spec")?;
         let e = crate::query::events::events(&self.inner, &spec).map_err(js_err)?;
         to_js(&e)
@@ -271,7 +275,10 @@ impl JsDataset {
 
     /// Heatmap counts: `{ column, time_edges, value_edges, scale, counts: Uint32Array, low, max_count, total, nulls }`.
     #[wasm_bindgen(unchecked_return_type = "Heatmap")]
-    pub fn heatmap(&self, #[wasm_bindgen(unchecked_param_type = "HeatmapSpec")] spec: JsValue) -> Result<JsValue, JsValue> {
+    pub fn heatmap(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "HeatmapSpec")] spec: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let spec: HeatmapSpec = from_js(spec, "heatmap spec")?;
         let h = heatmap(&self.inner, &spec).map_err(js_err)?;
         Ok(heatmap_to_js(&h)?.into())

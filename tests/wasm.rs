@@ -19,8 +19,8 @@ fn get(v: &JsValue, k: &str) -> JsValue {
     Reflect::get(v, &JsValue::from_str(k)).unwrap()
 }
 
-fn message(e: wasm_bindgen::JsError) -> String {
-    let v: JsValue = e.into();
+/// The message of what a method threw (a JS `Error`).
+fn message(v: JsValue) -> String {
     assert!(v.is_instance_of::<JsErrorObj>(), "not a JS Error: {v:?}");
     v.unchecked_into::<JsErrorObj>().message().into()
 }
@@ -73,6 +73,9 @@ fn corrupt_stream_is_an_error_and_keeps_loaded_batches() {
         match ds.push(chunk) {
             Ok(_) => loaded = ds.row_count(),
             Err(e) => {
+                // The Error carries what the engine names: its kind and the byte offset.
+                assert_eq!(get(&e, "kind").as_string().as_deref(), Some("ingest"));
+                assert!(get(&e, "offset").as_f64().is_some_and(|o| o > 0.0));
                 failure = Some(message(e));
                 break;
             }
@@ -114,7 +117,9 @@ fn heatmap_and_render() {
     let rgba: Uint8ClampedArray = get(&r, "rgba").unchecked_into();
     assert_eq!(rgba.length() as f64, get(&r, "width").as_f64().unwrap() * get(&r, "height").as_f64().unwrap() * 4.0);
     let bad = js_sys::JSON::parse(r#"{"column": "endpoint"}"#).unwrap();
-    let e = message(ds.heatmap(bad).unwrap_err());
+    let e = ds.heatmap(bad).unwrap_err();
+    assert_eq!(get(&e, "column").as_string().as_deref(), Some("endpoint"));
+    let e = message(e);
     assert!(e.contains("\"endpoint\""), "{e}");
 }
 

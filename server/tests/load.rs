@@ -317,6 +317,9 @@ peak RSS (VmHWM) {} MB after the clients, {} MB at the end\n{per_kind}total {} m
     assert!(threads_flood <= most, "threads with a flood of requests: {threads_flood}");
     assert!(idle_open >= IDLE * 9 / 10, "only {idle_open} idle connections opened");
     assert!(rss_idle < rss_before_idle + IDLE as u64 * 64, "idle connections cost more than 64 KiB each");
-    assert!(refused + 16 >= expected && refused <= expected + 16, "{refused} of {flood_sent} refused, {expected} expected");
+    assert!(
+        refused + 16 >= expected && refused <= expected + 16,
+        "{refused} of {flood_sent} refused, {expected} expected"
+    );
     assert!(hwm < MAX_HWM_KB, "peak RSS {hwm} kB");
 }
