@@ -730,6 +730,7 @@ pub fn options(spec: &CompareSpec) -> Result<(f64, usize, u64)> {
 
 /// Compares the selection with the baseline.
 pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
+    spec.scope.refuse_uncomputed()?;
     options(spec)?;
     let side = sides(ds, spec)?;
     let (ns, nb) = side.iter().fold((0u64, 0u64), |(a, b), s| (a + (*s == 1) as u64, b + (*s == 2) as u64));

@@ -182,6 +182,7 @@ pub struct QueryPlan {
 impl QueryPlan {
     /// Checks `spec` against `cat`: every column, operator, having, order and limit.
     pub fn new(cat: &Catalog, spec: &QuerySpec) -> Result<QueryPlan> {
+        spec.refuse_uncomputed()?;
         let mut calcs: Vec<Calc> = spec
             .calculations
             .iter()

@@ -8,17 +8,19 @@
 
 use ts_rs::{Config, TS};
 
-use crate::error::{ErrorInfo, ErrorKind};
 use crate::compare::{CompareSpec, Comparison, Dimension, Measure, Other, SideSpec, SideStats, ValueDiff};
+use crate::error::{ErrorInfo, ErrorKind};
 use crate::heatmap::{Heatmap, HeatmapSpec, Scale};
 use crate::query::events::{Events, EventsSpec};
 use crate::query::filter::FILTER_OPS;
 use crate::query::spec::{
-    CalculationSpec, FilterSpec, HavingSpec, HeatmapOptions, OrderSpec, QuerySpec, Value, CALCULATION_OPS, HAVING_OPS,
+    CalculationSpec, FilterSpec, HavingSpec, HeatmapOptions, NamedExpression, OrderSpec, QuerySpec, Value,
+    CALCULATION_OPS, HAVING_OPS,
 };
 use crate::query::{NamedHeatmap, QueryResult};
 
-const HEADER: &str = "// Generated from the engine's Rust types by src/typescript.rs (scripts/build.sh); do not edit.\n";
+const HEADER: &str =
+    "// Generated from the engine's Rust types by src/typescript.rs (scripts/build.sh); do not edit.\n";
 
 fn union(names: &[&str]) -> String {
     names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(" | ")
@@ -43,7 +45,10 @@ pub fn declarations() -> String {
     // Counts are JSON numbers (the engine never returns more than 2^53 of anything).
     let cfg = Config::new().with_large_int("number");
     let mut out = String::from(HEADER);
-    out.push_str(&format!("/** A calculation's operator. */\nexport type CalculationOp = {};\n", union(&calculation_names())));
+    out.push_str(&format!(
+        "/** A calculation's operator. */\nexport type CalculationOp = {};\n",
+        union(&calculation_names())
+    ));
     out.push_str(&format!("/** A filter's operator. */\nexport type FilterOp = {};\n", union(&FILTER_OPS)));
     out.push_str(&format!("/** A having's operator. */\nexport type HavingOp = {};\n", union(&HAVING_OPS)));
     out.push_str(
@@ -59,6 +64,7 @@ pub fn declarations() -> String {
         decl::<OrderSpec>(&cfg),
         decl::<HavingSpec>(&cfg),
         decl::<HeatmapOptions>(&cfg),
+        decl::<NamedExpression>(&cfg),
         decl::<QuerySpec>(&cfg),
         decl::<Scale>(&cfg),
         decl::<Heatmap>(&cfg),
@@ -107,7 +113,18 @@ fn typescript() {
         assert_eq!(crate::query::Op::parse(name), Some(op));
         assert!(d.contains(&format!("{name:?}")), "{name} missing");
     }
-    for t in ["QuerySpec", "CompareSpec", "EventsSpec", "QueryResult", "Comparison", "EventsResult", "Filter", "CompareSide", "EngineError", "ErrorKind"] {
+    for t in [
+        "QuerySpec",
+        "CompareSpec",
+        "EventsSpec",
+        "QueryResult",
+        "Comparison",
+        "EventsResult",
+        "Filter",
+        "CompareSide",
+        "EngineError",
+        "ErrorKind",
+    ] {
         assert!(d.contains(&format!("export type {t} = ")), "{t} missing:\n{d}");
     }
     // Optional fields of the specifications are optional in TypeScript, and no

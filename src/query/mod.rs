@@ -758,6 +758,37 @@ mod tests {
         }
     }
 
+    /// A spec as Honeycomb's API or Terraform writes it: `id` and the fields Sightline
+    /// computes are accepted; each field it does not compute is refused by name, with why.
+    #[test]
+    fn honeycomb_specs_load_or_name_what_is_not_computed() {
+        let ds = demo(2000);
+        let saved = r#"{"id":"abc123","breakdowns":["endpoint"],"calculations":[{"op":"COUNT"},{"op":"P99","column":"duration_ms"}],
+            "orders":[{"op":"COUNT","order":"descending"}],"limit":10,"time_range":3600,"granularity":60,"filter_combination":"AND"}"#;
+        let plain = saved.replace(r#""id":"abc123","#, "");
+        assert_eq!(q(&ds, saved).unwrap().results, q(&ds, &plain).unwrap().results);
+        for (json, field) in [
+            (
+                r#"{"calculated_fields":[{"name":"is_fail","expression":"GTE($status_code, 500)"}]}"#,
+                "calculated_fields:",
+            ),
+            (r#"{"formulas":[{"name":"rate","expression":"DIV($errors, $total)"}]}"#, "formulas:"),
+            (r#"{"compare_time_offset_seconds":86400}"#, "compare_time_offset_seconds:"),
+            (
+                r#"{"calculations":[{"op":"COUNT","name":"errors","filters":[{"column":"status_code","op":">=","value":500}]}]}"#,
+                "calculations[].filters:",
+            ),
+            (r#"{"calculations":[{"op":"COUNT","name":"total"}]}"#, "calculations[].name:"),
+        ] {
+            let e = q(&ds, json).unwrap_err();
+            assert!(matches!(e, Error::Spec(_)), "{json}: {e}");
+            assert!(e.to_string().contains(field) && e.to_string().contains("not "), "{json}: {e}");
+        }
+        // A field Honeycomb does not have either is still refused by serde, naming it.
+        let e = serde_json::from_str::<QuerySpec>(r#"{"calculationz":[]}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown field `calculationz`"), "{e}");
+    }
+
     #[test]
     fn count_without_anything() {
         let ds = demo(5000);

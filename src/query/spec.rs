@@ -100,6 +100,28 @@ pub struct CalculationSpec {
     /// The column (not for COUNT and CONCURRENCY).
     #[serde(default)]
     pub column: Option<String>,
+    /// Honeycomb's name of a calculation, for its formulas: not computed yet (refused).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Honeycomb's filters of one calculation: not computed yet (refused).
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub filters: Vec<FilterSpec>,
+    /// How a calculation's filters combine: not computed yet (refused).
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional, type = "'AND' | 'OR'"))]
+    pub filter_combination: Option<String>,
+}
+
+/// `{ name, expression }`: one of Honeycomb's calculated fields or formulas.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct NamedExpression {
+    /// The name it is referred to by.
+    pub name: String,
+    /// The expression, in Honeycomb's formula language.
+    pub expression: String,
 }
 
 /// `{ column, op, value }`.
@@ -234,6 +256,65 @@ pub struct QuerySpec {
     /// start at local midnight, and without explicit times buckets align to local time.
     #[serde(default)]
     pub time_zone: Option<String>,
+    /// Honeycomb's id of a saved query (its API and Terraform write it): accepted, ignored.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Honeycomb's calculated fields: not computed yet (refused, naming the field).
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub calculated_fields: Vec<NamedExpression>,
+    /// Honeycomb's formulas over named calculations: not computed yet (refused).
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub formulas: Vec<NamedExpression>,
+    /// Honeycomb's time comparison: not computed yet (refused).
+    #[serde(default)]
+    pub compare_time_offset_seconds: Option<f64>,
+}
+
+impl QuerySpec {
+    /// Refuses the fields of Honeycomb's specification that Sightline parses but does not
+    /// compute, naming the field and why: a spec written for Honeycomb either gets the
+    /// answer Honeycomb would give or this error, never an answer that ignores a field.
+    pub fn refuse_uncomputed(&self) -> Result<()> {
+        let refuse = |field: &str, why: &str| Err(Error::Spec(format!("{field}: {why}")));
+        if let Some(c) = self.calculated_fields.first() {
+            return refuse(
+                "calculated_fields",
+                &format!("calculated fields (\"{}\") are not computed by Sightline yet; compute the column upstream or drop the field", c.name),
+            );
+        }
+        if let Some(f) = self.formulas.first() {
+            return refuse(
+                "formulas",
+                &format!("formulas (\"{}\") are not computed by Sightline yet; the named calculations can be queried without them", f.name),
+            );
+        }
+        if self.compare_time_offset_seconds.is_some() {
+            return refuse(
+                "compare_time_offset_seconds",
+                "time comparison is not computed by Sightline yet; run the spec again with the earlier start_time and end_time",
+            );
+        }
+        for c in &self.calculations {
+            if !c.filters.is_empty() || c.filter_combination.is_some() {
+                return refuse(
+                    "calculations[].filters",
+                    &format!(
+                        "filters of one calculation ({}) are not computed by Sightline yet; use the query's filters",
+                        c.op
+                    ),
+                );
+            }
+            if let Some(name) = &c.name {
+                return refuse(
+                    "calculations[].name",
+                    &format!("named calculations (\"{name}\") are not supported yet: results name a calculation as Honeycomb does by default, {}(column)", c.op),
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A calculation operator.
@@ -324,18 +405,16 @@ pub struct Calc {
     pub hidden: bool,
 }
 
-
 pub(crate) fn column_index(ds: &Dataset, name: &str) -> Result<usize> {
     ds.columns().iter().position(|c| c.name == name).ok_or_else(|| Error::UnknownColumn { column: name.to_string() })
 }
 
 /// Checks one calculation against a table's columns.
 pub fn check_calculation(cat: &Catalog, op_name: &str, column: Option<&str>) -> Result<Calc> {
-    let op = Op::parse(op_name)
-        .ok_or_else(|| {
-            let list = CALCULATION_OPS.map(|(name, _)| name).join(", ");
-            Error::Spec(format!("unknown calculation op \"{op_name}\" (one of {list})"))
-        })?;
+    let op = Op::parse(op_name).ok_or_else(|| {
+        let list = CALCULATION_OPS.map(|(name, _)| name).join(", ");
+        Error::Spec(format!("unknown calculation op \"{op_name}\" (one of {list})"))
+    })?;
     let col = match (op.needs_column(), column) {
         (true, None) | (true, Some("")) => {
             return Err(Error::Spec(format!("calculation {op_name} needs a column")));
