@@ -52,6 +52,11 @@ type Bound<E extends HTMLElement> = Base<E> & {
 
 export interface ExplorerProps extends Bound<SightlineExplorer> {
   query?: QuerySpec;
+  /** What the default view draws (default: a latency-like number column of the schema). */
+  valueColumn?: string;
+  /** Default: the data's first time column. */
+  timeColumn?: string;
+  /** Default: a customer-like string column of the schema. */
   customerColumn?: string;
   customer?: string;
   /** Keep the view in the page URL's hash. */
@@ -62,7 +67,10 @@ export interface ExplorerProps extends Bound<SightlineExplorer> {
 }
 
 export interface HeatmapProps extends Bound<SightlineHeatmap> {
+  /** Default: a latency-like number column of the schema. */
   column?: string;
+  /** Default: the data's first time column. */
+  timeColumn?: string;
   timeBuckets?: number;
   valueBuckets?: number;
   scale?: 'log' | 'linear';
@@ -78,6 +86,10 @@ export interface BreakdownProps extends Bound<SightlineBreakdown> {
   calculations?: string;
   /** `endpoint, region` */
   breakdowns?: string;
+  /** `P99(duration_ms) desc, COUNT desc`: which groups the limit keeps, in what order. */
+  orders?: string;
+  /** `COUNT > 10, P99(duration_ms) >= 500` */
+  havings?: string;
   limit?: number;
   charts?: 'none';
   query?: QuerySpec;
@@ -123,12 +135,12 @@ type Tag<E extends HTMLElement, A> = HTMLAttributes<E> & RefAttributes<E> & A & 
 declare module 'react' {
   namespace JSX {
     interface IntrinsicElements {
-      'sightline-explorer': Tag<SightlineExplorer, { 'customer-column'?: string; customer?: string; 'sync-url'?: boolean | '' }>;
+      'sightline-explorer': Tag<SightlineExplorer, { 'value-column'?: string; 'time-column'?: string; 'customer-column'?: string; customer?: string; 'sync-url'?: boolean | '' }>;
       'sightline-heatmap': Tag<
         SightlineHeatmap,
-        { column?: string; 'time-buckets'?: string | number; 'value-buckets'?: string | number; scale?: 'log' | 'linear'; unit?: string; label?: string; filters?: string }
+        { column?: string; 'time-column'?: string; 'time-buckets'?: string | number; 'value-buckets'?: string | number; scale?: 'log' | 'linear'; unit?: string; label?: string; filters?: string }
       >;
-      'sightline-breakdown': Tag<SightlineBreakdown, { calculations?: string; breakdowns?: string; limit?: string | number; charts?: 'none' }>;
+      'sightline-breakdown': Tag<SightlineBreakdown, { calculations?: string; breakdowns?: string; orders?: string; havings?: string; limit?: string | number; charts?: 'none' }>;
       'sightline-compare': Tag<SightlineCompare, { top?: string | number; 'baseline-period'?: string | number; 'no-filter'?: boolean | '' }>;
       'sightline-events': Tag<SightlineEvents, { limit?: string | number; columns?: string; filters?: string }>;
       'sightline-source': Tag<SightlineSourceElement, { 'budget-bytes'?: string | number }>;

@@ -40,19 +40,19 @@ const COMMON_ATTRIBUTES = ['src', 'mode', 'localRows', 'timeZone'];
 const ELEMENTS = {
   Explorer: {
     tag: 'sightline-explorer',
-    attributes: [...COMMON_ATTRIBUTES, 'customerColumn', 'customer', 'syncUrl'],
+    attributes: [...COMMON_ATTRIBUTES, 'valueColumn', 'timeColumn', 'customerColumn', 'customer', 'syncUrl'],
     properties: ['query', 'fetchInit'],
     events: ['onProgress', 'onReady', 'onError', 'onQueryChange', 'onRowClick', 'onSelect'],
   },
   Heatmap: {
     tag: 'sightline-heatmap',
-    attributes: [...COMMON_ATTRIBUTES, 'column', 'timeBuckets', 'valueBuckets', 'scale', 'unit', 'label'],
+    attributes: [...COMMON_ATTRIBUTES, 'column', 'timeColumn', 'timeBuckets', 'valueBuckets', 'scale', 'unit', 'label'],
     properties: ['filters', 'fetchInit'],
     events: ['onProgress', 'onReady', 'onError', 'onRender', 'onSelect'],
   },
   Breakdown: {
     tag: 'sightline-breakdown',
-    attributes: [...COMMON_ATTRIBUTES, 'calculations', 'breakdowns', 'limit', 'charts'],
+    attributes: [...COMMON_ATTRIBUTES, 'calculations', 'breakdowns', 'orders', 'havings', 'limit', 'charts'],
     properties: ['query', 'fetchInit'],
     events: ['onProgress', 'onReady', 'onError', 'onResult', 'onRowClick'],
   },

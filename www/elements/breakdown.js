@@ -3,19 +3,22 @@
 // Data-derived text only goes through textContent, attribute values and canvas fillText.
 
 import { devicePixelRatio, displayText, drawMessage, drawRendered, el, emit, formatInt, formatTimeRange, formatValue, intAttr, readTheme, renderTimeOptions, resolveTimeZone, timeZoneNote } from '../shared/ui.js';
-import { Part, channel, listAttr, parseCalcs } from './part.js';
+import { CALCULATION_OPS } from '../engine/spec.js';
+import { parseCalcs, parseHavings, parseOrders } from '../shared/spec-text.js';
+import { Part, channel, listAttr } from './part.js';
 import { contextSpec } from './source-bound.js';
 import { Table, canvasBlob, download, toCSV } from './table.js';
 
 const MAX_CHART_LINES = 10;
 
 /**
- * `<sightline-breakdown calculations="COUNT, P99(duration_ms)" breakdowns="endpoint">`:
- * a line chart per calculation (one line per group, the top ten) and a sortable results
- * table; or set `query` to a whole query specification.
+ * `<sightline-breakdown calculations="COUNT, P99(duration_ms)" breakdowns="build"
+ * orders="P99(duration_ms) desc" havings="COUNT > 10">`: a line chart per calculation
+ * (one line per group, the top ten) and a sortable results table; or set `query` to a
+ * whole query specification.
  */
 export class SightlineBreakdown extends Part {
-  static observedAttributes = ['src', 'source', 'calculations', 'breakdowns', 'limit', 'time-zone', 'charts'];
+  static observedAttributes = ['src', 'source', 'calculations', 'breakdowns', 'orders', 'havings', 'limit', 'time-zone', 'charts'];
 
   #query = null;
   #result = null;
@@ -58,6 +61,11 @@ export class SightlineBreakdown extends Part {
   get query() {
     if (this.#query) return this.#query;
     const q = { calculations: parseCalcs(this.getAttribute('calculations') || 'COUNT'), breakdowns: listAttr(this, 'breakdowns') };
+    // Which groups the limit keeps: `orders="COUNT desc"`, `havings="COUNT > 10"`.
+    const orders = parseOrders(this.getAttribute('orders') ?? '', CALCULATION_OPS);
+    if (orders.length) q.orders = orders;
+    const havings = parseHavings(this.getAttribute('havings') ?? '');
+    if (havings.length) q.havings = havings;
     const limit = intAttr(this, 'limit', 0, 0, 10000);
     if (limit) q.limit = limit;
     return q;

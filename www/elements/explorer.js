@@ -5,7 +5,8 @@
 
 import { displayText, el, emit, option, select, formatInt, formatTimeRange, formatValue, timeZoneProblem } from '../shared/ui.js';
 import { defaultColumns } from '../shared/columns.js';
-import { calcName, partsStyle } from './part.js';
+import { calcName } from '../shared/spec-text.js';
+import { partsStyle } from './part.js';
 import { SourceBound, contextSpec } from './source-bound.js';
 import { download, toCSV } from './table.js';
 // The engine's operator lists, generated from its Rust source by the build: the menus

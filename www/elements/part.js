@@ -118,24 +118,6 @@ export function partsStyle() {
   return partsSheet;
 }
 
-/** A calculation's result name, as the engine writes it: `COUNT`, `P99(duration_ms)`. */
-export function calcName(c) {
-  return c.column ? `${c.op}(${c.column})` : c.op;
-}
-
-/** Parses `COUNT, P99(duration_ms)` into calculations. */
-export function parseCalcs(text) {
-  return String(text ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map((s) => {
-      const m = s.match(/^([A-Z0-9_.]+)\s*(?:\(\s*(.*?)\s*\))?$/i);
-      if (!m) throw new Error(`cannot read the calculation "${s}" (write OP or OP(column))`);
-      return m[2] ? { op: m[1].toUpperCase(), column: m[2] } : { op: m[1].toUpperCase() };
-    });
-}
-
 export function listAttr(node, name) {
   return (node.getAttribute(name) ?? '')
     .split(',')

@@ -1,0 +1,59 @@
+// End-to-end: the parts configured by attributes alone, as an admin page writes them.
+//
+//   node --test tests/e2e/parts.test.mjs
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { OUT, routePage, useServerAndBrowser } from './harness.mjs';
+
+const ROWS = 50_000;
+const PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sightline parts</title>
+<script type="module" src="/www/sightline.js"></script></head>
+<body>
+<sightline-source id="demo" src="/api/demo?rows=${ROWS}"></sightline-source>
+<sightline-heatmap source="demo" time-zone="utc" style="height: 260px"></sightline-heatmap>
+<sightline-breakdown id="slowest" source="demo" time-zone="utc" charts="none" calculations="COUNT, P99(duration_ms)"
+  breakdowns="endpoint" orders="P99(duration_ms) desc" havings="COUNT > 100" limit="3"></sightline-breakdown>
+<sightline-breakdown id="rarest" source="demo" time-zone="utc" charts="none" breakdowns="endpoint" orders="COUNT asc, endpoint" limit="2"></sightline-breakdown>
+</body></html>`;
+
+const env = useServerAndBrowser({ before, after });
+
+test('a breakdown sorts and filters groups from its orders and havings attributes; a heatmap with no column picks one from the schema', { timeout: 60_000 }, async () => {
+  const context = await env.browser.newContext({ viewport: { width: 1100, height: 900 }, colorScheme: 'light', timezoneId: 'UTC' });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  await page.goto(await routePage(page, env.baseUrl, '/e2e/parts.html', PAGE));
+  await page.waitForFunction(() => ['slowest', 'rarest'].every((id) => document.getElementById(id)?.result?.results?.length), null, { timeout: 30_000 });
+  await page.waitForFunction(() => document.querySelector('sightline-heatmap')?.heatmap, null, { timeout: 30_000 });
+  const got = await page.evaluate(() => ({
+    slowest: document.getElementById('slowest').result.results,
+    rarest: document.getElementById('rarest').result.results,
+    column: document.querySelector('sightline-heatmap').heatmap.column,
+  }));
+  // The same specs through the engine directly (the worker's Dataset), as the oracle.
+  const want = await page.evaluate(async () => {
+    const client = document.getElementById('demo').source.client;
+    const q = (spec) => client.query(spec).then((r) => r.results);
+    return {
+      slowest: await q({ calculations: [{ op: 'COUNT' }, { op: 'P99', column: 'duration_ms' }], breakdowns: ['endpoint'], orders: [{ op: 'P99', column: 'duration_ms', order: 'descending' }], havings: [{ calculate_op: 'COUNT', op: '>', value: 100 }], limit: 3, disable_series: true }),
+      rarest: await q({ calculations: [{ op: 'COUNT' }], breakdowns: ['endpoint'], orders: [{ op: 'COUNT', order: 'ascending' }, { column: 'endpoint', order: 'ascending' }], limit: 2, disable_series: true }),
+    };
+  });
+  assert.equal(got.slowest.length, 3);
+  assert.deepEqual(got.slowest, want.slowest);
+  for (let i = 1; i < got.slowest.length; i++) assert.ok(got.slowest[i - 1]['P99(duration_ms)'] >= got.slowest[i]['P99(duration_ms)']);
+  assert.ok(got.slowest.every((r) => r.COUNT > 100));
+  assert.deepEqual(got.rarest, want.rarest);
+  assert.ok(got.rarest[0].COUNT <= got.rarest[1].COUNT);
+  assert.equal(got.column, 'duration_ms', 'the heatmap drew the schema\'s latency column');
+  await page.screenshot({ path: path.join(OUT, 'parts.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
