@@ -57,3 +57,44 @@ test('a breakdown sorts and filters groups from its orders and havings attribute
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+const EXPLORER = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sightline explorer, no column attributes</title>
+<script type="module" src="/www/sightline.js"></script></head>
+<body><sightline-explorer src="/api/demo?rows=${ROWS}" time-zone="utc"></sightline-explorer></body></html>`;
+
+test('the explorer with no column attributes: its view and its customer picker come from the schema', { timeout: 60_000 }, async () => {
+  const context = await env.browser.newContext({ viewport: { width: 1280, height: 1000 }, colorScheme: 'light', timezoneId: 'UTC' });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(await routePage(page, env.baseUrl, '/e2e/explorer-bare.html', EXPLORER));
+  const x = page.locator('sightline-explorer');
+  // The default view draws the schema's latency column and the customer column is found.
+  await page.waitForFunction(() => document.querySelector('sightline-explorer')?.query?.calculations?.some((c) => c.op === 'HEATMAP'), null, { timeout: 30_000 });
+  const view = await page.evaluate(() => ({ q: document.querySelector('sightline-explorer').query, col: document.querySelector('sightline-explorer').customerColumn }));
+  assert.deepEqual(view.q.calculations, [{ op: 'HEATMAP', column: 'duration_ms' }, { op: 'COUNT' }, { op: 'P99', column: 'duration_ms' }]);
+  assert.equal(view.col, 'customer_id');
+  // The picker lists customers most active first.
+  const picker = x.locator('[part="customer-picker"]');
+  await picker.waitFor({ timeout: 30_000 });
+  await page.waitForFunction(() => document.querySelector('sightline-explorer').shadowRoot.querySelectorAll('#customer-values option').length > 10, null, { timeout: 30_000 });
+  const options = await page.evaluate(() =>
+    [...document.querySelector('sightline-explorer').shadowRoot.querySelectorAll('#customer-values option')].map((o) => [o.value, Number(o.label.replace(/\D/g, ''))]),
+  );
+  for (let i = 1; i < options.length; i++) assert.ok(options[i - 1][1] >= options[i][1], 'most events first');
+  // Typing one and pressing Enter opens the lens on that customer.
+  const [top] = options[0];
+  await picker.fill(top);
+  await picker.press('Enter');
+  await page.waitForFunction((c) => document.querySelector('sightline-explorer').customer === c, top, { timeout: 10_000 });
+  await x.locator('[part="lens"] h3').waitFor({ timeout: 10_000 });
+  assert.match(await x.locator('[part="lens"] h3').textContent(), new RegExp(top));
+  await page.screenshot({ path: path.join(OUT, 'explorer-picker.png') });
+  // Clearing it closes the lens.
+  await x.locator('[part="customer-picker"]').fill('');
+  await x.locator('[part="customer-picker"]').press('Enter');
+  await page.waitForFunction(() => !document.querySelector('sightline-explorer').customer, null, { timeout: 10_000 });
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -526,8 +526,9 @@ export class SightlineExplorer extends SourceBound {
       this.source.select(sel, { origin: this });
       this.#ui.compareBlock.hidden = false;
     }
-    if (form.contains(this.#root.activeElement) && form.dataset.built === JSON.stringify(this.#query)) return;
-    form.dataset.built = JSON.stringify(this.#query);
+    const built = JSON.stringify([this.#query, this.customerColumn, this.customer]);
+    if (form.contains(this.#root.activeElement) && form.dataset.built === built) return;
+    form.dataset.built = built;
     const q = this.#query;
     const all = this.#columns((f) => f.role !== 'other');
     const numeric = this.#columns((f) => f.role === 'number');
@@ -701,7 +702,9 @@ export class SightlineExplorer extends SourceBound {
 
     const run = el('button', { type: 'submit', class: 'primary', text: 'Run query' });
     const label = (t) => el('div', { class: 'label', text: t });
+    const customer = this.#customerPicker();
     form.replaceChildren(
+      ...(customer ? [label('CUSTOMER'), customer] : []),
       label('VISUALIZE'), calcs,
       label('WHERE'), where,
       label('GROUP BY'), group,
@@ -710,6 +713,63 @@ export class SightlineExplorer extends SourceBound {
       label('TIME'), time,
       el('div', { class: 'actions' }, run, el('span', { class: 'muted', text: this.#schema.length ? '' : 'Columns appear when the data has loaded.' })),
     );
+  }
+
+  #customers = { key: '', promise: null };
+
+  /** The customer column's values, most events first (at most 1,000), cached per data version. */
+  #customerValues(column) {
+    const s = this.source;
+    const key = `${s?.version}|${column}`;
+    if (this.#customers.key !== key) {
+      const spec = { calculations: [{ op: 'COUNT' }], breakdowns: [column], orders: [{ op: 'COUNT', order: 'descending' }], limit: 1000, disable_series: true };
+      this.#customers = {
+        key,
+        promise: s.client.query(spec).then((r) => r.results.filter((row) => row[column] != null).map((row) => [String(row[column]), row.COUNT])),
+      };
+      this.#customers.promise.catch(() => {
+        if (this.#customers.key === key) this.#customers = { key: '', promise: null };
+      });
+    }
+    return this.#customers.promise;
+  }
+
+  /**
+   * A type-ahead over the customer column's values, most active first: choosing one opens
+   * the lens on that customer; clearing it closes the lens. Values are shown through
+   * displayText and mapped back to the raw value.
+   */
+  #customerPicker() {
+    const column = this.customerColumn;
+    if (!column || !this.#schema.some((f) => f.name === column) || this.source?.state !== 'ready') return null;
+    const list = el('datalist', { id: 'customer-values' });
+    const raw = new Map();
+    const input = el('input', {
+      type: 'search',
+      part: 'customer-picker',
+      list: 'customer-values',
+      autocomplete: 'off',
+      placeholder: 'Everyone: type a customer',
+      'aria-label': displayText(`Customer (${column})`),
+      value: displayText(this.customer),
+    });
+    this.#customerValues(column).then(
+      (values) => {
+        for (const [value, n] of values) raw.set(displayText(value), value);
+        list.replaceChildren(...values.map(([value, n]) => el('option', { value: displayText(value), label: `${formatInt(n)} events` })));
+      },
+      () => {},
+    );
+    const choose = () => {
+      const text = input.value.trim();
+      const value = text ? (raw.get(text) ?? text) : '';
+      if (value === this.customer) return;
+      this.customer = value;
+      emit(this, 'sightline-query-change', { query: this.query, customer: value || null });
+    };
+    input.addEventListener('change', choose);
+    input.addEventListener('search', choose);
+    return el('div', { class: 'clauses' }, input, list, el('span', { class: 'muted', text: displayText(column) }));
   }
 
   /** The results table as CSV text. */
