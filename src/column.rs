@@ -520,6 +520,39 @@ impl Column {
         }
     }
 
+    /// A column computed by the engine (a calculated field): floats (NaN for null),
+    /// booleans (2 for null) or interned strings, with the statistics loaded columns have.
+    pub(crate) fn computed(name: &str, data: ColumnData) -> Column {
+        let (role, arrow_type, data_type, len) = match &data {
+            ColumnData::Float(v) => (Role::Number, "Float64", DataType::Float64, v.len()),
+            ColumnData::Bool(v) => (Role::Bool, "Boolean", DataType::Boolean, v.len()),
+            ColumnData::Str { codes, .. } => (Role::String, "Utf8", DataType::Utf8, codes.len()),
+            _ => (Role::Other, "Null", DataType::Null, 0),
+        };
+        let mut validity = Validity::default();
+        match &data {
+            ColumnData::Float(v) if v.iter().any(|x| x.is_nan()) => {
+                validity.materialize();
+                v.iter().for_each(|x| validity.push_bit(!x.is_nan()));
+            }
+            _ => validity.len = len,
+        }
+        let mut c = Column {
+            name: name.to_string(),
+            arrow_type: arrow_type.into(),
+            role,
+            note: None,
+            data,
+            validity,
+            data_type,
+            dict_cache: DictCache::default(),
+            sorted: false,
+            zones: Vec::new(),
+        };
+        c.update_zones();
+        c
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.validity.len()

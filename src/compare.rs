@@ -731,6 +731,12 @@ pub fn options(spec: &CompareSpec) -> Result<(f64, usize, u64)> {
 /// Compares the selection with the baseline.
 pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
     spec.scope.refuse_uncomputed()?;
+    // The scope's calculated fields are columns both sides can filter on and be compared by.
+    if let Some(view) = crate::formula::with_calculated(ds, &spec.scope.calculated_fields)? {
+        let inner =
+            CompareSpec { scope: QuerySpec { calculated_fields: Vec::new(), ..spec.scope.clone() }, ..spec.clone() };
+        return compare(&view, &inner);
+    }
     options(spec)?;
     let side = sides(ds, spec)?;
     let (ns, nb) = side.iter().fold((0u64, 0u64), |(a, b), s| (a + (*s == 1) as u64, b + (*s == 2) as u64));
@@ -738,7 +744,12 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
     // Which columns.
     let dims: Vec<&Column> = match &spec.dimensions {
         Some(names) => names.iter().map(|n| ds.column(n)).collect::<Result<_>>()?,
-        None => ds.columns().iter().filter(|c| matches!(c.role, Role::String | Role::Bool | Role::Number)).collect(),
+        None => ds
+            .columns()
+            .iter()
+            .map(|c| &**c)
+            .filter(|c| matches!(c.role, Role::String | Role::Bool | Role::Number))
+            .collect(),
     };
     let meas: Vec<&Column> = match &spec.measures {
         Some(names) => names
@@ -755,7 +766,7 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
                 Ok(c)
             })
             .collect::<Result<_>>()?,
-        None => ds.columns().iter().filter(|c| c.role == Role::Number).collect(),
+        None => ds.columns().iter().map(|c| &**c).filter(|c| c.role == Role::Number).collect(),
     };
 
     // Count every value of every dimension on both sides.

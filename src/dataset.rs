@@ -1,6 +1,7 @@
 //! [`Dataset`]: the columnar store fed by the push decoder.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::{Schema, SchemaRef};
@@ -56,7 +57,9 @@ pub struct PushSummary {
 /// `finish()` (which reports the failure once more) or `reset_stream()`.
 #[derive(Debug)]
 pub struct Dataset {
-    columns: Vec<Column>,
+    /// Shared so that a query can see them beside columns of its own (calculated
+    /// fields, [`Dataset::with_columns`]) without a copy; ingest is their only writer.
+    columns: Vec<Arc<Column>>,
     rows: usize,
     batches: usize,
     decoder: Decoder,
@@ -174,13 +177,34 @@ impl Dataset {
     }
 
     /// The columns, in schema order.
-    pub fn columns(&self) -> &[Column] {
+    pub fn columns(&self) -> &[Arc<Column>] {
         &self.columns
+    }
+
+    /// This dataset's rows with `extra` columns after its own (a query's calculated
+    /// fields): the columns are shared, not copied, and the result takes no more data.
+    pub fn with_columns(&self, extra: Vec<Column>) -> Dataset {
+        let mut columns = self.columns.clone();
+        columns.extend(extra.into_iter().map(Arc::new));
+        Dataset {
+            columns,
+            rows: self.rows,
+            batches: self.batches,
+            decoder: Decoder::default(),
+            field_map: Vec::new(),
+            metadata: self.metadata.clone(),
+            failed: Some(Error::State("a dataset with calculated columns takes no more data".into())),
+            budget: self.budget,
+        }
     }
 
     /// The column called `name`.
     pub fn column(&self, name: &str) -> Result<&Column> {
-        self.columns.iter().find(|c| c.name == name).ok_or_else(|| Error::UnknownColumn { column: name.to_string() })
+        self.columns
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| &**c)
+            .ok_or_else(|| Error::UnknownColumn { column: name.to_string() })
     }
 
     /// Schema-level key/value metadata of the first stream.
@@ -195,7 +219,7 @@ impl Dataset {
 
     /// Approximate heap bytes held by the columns.
     pub fn heap_bytes(&self) -> usize {
-        self.columns.iter().map(Column::heap_bytes).sum()
+        self.columns.iter().map(|c| c.heap_bytes()).sum()
     }
 
     /// The columns as users see them.
@@ -233,12 +257,13 @@ impl Dataset {
             .iter()
             .find_map(|n| self.columns.iter().find(|c| c.role == Role::Time && c.name == *n))
             .or_else(|| self.columns.iter().find(|c| c.role == Role::Time))
+            .map(|c| &**c)
     }
 
     fn on_schema(&mut self, schema: &SchemaRef) -> Result<()> {
         if self.rows == 0 {
             // Nothing loaded yet (perhaps a schema-only stream): this schema decides.
-            self.columns = schema.fields().iter().map(|f| Column::new(f)).collect();
+            self.columns = schema.fields().iter().map(|f| Arc::new(Column::new(f))).collect();
             self.field_map = (0..self.columns.len()).collect();
             self.metadata = schema.metadata().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             return Ok(());
@@ -325,12 +350,13 @@ impl Dataset {
             return Err(Error::Ingest { offset, message: "record batch column count differs from the schema".into() });
         }
         for (j, array) in batch.columns().iter().enumerate() {
-            let Some(col) = self.field_map.get(j).and_then(|i| self.columns.get_mut(*i)) else {
+            // The only writer: no query holds a column between calls (a copy otherwise).
+            let Some(col) = self.field_map.get(j).and_then(|i| self.columns.get_mut(*i)).map(Arc::make_mut) else {
                 continue;
             };
             if let Err(e) = col.append(array) {
                 let rows = self.rows;
-                self.columns.iter_mut().for_each(|c| c.truncate(rows));
+                self.columns.iter_mut().for_each(|c| Arc::make_mut(c).truncate(rows));
                 return Err(match e {
                     Error::Ingest { message, .. } => Error::Ingest { offset, message },
                     Error::OutOfMemory { message, .. } => Error::OutOfMemory { offset, message },

@@ -22,6 +22,7 @@ pub mod compare;
 pub mod dataset;
 pub mod demo;
 pub mod error;
+pub mod formula;
 pub mod heatmap;
 pub mod ingest;
 pub mod memory;

@@ -453,6 +453,18 @@ fn percentile(p: f64, q: Option<f64>, n: u64, inf: Option<(u64, u64, Option<f64>
     Some(v).filter(|v| !v.is_nan())
 }
 
+/// Calculated fields are computed by the engine over loaded columns and are not compiled
+/// to SQL yet: refused by name, never answered as if the field were absent.
+fn refuse_calculated(spec: &QuerySpec) -> Result<(), sightline::Error> {
+    match spec.calculated_fields.first() {
+        Some(f) => Err(sightline::Error::Spec(format!(
+            "calculated_fields: calculated fields (\"{}\") are not compiled to ClickHouse SQL yet; run the spec in the browser (mode=local) or on a file source",
+            f.name
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Runs `spec` on the ClickHouse table `schema` describes.
 pub async fn query(
     client: &ChClient,
@@ -460,6 +472,7 @@ pub async fn query(
     spec: &QuerySpec,
     limits: &Limits,
 ) -> Result<QueryResult, QueryError> {
+    refuse_calculated(spec)?;
     let cat = catalog(schema);
     let plan = QueryPlan::new(&cat, spec)?;
     let table = quote_table(&schema.table).map_err(|e| ParamError::new("source", e))?;
@@ -1087,6 +1100,8 @@ pub async fn compare(
         measure_edges, DimCounts, DimValue, MeasureCounts, SideCounts, MAX_INT_DIMENSION_VALUES, QUANTITY_MIN_VALUES,
         QUANTITY_SPAN,
     };
+    spec.scope.refuse_uncomputed()?;
+    refuse_calculated(&spec.scope)?;
     sightline::compare::options(spec)?;
     let cat = catalog(schema);
     let table = quote_table(&schema.table).map_err(|e| ParamError::new("source", e))?;

@@ -514,7 +514,7 @@ impl Table {
                 if c.role != Role::Time {
                     return Err(ParamError::new("time_column", format!("{name:?} is not a time column")));
                 }
-                Some(c)
+                Some(&**c)
             }
             None => ds.time_column(),
         };

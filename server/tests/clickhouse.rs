@@ -631,6 +631,29 @@ fn clickhouse_sql_matches_the_embedded_server() {
             .as_bytes(),
     );
     assert_eq!(r.status, 400, "{}", r.text());
+    // Calculated fields are not compiled to SQL yet: refused by name on both endpoints,
+    // never answered without them.
+    let calc = json!([{ "name": "is_fail", "expression": "IF($status_code >= 500, 1, 0)" }]);
+    for (path, spec) in [
+        ("/api/query", json!({ "calculated_fields": calc, "calculations": [{ "op": "AVG", "column": "is_fail" }] })),
+        ("/api/compare", json!({ "scope": { "calculated_fields": calc }, "selection": {} })),
+    ] {
+        let r = http::request(
+            haddr,
+            "POST",
+            path,
+            &[],
+            json!({ "source": "hostile`table", "spec": spec }).to_string().as_bytes(),
+        );
+        assert_eq!(r.status, 400, "{path}: {}", r.text());
+        assert!(
+            r.text().contains(
+                "calculated_fields: calculated fields (\\\"is_fail\\\") are not compiled to ClickHouse SQL yet"
+            ),
+            "{path}: {}",
+            r.text()
+        );
+    }
     println!("hostile: {} queries and {} comparisons on ClickHouse equal to the engine's", specs.len(), HOSTILE.len());
     drop(chdb);
     println!("proxy: {proxied} requests streamed through sightline serve from chdb over HTTP");

@@ -1024,6 +1024,13 @@ fn query_and_compare_run_on_the_server() {
         let want = serde_json::to_value(sightline::compare::compare(&ds, &parsed).unwrap()).unwrap();
         assert!(json_body(&r) == want, "{spec}: the server's comparison differs from the engine's");
     }
+    // A calculated field runs on the server's engine as in the browser.
+    let spec = json!({ "calculated_fields": [{ "name": "kb", "expression": "$response_bytes / 1024" }],
+        "calculations": [{ "op": "MAX", "column": "kb" }], "breakdowns": ["region"] });
+    let r = post("/api/query", json!({ "source": "demo", "spec": spec }));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let want = serde_json::to_value(run(&ds, &serde_json::from_value(spec).unwrap()).unwrap()).unwrap();
+    assert_eq!(json_body(&r), want);
     let r = post("/api/query", json!({ "spec": { "calculations": [{ "op": "P99", "column": "nope" }] } }));
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(json_body(&r)["column"], "nope");

@@ -87,12 +87,12 @@ pub fn events(ds: &Dataset, spec: &EventsSpec) -> Result<Events> {
         Some(other) => return Err(Error::Spec(format!("order must be \"newest\" or \"oldest\", not \"{other}\""))),
     };
     let cols: Vec<&Column> = match &spec.columns {
-        Some(names) => names.iter().map(|n| column_index(ds, n).map(|i| &ds.columns()[i])).collect::<Result<_>>()?,
-        None => ds.columns().iter().collect(),
+        Some(names) => names.iter().map(|n| column_index(ds, n).map(|i| &*ds.columns()[i])).collect::<Result<_>>()?,
+        None => ds.columns().iter().map(|c| &**c).collect(),
     };
     let filters = Filters::new(ds, &spec.filters, spec.filter_combination.as_deref())?;
     let tcol = match &spec.time_column {
-        Some(name) => Some(&ds.columns()[column_index(ds, name)?]),
+        Some(name) => Some(&*ds.columns()[column_index(ds, name)?]),
         None => ds.time_column(),
     };
     let rows = match tcol {

@@ -564,6 +564,11 @@ fn int_codes<T: Copy + Into<i128>>(
 
 /// Runs a query: checks it ([`QueryPlan::new`]) and executes the plan.
 pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
+    // Calculated fields become columns after the dataset's own, for this query only.
+    if let Some(view) = crate::formula::with_calculated(ds, &spec.calculated_fields)? {
+        let plan = QueryPlan::new(&Catalog::of(&view), spec)?;
+        return execute(&view, &plan, spec);
+    }
     let plan = QueryPlan::new(&Catalog::of(ds), spec)?;
     execute(ds, &plan, spec)
 }
@@ -768,10 +773,6 @@ mod tests {
         let plain = saved.replace(r#""id":"abc123","#, "");
         assert_eq!(q(&ds, saved).unwrap().results, q(&ds, &plain).unwrap().results);
         for (json, field) in [
-            (
-                r#"{"calculated_fields":[{"name":"is_fail","expression":"GTE($status_code, 500)"}]}"#,
-                "calculated_fields:",
-            ),
             (r#"{"formulas":[{"name":"rate","expression":"DIV($errors, $total)"}]}"#, "formulas:"),
             (r#"{"compare_time_offset_seconds":86400}"#, "compare_time_offset_seconds:"),
             (
@@ -784,6 +785,14 @@ mod tests {
             assert!(matches!(e, Error::Spec(_)), "{json}: {e}");
             assert!(e.to_string().contains(field) && e.to_string().contains("not "), "{json}: {e}");
         }
+        // Calculated fields are computed: a failure rate by endpoint.
+        let r = q(
+            &ds,
+            r#"{"calculated_fields":[{"name":"is_fail","expression":"IF(GTE($status_code, 500), 1, 0)"}],
+                "calculations":[{"op":"AVG","column":"is_fail"}],"breakdowns":["endpoint"]}"#,
+        )
+        .unwrap();
+        assert!(r.columns.contains(&"AVG(is_fail)".to_string()));
         // A field Honeycomb does not have either is still refused by serde, naming it.
         let e = serde_json::from_str::<QuerySpec>(r#"{"calculationz":[]}"#).unwrap_err();
         assert!(e.to_string().contains("unknown field `calculationz`"), "{e}");

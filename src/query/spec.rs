@@ -278,12 +278,6 @@ impl QuerySpec {
     /// answer Honeycomb would give or this error, never an answer that ignores a field.
     pub fn refuse_uncomputed(&self) -> Result<()> {
         let refuse = |field: &str, why: &str| Err(Error::Spec(format!("{field}: {why}")));
-        if let Some(c) = self.calculated_fields.first() {
-            return refuse(
-                "calculated_fields",
-                &format!("calculated fields (\"{}\") are not computed by Sightline yet; compute the column upstream or drop the field", c.name),
-            );
-        }
         if let Some(f) = self.formulas.first() {
             return refuse(
                 "formulas",
