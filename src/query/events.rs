@@ -57,6 +57,10 @@ pub struct EventsSpec {
     /// The columns returned (default: all, in schema order).
     #[serde(default)]
     pub columns: Option<Vec<String>>,
+    /// Calculated fields, as in a query: columns the filters can use and the rows show.
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub calculated_fields: Vec<crate::query::spec::NamedExpression>,
 }
 
 /// What an events request returns.
@@ -77,6 +81,9 @@ pub struct Events {
 
 /// The events of `spec`, newest first unless asked otherwise.
 pub fn events(ds: &Dataset, spec: &EventsSpec) -> Result<Events> {
+    if let Some(view) = crate::formula::with_calculated(ds, &spec.calculated_fields)? {
+        return events(&view, &EventsSpec { calculated_fields: Vec::new(), ..spec.clone() });
+    }
     let limit = spec.limit.unwrap_or(DEFAULT_EVENTS_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
         return Err(Error::Spec(format!("limit must be between 1 and {MAX_LIMIT}, got {limit}")));

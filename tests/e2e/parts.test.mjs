@@ -98,3 +98,60 @@ test('the explorer with no column attributes: its view and its customer picker c
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('the explorer computes calculated fields in every part, and shows a bad expression\'s error where it was typed', { timeout: 60_000 }, async () => {
+  const context = await env.browser.newContext({ viewport: { width: 1280, height: 1100 }, colorScheme: 'light', timezoneId: 'UTC' });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(await routePage(page, env.baseUrl, '/e2e/explorer-calc.html', EXPLORER));
+  const x = page.locator('sightline-explorer');
+  await page.waitForFunction(() => document.querySelector('sightline-explorer')?.source?.state === 'ready', null, { timeout: 30_000 });
+  // A failure rate by endpoint, over slow requests only: the field in a calculation, a filter and the heatmap.
+  await page.evaluate(() => {
+    document.querySelector('sightline-explorer').query = {
+      calculated_fields: [
+        { name: 'is_fail', expression: 'IF($status_code >= 500, 1, 0)' },
+        { name: 'slow', expression: '$duration_ms > 250' },
+      ],
+      calculations: [{ op: 'HEATMAP', column: 'duration_ms' }, { op: 'AVG', column: 'is_fail' }, { op: 'COUNT' }],
+      filters: [{ column: 'slow', op: '=', value: true }],
+      breakdowns: ['endpoint'],
+      orders: [{ op: 'AVG', column: 'is_fail', order: 'descending' }],
+    };
+  });
+  await page.waitForFunction(() => {
+    const r = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-breakdown')?.result;
+    return r?.columns?.includes('AVG(is_fail)');
+  }, null, { timeout: 30_000 });
+  const got = await page.evaluate(async () => {
+    const xp = document.querySelector('sightline-explorer');
+    const r = xp.shadowRoot.querySelector('sightline-breakdown').result;
+    const direct = await xp.source.client.query({
+      calculated_fields: [{ name: 'is_fail', expression: 'IF($status_code >= 500, 1, 0)' }],
+      calculations: [{ op: 'AVG', column: 'is_fail' }, { op: 'COUNT' }],
+      filters: [{ column: 'duration_ms', op: '>', value: 250 }],
+      breakdowns: ['endpoint'],
+      orders: [{ op: 'AVG', column: 'is_fail', order: 'descending' }],
+      disable_series: true,
+    });
+    return { results: r.results, direct: direct.results, heatmap: xp.shadowRoot.querySelector('sightline-heatmap')?.heatmap?.total };
+  });
+  assert.deepEqual(got.results, got.direct, 'the explorer\'s breakdown is the engine\'s answer with the filter written out');
+  assert.equal(got.heatmap, got.direct.reduce((n, r) => n + r.COUNT, 0), 'the heatmap counts the filtered events');
+  // The editor shows both fields; a typo in one shows the engine's error under it.
+  const expr = x.locator('[part="calculated-fields"] input.expression').first();
+  await expect(expr, 'IF($status_code >= 500, 1, 0)');
+  await expr.fill('IF($status_cod >= 500, 1, 0)');
+  await expr.press('Enter');
+  const alert = x.locator('[part="calculated-fields"] .field-error');
+  await alert.waitFor({ state: 'visible', timeout: 10_000 });
+  assert.match(await alert.textContent(), /calculated field "is_fail": col 4: unknown column \$status_cod; did you mean status_code\?/);
+  await page.screenshot({ path: path.join(OUT, 'explorer-calculated.png') });
+  assert.deepEqual(errors, []);
+  await context.close();
+
+  async function expect(locator, value) {
+    assert.equal(await locator.inputValue(), value);
+  }
+});

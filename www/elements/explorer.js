@@ -35,6 +35,8 @@ const EXPLORER_STYLE = `
 .clauses { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; }
 .clause { display: inline-flex; gap: 4px; align-items: center; padding: 2px; border-radius: 7px; }
 .clause input { width: 140px; }
+.clause input.expression { width: min(420px, 60vw); font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+.field-error { flex-basis: 100%; color: var(--sightline-error, #cf222e); font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; white-space: pre-wrap; }
 .actions { grid-column: 1 / -1; display: flex; gap: 8px; align-items: center; }
 section.block { margin: 14px 0; }
 section.block > h3 { margin-bottom: 6px; }
@@ -345,6 +347,9 @@ export class SightlineExplorer extends SourceBound {
     if (s) {
       const ctx = { filters: q.filters ?? [] };
       for (const k of ['filter_combination', 'start_time', 'end_time', 'time_range', 'time_column']) if (q[k] !== undefined && q[k] !== null) ctx[k] = q[k];
+      // Calculated fields are columns of every part of this source: the context carries them.
+      const fields = (q.calculated_fields ?? []).filter((f) => f.name && f.expression);
+      if (fields.length) ctx.calculated_fields = fields;
       // The time column every part uses: the query's, else the `time-column` attribute, else the data's own.
       if (ctx.time_column === undefined && this.getAttribute('time-column')) ctx.time_column = this.getAttribute('time-column');
       if (JSON.stringify(ctx) !== JSON.stringify(s.context)) s.setContext(ctx, { origin: this });
@@ -364,7 +369,7 @@ export class SightlineExplorer extends SourceBound {
     // Re-inserting an element disconnects and reconnects it: only touch what changed.
     if (maps.length !== existing.length || maps.some((m, i) => m !== existing[i])) this.#ui.heatmaps.replaceChildren(...maps);
     const rest = { ...q, calculations: q.calculations.filter((c) => c.op !== 'HEATMAP'), filters: [] };
-    for (const k of ['filter_combination', 'start_time', 'end_time', 'time_range', 'time_column']) delete rest[k];
+    for (const k of ['filter_combination', 'start_time', 'end_time', 'time_range', 'time_column', 'calculated_fields']) delete rest[k];
     if (!rest.calculations.length) rest.calculations = [{ op: 'COUNT' }];
     this.#ui.breakdown.query = rest;
     for (const part of [this.#ui.breakdown, this.#ui.compare, this.#ui.events]) {
@@ -515,7 +520,64 @@ export class SightlineExplorer extends SourceBound {
   // --- the query builder ---------------------------------------------------------------
 
   #columns(pred = () => true) {
-    return this.#schema.filter(pred).map((f) => [f.name, f.name]);
+    // Calculated fields are offered everywhere; the engine says when one does not fit.
+    const fields = (this.#query.calculated_fields ?? []).filter((f) => f.name).map((f) => [f.name, f.name]);
+    return [...this.#schema.filter(pred).map((f) => [f.name, f.name]), ...fields];
+  }
+
+  #fieldCheck = { key: '', error: null };
+
+  /**
+   * Checks the calculated fields by running them (one COUNT): resolves with the engine's
+   * error message, naming the field and the position in its expression, or null.
+   */
+  #checkFields(fields) {
+    const key = JSON.stringify([this.source?.version, fields]);
+    if (this.#fieldCheck.key === key) return Promise.resolve(this.#fieldCheck.error);
+    const spec = { calculated_fields: fields, calculations: [{ op: 'COUNT' }], limit: 1, disable_series: true };
+    return this.source.client.query(spec, { channel: 'calculated-fields' }).then(
+      () => null,
+      (e) => (e?.name === 'AbortError' ? undefined : e?.message ?? String(e)),
+    ).then((error) => {
+      if (error !== undefined) this.#fieldCheck = { key, error };
+      return error ?? null;
+    });
+  }
+
+  /** The CALCULATED row: a name and an expression per field, the engine's error shown under them. */
+  #calculatedEditor(q, rerun) {
+    const wrap = el('div', { class: 'clauses', part: 'calculated-fields' });
+    q.calculated_fields ??= [];
+    const error = el('div', { class: 'field-error', role: 'alert', hidden: '' });
+    q.calculated_fields.forEach((f, i) => {
+      const name = el('input', { type: 'text', 'aria-label': 'Calculated field name', placeholder: 'name', value: f.name ?? '' });
+      const expr = el('input', { type: 'text', class: 'expression', 'aria-label': 'Calculated field expression', placeholder: 'IF($status_code >= 500, 1, 0)', value: f.expression ?? '', spellcheck: 'false' });
+      const update = () => {
+        f.name = name.value.trim();
+        f.expression = expr.value;
+        rerun();
+      };
+      name.addEventListener('change', update);
+      expr.addEventListener('change', update);
+      wrap.append(el('span', { class: 'clause' }, name, el('span', { class: 'muted', text: '=' }), expr, removeButton(`Remove calculated field ${f.name ?? ''}`, () => {
+        q.calculated_fields.splice(i, 1);
+        rerun();
+      })));
+    });
+    const add = el('button', { type: 'button', text: '+', 'aria-label': 'Add a calculated field' });
+    add.addEventListener('click', () => {
+      q.calculated_fields.push({ name: `field${q.calculated_fields.length + 1}`, expression: '' });
+      this.#userChange();
+    });
+    wrap.append(add, error);
+    const fields = q.calculated_fields.filter((f) => f.name && f.expression);
+    if (fields.length && this.source?.state === 'ready') {
+      this.#checkFields(fields).then((message) => {
+        error.hidden = !message;
+        error.textContent = message ? displayText(message) : '';
+      });
+    }
+    return wrap;
   }
 
   #buildForm() {
@@ -703,8 +765,10 @@ export class SightlineExplorer extends SourceBound {
     const run = el('button', { type: 'submit', class: 'primary', text: 'Run query' });
     const label = (t) => el('div', { class: 'label', text: t });
     const customer = this.#customerPicker();
+    const calculated = this.#calculatedEditor(q, rerun);
     form.replaceChildren(
       ...(customer ? [label('CUSTOMER'), customer] : []),
+      label('CALCULATED'), calculated,
       label('VISUALIZE'), calcs,
       label('WHERE'), where,
       label('GROUP BY'), group,

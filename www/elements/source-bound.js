@@ -206,7 +206,7 @@ export class SourceBound extends HTMLElement {
 export function contextSpec(source) {
   const c = source?.context ?? { filters: [] };
   const out = { filters: c.filters ?? [] };
-  for (const k of ['filter_combination', 'start_time', 'end_time', 'time_range', 'time_column']) if (c[k] !== undefined) out[k] = c[k];
+  for (const k of ['filter_combination', 'start_time', 'end_time', 'time_range', 'time_column', 'calculated_fields']) if (c[k] !== undefined) out[k] = c[k];
   return out;
 }
 
