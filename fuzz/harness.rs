@@ -316,7 +316,7 @@ fn samples(ds: &Dataset) -> &'static [serde_json::Value] {
 
 fn column_name(c: &mut Choices, ds: &Dataset) -> String {
     match c.byte() % 16 {
-        0 => c.pick(&["", "nope", "timestamp ", "COUNT", "time"]).to_string(),
+        0 => c.pick(&["", "nope", "timestamp ", "COUNT", "time", "cf0", "cf1"]).to_string(),
         b => ds.columns()[b as usize % ds.columns().len()].name.clone(),
     }
 }
@@ -343,6 +343,69 @@ fn time_fields(c: &mut Choices, m: &mut serde_json::Map<String, serde_json::Valu
         if c.one_in(3) {
             m.insert(key.into(), c.number());
         }
+    }
+}
+
+/// A calculated field's expression in the formula language, from the dataset's columns,
+/// the functions (computed, refused and misspelt ones), operators and literals.
+fn formula(c: &mut Choices, ds: &Dataset, depth: u8) -> String {
+    const FUNCS: &[&str] = &[
+        "SUM",
+        "SUB",
+        "MUL",
+        "DIV",
+        "MOD",
+        "MIN",
+        "MAX",
+        "LOG10",
+        "LT",
+        "LTE",
+        "GT",
+        "GTE",
+        "EQUALS",
+        "IN",
+        "EXISTS",
+        "AND",
+        "OR",
+        "NOT",
+        "IF",
+        "COALESCE",
+        "INT",
+        "FLOAT",
+        "BOOL",
+        "STRING",
+        "CONCAT",
+        "STARTS_WITH",
+        "ENDS_WITH",
+        "CONTAINS",
+        "TO_LOWER",
+        "REG_MATCH",
+        "BUCKET",
+        "REGX",
+        "sum",
+    ];
+    const INFIX: &[&str] =
+        &[" + ", " - ", " * ", " / ", " % ", " < ", " <= ", " > ", " >= ", " = ", " != ", " AND ", " OR ", "+", "-"];
+    let leaf = |c: &mut Choices| match c.byte() % 8 {
+        0 | 1 | 2 => format!("${}", column_name(c, ds)),
+        3 => format!("$\"{}\"", column_name(c, ds)),
+        4 => c.pick(&["0", "-1", "2.5e3", ".5", "1e400", "-0"]).to_string(),
+        5 => c.pick(&["\"/api\"", "`^a.*`", "\"\\u00e9\"", "\"true\"", "\"\""]).to_string(),
+        6 => c.pick(&["true", "false", "null"]).to_string(),
+        _ => c.pick(&["(", ")", ",", "!", "$", "\"", "#"]).to_string(),
+    };
+    if depth == 0 {
+        return leaf(c);
+    }
+    match c.byte() % 5 {
+        0 | 1 => {
+            let f = c.pick(FUNCS).to_string();
+            let args: Vec<String> = (0..c.byte() % 5).map(|_| formula(c, ds, depth - 1)).collect();
+            format!("{f}({})", args.join(", "))
+        }
+        2 => format!("{}{}{}", formula(c, ds, depth - 1), c.pick(INFIX), formula(c, ds, depth - 1)),
+        3 => format!("!({})", formula(c, ds, depth - 1)),
+        _ => leaf(c),
     }
 }
 
@@ -434,6 +497,12 @@ pub fn structured(bytes: &[u8]) -> (Kind, serde_json::Value) {
         }
         if c.maybe() {
             m.insert("disable_series".into(), true.into());
+        }
+        if c.one_in(3) {
+            let fields: Vec<V> = (0..1 + c.byte() % 2)
+                .map(|k| json!({ "name": format!("cf{k}"), "expression": formula(c, ds, 3) }))
+                .collect();
+            m.insert("calculated_fields".into(), V::Array(fields));
         }
         V::Object(m)
     };
