@@ -108,6 +108,19 @@ fn rendered_to_js(r: &crate::render::Rendered, h: Option<&crate::heatmap::Heatma
 const SPEC_TYPES: &str = r#"import type { CompareSpec, Comparison, EventsResult, EventsSpec, Heatmap, HeatmapSpec, QueryResult, QuerySpec } from '../www/engine/spec.js';
 export type { CompareSpec, Comparison, EventsResult, EventsSpec, Heatmap, HeatmapSpec, QueryResult, QuerySpec } from '../www/engine/spec.js';"#;
 
+/// A query result's heatmap counts as typed arrays rather than arrays of numbers.
+fn typed_heatmaps(out: &JsValue, r: &crate::query::QueryResult) -> Result<(), JsValue> {
+    let maps: js_sys::Array = Reflect::get(out, &JsValue::from_str("heatmaps"))
+        .map_err(|_| edge_err("could not build the result object"))?
+        .unchecked_into();
+    for (i, h) in r.heatmaps.iter().enumerate() {
+        let obj: Object = maps.get(i as u32).unchecked_into();
+        set(&obj, "counts", &Uint32Array::from(&h.heatmap.counts[..]))?;
+        set(&obj, "low", &Uint32Array::from(&h.heatmap.low[..]))?;
+    }
+    Ok(())
+}
+
 /// Options of `new Dataset(options)`.
 #[derive(serde::Deserialize, Default)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
@@ -205,14 +218,11 @@ impl JsDataset {
         let spec: crate::query::QuerySpec = from_js(spec, "query spec")?;
         let r = crate::query::run(&self.inner, &spec).map_err(js_err)?;
         let out = to_js(&r)?;
-        // Heatmap counts as typed arrays rather than arrays of numbers.
-        let maps: js_sys::Array = Reflect::get(&out, &JsValue::from_str("heatmaps"))
-            .map_err(|_| edge_err("could not build the result object"))?
-            .unchecked_into();
-        for (i, h) in r.heatmaps.iter().enumerate() {
-            let obj: Object = maps.get(i as u32).unchecked_into();
-            set(&obj, "counts", &Uint32Array::from(&h.heatmap.counts[..]))?;
-            set(&obj, "low", &Uint32Array::from(&h.heatmap.low[..]))?;
+        typed_heatmaps(&out, &r)?;
+        if let Some(prev) = &r.previous {
+            let p = Reflect::get(&out, &JsValue::from_str("previous"))
+                .map_err(|_| edge_err("could not build the result object"))?;
+            typed_heatmaps(&p, prev)?;
         }
         Ok(out)
     }

@@ -465,8 +465,22 @@ fn refuse_calculated(spec: &QuerySpec) -> Result<(), sightline::Error> {
     }
 }
 
-/// Runs `spec` on the ClickHouse table `schema` describes.
+/// Runs `spec` on the ClickHouse table `schema` describes, and with
+/// `compare_time_offset_seconds` again over the earlier window (`previous`), as the engine does.
 pub async fn query(
+    client: &ChClient,
+    schema: &ChSchema,
+    spec: &QuerySpec,
+    limits: &Limits,
+) -> Result<QueryResult, QueryError> {
+    let mut r = query_once(client, schema, spec, limits).await?;
+    if let Some(prev) = sightline::query::previous_spec(spec, &r)? {
+        r.previous = Some(Box::new(query_once(client, schema, &prev, limits).await?));
+    }
+    Ok(r)
+}
+
+async fn query_once(
     client: &ChClient,
     schema: &ChSchema,
     spec: &QuerySpec,
@@ -787,6 +801,7 @@ pub async fn query(
         scanned,
         matched,
         groups: n_groups.max(if nk == 0 { 1 } else { 0 }),
+        previous: None,
     })
 }
 

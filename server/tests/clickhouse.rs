@@ -573,6 +573,9 @@ fn clickhouse_sql_matches_the_embedded_server() {
                 "orders": [{ "column": "msg" }] }),
         json!({ "calculations": [{ "op": "HEATMAP", "column": "n" }, { "op": "MAX", "column": "n" }], "breakdowns": ["flag"],
                 "filters": [{ "column": "msg", "op": "does-not-contain", "value": "'" }], "heatmap": { "scale": "linear" } }),
+        // A time comparison: the earlier window is a second query, run as the engine runs it.
+        json!({ "calculations": [{ "op": "COUNT" }, { "op": "HEATMAP", "column": "n" }], "breakdowns": ["flag"],
+                "time_range": 600, "compare_time_offset_seconds": 300 }),
     ];
     for h in HOSTILE {
         specs.push(json!({ "breakdowns": [WEIRD], "filters": [{ "column": "msg", "op": "=", "value": h },

@@ -142,6 +142,11 @@ pub struct QueryResult {
     pub matched: u64,
     /// Groups before havings and limit.
     pub groups: u64,
+    /// With `compare_time_offset_seconds`: the same query over the window that many
+    /// seconds earlier (same granularity, so bucket `i` of each lines up).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub previous: Option<Box<QueryResult>>,
 }
 
 /// The resolved time range in a time column's raw units.
@@ -566,11 +571,20 @@ fn int_codes<T: Copy + Into<i128>>(
 pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
     // Calculated fields become columns after the dataset's own, for this query only.
     if let Some(view) = crate::formula::with_calculated(ds, &spec.calculated_fields)? {
-        let plan = QueryPlan::new(&Catalog::of(&view), spec)?;
-        return execute(&view, &plan, spec);
+        return run_with_previous(&view, spec);
     }
+    run_with_previous(ds, spec)
+}
+
+/// [`run`] over `ds` as it is, and again over the earlier window of a time comparison.
+fn run_with_previous(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
     let plan = QueryPlan::new(&Catalog::of(ds), spec)?;
-    execute(ds, &plan, spec)
+    let mut r = execute(ds, &plan, spec)?;
+    if let Some(prev) = previous_spec(spec, &r)? {
+        let plan = QueryPlan::new(&Catalog::of(ds), &prev)?;
+        r.previous = Some(Box::new(execute(ds, &plan, &prev)?));
+    }
+    Ok(r)
 }
 
 /// Executes a checked plan over the dataset it was checked against (`spec` gives the
@@ -743,7 +757,27 @@ pub fn execute(ds: &Dataset, plan: &QueryPlan, spec: &QuerySpec) -> Result<Query
         scanned,
         matched,
         groups: n_groups,
+        previous: None,
     })
+}
+
+/// The spec of a time comparison's earlier run: `result`'s resolved window moved
+/// `compare_time_offset_seconds` back, at the same granularity, without the offset.
+pub fn previous_spec(spec: &QuerySpec, result: &QueryResult) -> Result<Option<QuerySpec>> {
+    let Some(off) = spec.compare_time_offset_seconds else { return Ok(None) };
+    if !(off.is_finite() && off > 0.0) {
+        return Err(Error::Spec(format!(
+            "compare_time_offset_seconds must be a positive number of seconds, got {off}"
+        )));
+    }
+    Ok(Some(QuerySpec {
+        start_time: Some(result.start_time - off),
+        end_time: Some(result.end_time - off),
+        time_range: None,
+        granularity: Some(result.granularity).filter(|g| *g > 0.0),
+        compare_time_offset_seconds: None,
+        ..spec.clone()
+    }))
 }
 
 #[cfg(test)]
@@ -774,7 +808,6 @@ mod tests {
         assert_eq!(q(&ds, saved).unwrap().results, q(&ds, &plain).unwrap().results);
         for (json, field) in [
             (r#"{"formulas":[{"name":"rate","expression":"DIV($errors, $total)"}]}"#, "formulas:"),
-            (r#"{"compare_time_offset_seconds":86400}"#, "compare_time_offset_seconds:"),
             (
                 r#"{"calculations":[{"op":"COUNT","name":"errors","filters":[{"column":"status_code","op":">=","value":500}]}]}"#,
                 "calculations[].filters:",
@@ -785,6 +818,36 @@ mod tests {
             assert!(matches!(e, Error::Spec(_)), "{json}: {e}");
             assert!(e.to_string().contains(field) && e.to_string().contains("not "), "{json}: {e}");
         }
+        // A time comparison: `previous` is the same query over the earlier window, at the
+        // same granularity, exactly what the spec with that window written out gives.
+        let r = q(
+            &ds,
+            r#"{"calculations":[{"op":"COUNT"},{"op":"P99","column":"duration_ms"}],"breakdowns":["endpoint"],
+                "time_range":7200,"compare_time_offset_seconds":3600}"#,
+        )
+        .unwrap();
+        let prev = r.previous.as_deref().expect("previous");
+        assert_eq!(
+            (prev.start_time, prev.end_time, prev.granularity),
+            (r.start_time - 3600.0, r.end_time - 3600.0, r.granularity)
+        );
+        let explicit = q(
+            &ds,
+            &format!(
+                r#"{{"calculations":[{{"op":"COUNT"}},{{"op":"P99","column":"duration_ms"}}],"breakdowns":["endpoint"],
+                    "start_time":{},"end_time":{},"granularity":{}}}"#,
+                r.start_time - 3600.0,
+                r.end_time - 3600.0,
+                r.granularity
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            (&prev.results, &prev.series, prev.matched),
+            (&explicit.results, &explicit.series, explicit.matched)
+        );
+        assert!(prev.matched > 0 && prev.matched != r.matched);
+        assert!(q(&ds, r#"{"compare_time_offset_seconds":-5}"#).unwrap_err().to_string().contains("positive"));
         // Calculated fields are computed: a failure rate by endpoint.
         let r = q(
             &ds,

@@ -267,7 +267,8 @@ pub struct QuerySpec {
     #[serde(default)]
     #[cfg_attr(test, ts(optional = nullable))]
     pub formulas: Vec<NamedExpression>,
-    /// Honeycomb's time comparison: not computed yet (refused).
+    /// Honeycomb's time comparison: the result's `previous` is the same query over the
+    /// window this many seconds earlier.
     #[serde(default)]
     pub compare_time_offset_seconds: Option<f64>,
 }
@@ -282,12 +283,6 @@ impl QuerySpec {
             return refuse(
                 "formulas",
                 &format!("formulas (\"{}\") are not computed by Sightline yet; the named calculations can be queried without them", f.name),
-            );
-        }
-        if self.compare_time_offset_seconds.is_some() {
-            return refuse(
-                "compare_time_offset_seconds",
-                "time comparison is not computed by Sightline yet; run the spec again with the earlier start_time and end_time",
             );
         }
         for c in &self.calculations {

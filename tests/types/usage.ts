@@ -155,3 +155,10 @@ export function describe(e: SightlineError): string {
       return e.message;
   }
 }
+
+// A time comparison: the earlier window's result rides along as `previous`.
+export function weekOverWeek(ds: Dataset): number | undefined {
+  const r = ds.query({ calculations: [{ op: 'P99', column: 'duration_ms' }], time_range: 3600, compare_time_offset_seconds: 604800 });
+  const earlier = r.previous?.results[0]?.['P99(duration_ms)'];
+  return typeof earlier === 'number' ? earlier : undefined;
+}

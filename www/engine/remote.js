@@ -69,7 +69,7 @@ export class RemoteDataset {
   /** Runs a query spec on the server: resolves what `Dataset.query(spec)` returns. */
   async query(spec) {
     const r = await this.#post('/api/query', spec);
-    for (const h of r.heatmaps ?? []) {
+    for (const h of [...(r.heatmaps ?? []), ...(r.previous?.heatmaps ?? [])]) {
       h.counts = Uint32Array.from(h.counts);
       h.low = Uint32Array.from(h.low);
     }
