@@ -155,3 +155,35 @@ test('the explorer computes calculated fields in every part, and shows a bad exp
     assert.equal(await locator.inputValue(), value);
   }
 });
+
+test('the explorer compares with an earlier window: the breakdown shows each calculation beside its value a day before', { timeout: 60_000 }, async () => {
+  const context = await env.browser.newContext({ viewport: { width: 1280, height: 1000 }, colorScheme: 'light', timezoneId: 'UTC' });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(await routePage(page, env.baseUrl, '/e2e/explorer-earlier.html', EXPLORER));
+  const x = page.locator('sightline-explorer');
+  await page.waitForFunction(() => document.querySelector('sightline-explorer')?.source?.state === 'ready', null, { timeout: 30_000 });
+  await page.evaluate(() => {
+    document.querySelector('sightline-explorer').query = {
+      calculations: [{ op: 'COUNT' }, { op: 'P99', column: 'duration_ms' }], breakdowns: ['region'], time_range: 21600,
+    };
+  });
+  // Chosen as a person would: the TIME row's "compared with" select.
+  await x.locator('[part="compare-time"]').selectOption('3600');
+  await page.waitForFunction(() => document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-breakdown')?.result?.previous, null, { timeout: 30_000 });
+  const got = await page.evaluate(async () => {
+    const xp = document.querySelector('sightline-explorer');
+    const b = xp.shadowRoot.querySelector('sightline-breakdown');
+    const direct = await xp.source.client.query({ calculations: [{ op: 'COUNT' }, { op: 'P99', column: 'duration_ms' }], breakdowns: ['region'], time_range: 21600, compare_time_offset_seconds: 3600, disable_series: true });
+    return { csv: b.toCSV(), previous: b.result.previous.results, direct: direct.previous.results, q: xp.query.compare_time_offset_seconds };
+  });
+  assert.equal(got.q, 3600);
+  assert.deepEqual(got.previous, got.direct);
+  const header = got.csv.split('\n')[0];
+  assert.match(header, /COUNT \(1 hour ago\)/);
+  assert.match(header, /P99\(duration_ms\) \(1 hour ago\)/);
+  await page.screenshot({ path: path.join(OUT, 'explorer-earlier.png') });
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -11,6 +11,18 @@ import { Table, canvasBlob, download, toCSV } from './table.js';
 
 const MAX_CHART_LINES = 10;
 
+/** `(1 week ago)` for an offset in seconds. */
+function earlierLabel(seconds) {
+  const units = [[604800, 'week'], [86400, 'day'], [3600, 'hour'], [60, 'minute']];
+  for (const [s, name] of units) {
+    if (seconds >= s && seconds % s === 0) {
+      const n = seconds / s;
+      return `(${n} ${name}${n === 1 ? '' : 's'} ago)`;
+    }
+  }
+  return `(${seconds} s ago)`;
+}
+
 /**
  * `<sightline-breakdown calculations="COUNT, P99(duration_ms)" breakdowns="build"
  * orders="P99(duration_ms) desc" havings="COUNT > 10">`: a line chart per calculation
@@ -141,11 +153,24 @@ export class SightlineBreakdown extends Part {
     const colours = new Map();
     r.results.slice(0, MAX_CHART_LINES).forEach((row, i) => colours.set(this.#groupKey(row, breakdowns), lines[i % lines.length]));
     const calcCols = r.columns.filter((c) => !breakdowns.includes(c));
+    // A time comparison: each calculation beside its value over the earlier window.
+    const earlier = new Map((r.previous?.results ?? []).map((row) => [this.#groupKey(row, breakdowns), row]));
+    const ago = r.previous ? earlierLabel(r.start_time - r.previous.start_time) : '';
     const columns = [
       ...breakdowns.map((b, i) => ({ key: b, label: b, swatch: i === 0 })),
-      ...calcCols.map((c) => ({ key: c, label: c, numeric: true })),
+      ...calcCols.flatMap((c) => [
+        { key: c, label: c, numeric: true },
+        ...(r.previous ? [{ key: `${c} ${ago}`, label: `${c} ${ago}`, numeric: true }] : []),
+      ]),
     ];
-    const rows = r.results.map((row) => ({ ...row, __colour: colours.get(this.#groupKey(row, breakdowns)) }));
+    const rows = r.results.map((row) => {
+      const out = { ...row, __colour: colours.get(this.#groupKey(row, breakdowns)) };
+      if (r.previous) {
+        const before = earlier.get(this.#groupKey(row, breakdowns));
+        for (const c of calcCols) out[`${c} ${ago}`] = before?.[c] ?? null;
+      }
+      return out;
+    });
     this.table.set(columns, rows);
   }
 

@@ -22,6 +22,8 @@ const RANGES = [
   ['86400', 'Last 24 hours'],
   ['604800', 'Last 7 days'],
 ];
+/** Time comparison offsets (`compare_time_offset_seconds`), as the TIME row offers them. */
+const EARLIER = [['', 'no comparison'], ['3600', '1 hour ago'], ['86400', '1 day ago'], ['604800', '1 week ago']];
 const GRANULARITIES = [['', 'Auto'], ['60', '1 min'], ['300', '5 min'], ['900', '15 min'], ['3600', '1 hour'], ['86400', '1 day']];
 
 const EXPLORER_STYLE = `
@@ -757,7 +759,14 @@ export class SightlineExplorer extends SourceBound {
       else delete q.granularity;
       rerun();
     });
-    const time = el('div', { class: 'clauses' }, range, el('span', { class: 'muted', text: 'granularity' }), gran);
+    const earlier = select('Compare with', EARLIER, q.compare_time_offset_seconds ?? '');
+    earlier.setAttribute('part', 'compare-time');
+    earlier.addEventListener('change', () => {
+      if (earlier.value) q.compare_time_offset_seconds = Number(earlier.value);
+      else delete q.compare_time_offset_seconds;
+      rerun();
+    });
+    const time = el('div', { class: 'clauses' }, range, el('span', { class: 'muted', text: 'granularity' }), gran, el('span', { class: 'muted', text: 'compared with' }), earlier);
     if (custom) {
       time.append(el('span', { class: 'muted', text: formatTimeRange(q.start_time ?? 0, q.end_time ?? 0, this.getAttribute('time-zone')) }));
     }

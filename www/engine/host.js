@@ -277,6 +277,8 @@ export function createHost(ready, post) {
       }
     }
     r.series = [];
+    // A time comparison's earlier result: its table rows cross, its series do not.
+    if (r.previous) r.previous.series = [];
     return [{ result: r, charts }, transfer];
   };
 
