@@ -183,9 +183,9 @@ impl Dataset {
 
     /// This dataset's rows with `extra` columns after its own (a query's calculated
     /// fields): the columns are shared, not copied, and the result takes no more data.
-    pub fn with_columns(&self, extra: Vec<Column>) -> Dataset {
+    pub fn with_columns(&self, extra: Vec<Arc<Column>>) -> Dataset {
         let mut columns = self.columns.clone();
-        columns.extend(extra.into_iter().map(Arc::new));
+        columns.extend(extra);
         Dataset {
             columns,
             rows: self.rows,

@@ -873,7 +873,6 @@ fn eval(e: &Ast, cols: &[Arc<Column>], n: usize) -> Result<Vector> {
         }
         Ast::Call(name, args, _) => (name.as_str(), args),
     };
-    let ty = type_of(e, cols)?;
     let vals = args.iter().map(|a| eval(a, cols, n)).collect::<Result<Vec<_>>>()?;
     let nums = || vals.iter().map(|v| math(v, n)).collect::<Vec<_>>();
     Ok(match name {
@@ -988,7 +987,9 @@ fn eval(e: &Ast, cols: &[Arc<Column>], n: usize) -> Result<Vector> {
             _ => Vector::Null,
         },
         "IF" => {
-            let mut out = Out::new(ty, n);
+            // Only IF and COALESCE need their node's type (to build its output); the
+            // rest of the tree was typed once, by calculate.
+            let mut out = Out::new(type_of(e, cols)?, n);
             let pairs = args.len() / 2;
             let conds: Vec<Vec<bool>> = (0..pairs).map(|k| truthy(&vals[2 * k], n)).collect();
             let default = (args.len() % 2 == 1).then(|| &vals[args.len() - 1]);
@@ -999,7 +1000,7 @@ fn eval(e: &Ast, cols: &[Arc<Column>], n: usize) -> Result<Vector> {
             out.finish()
         }
         "COALESCE" => {
-            let mut out = Out::new(ty, n);
+            let mut out = Out::new(type_of(e, cols)?, n);
             for i in 0..n {
                 out.push(vals.iter().find(|v| !is_null(v, i)), i);
             }
@@ -1054,14 +1055,15 @@ pub fn with_calculated(ds: &Dataset, fields: &[NamedExpression]) -> Result<Optio
     if fields.is_empty() {
         return Ok(None);
     }
+    // Each field sees the dataset's columns and the fields before it; the new columns
+    // are shared with the view, never copied.
     let mut cols: Vec<Arc<Column>> = ds.columns().to_vec();
-    let mut extra = Vec::with_capacity(fields.len());
+    let base = cols.len();
     for f in fields {
         let c = calculate(f, &cols, ds.row_count())?;
-        cols.push(Arc::new(c.clone()));
-        extra.push(c);
+        cols.push(Arc::new(c));
     }
-    Ok(Some(ds.with_columns(extra)))
+    Ok(Some(ds.with_columns(cols.split_off(base))))
 }
 
 #[cfg(test)]
