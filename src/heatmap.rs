@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::column::{Column, ColumnData, Role};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
-use crate::view::{nice_step, numeric_getter, Rows, TimeAxis};
+use crate::view::{nice_step, numeric_getter, Rows, TimeAxis, Weights};
 
 /// Value axis scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -171,7 +171,7 @@ pub fn heatmap(ds: &Dataset, spec: &HeatmapSpec) -> Result<Heatmap> {
     let t0 = if spec.start_time.is_some() { t0 } else { t0.div_euclid(width) * width };
     let tb = ((t1 as i128 - t0 as i128 + width as i128 - 1) / width as i128).clamp(1, tb as i128) as usize;
     let axis = TimeAxis { column: tcol, t0, width, buckets: tb, cuts: None };
-    heatmap_rows(col, &axis, &Rows::Range(0, n), spec.value_buckets.unwrap_or(40), spec.scale)
+    heatmap_rows(col, &axis, &Rows::Range(0, n), spec.value_buckets.unwrap_or(40), spec.scale, None)
 }
 
 /// Maps a value to its value bucket. Log scale: a table indexed by the float's exponent
@@ -277,8 +277,17 @@ pub fn value_edges(lo: f64, hi: f64, min_pos: f64, vb: usize, scale: Scale) -> V
     }
 }
 
-/// Counts `rows` of the numeric column `col` on `axis` x value buckets.
-pub fn heatmap_rows(col: &Column, axis: &TimeAxis, rows: &Rows, value_buckets: usize, scale: Scale) -> Result<Heatmap> {
+/// Counts `rows` of the numeric column `col` on `axis` x value buckets; with sample
+/// rates, each event counts its rate (cells, `low`, `total` and `nulls` are then the
+/// events the sample stands for, rounded to whole events per cell).
+pub(crate) fn heatmap_rows(
+    col: &Column,
+    axis: &TimeAxis,
+    rows: &Rows,
+    value_buckets: usize,
+    scale: Scale,
+    weights: Option<Weights>,
+) -> Result<Heatmap> {
     let get = numeric_getter(col)?;
     let tb = axis.buckets.max(1);
     let vb = value_buckets.clamp(1, 1000);
@@ -317,8 +326,26 @@ pub fn heatmap_rows(col: &Column, axis: &TimeAxis, rows: &Rows, value_buckets: u
     let log = scale == Scale::Log;
     let bucketer = Bucketer::new(&value_edges, log);
     let bucket = |v: f64| bucketer.bucket(v);
-    // Fast path: contiguous rows per bucket over a float column without nulls.
-    if let (Some(ranges), ColumnData::Float(vals), None) = (ranges, &col.data, col.validity.words()) {
+    if let Some(wt) = weights {
+        let (mut cells, mut lows, mut t_sum, mut n_sum) = (vec![0f64; tb * vb], vec![0f64; tb], 0f64, 0f64);
+        axis.each_bucketed(rows, |t, i| {
+            let w = wt.get(i);
+            let Some(v) = get.get(i).filter(|v| !v.is_nan()) else {
+                n_sum += w;
+                return;
+            };
+            t_sum += w;
+            if log && v <= 0.0 {
+                lows[t] += w;
+            } else {
+                cells[t * vb + bucket(v)] += w;
+            }
+        });
+        let whole = |x: &f64| x.round().min(u32::MAX as f64) as u32;
+        counts = cells.iter().map(whole).collect();
+        low = lows.iter().map(whole).collect();
+        (total, nulls) = (t_sum.round() as u64, n_sum.round() as u64);
+    } else if let (Some(ranges), ColumnData::Float(vals), None) = (ranges, &col.data, col.validity.words()) {
         for (t, (s, e)) in ranges.into_iter().enumerate() {
             let row = &mut counts[t * vb..(t + 1) * vb];
             for &v in vals.get(s..e).unwrap_or(&[]) {

@@ -17,6 +17,10 @@ use crate::query::spec::{
     check_calculation, Calc, FilterSpec, HeatmapOptions, Op, QuerySpec, DEFAULT_LIMIT, MAX_LIMIT,
 };
 
+/// The column Honeycomb reads each event's sample rate from (OpenTelemetry data and
+/// its own SDKs write it).
+pub const SAMPLE_RATE: &str = "SampleRate";
+
 /// A column as a plan sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ColumnMeta {
@@ -62,6 +66,28 @@ impl Catalog {
             .iter()
             .position(|c| c.name == name)
             .ok_or_else(|| Error::UnknownColumn { column: name.to_string() })
+    }
+
+    /// The column of sample rates: `named` (`""` for none), or without a name
+    /// [`SAMPLE_RATE`] when the table has a numeric column of that name.
+    pub fn sample_rate_column(&self, named: Option<&str>) -> Result<Option<usize>> {
+        let i = match named {
+            Some("") => return Ok(None),
+            Some(name) => self.index(name)?,
+            None => match self.columns.iter().position(|c| c.name == SAMPLE_RATE && c.role == Role::Number) {
+                Some(i) => i,
+                None => return Ok(None),
+            },
+        };
+        let c = &self.columns[i];
+        if c.role != Role::Number {
+            return Err(Error::Operator {
+                op: "sample_rate_column".into(),
+                column: c.name.clone(),
+                message: format!("a sample rate must be a number, this column is {}", c.type_name),
+            });
+        }
+        Ok(Some(i))
     }
 
     /// The default time column: one named `timestamp`, `time`, `@timestamp` or `_time`,
@@ -177,6 +203,8 @@ pub struct QueryPlan {
     pub heatmap: HeatmapOptions,
     /// Compute `series`.
     pub series: bool,
+    /// The sample-rate column weighting the calculations, if any.
+    pub weight: Option<usize>,
 }
 
 impl QueryPlan {
@@ -307,6 +335,7 @@ impl QueryPlan {
         if let Some(z) = spec.time_zone.as_deref() {
             crate::tz::Zone::parse(z)?;
         }
+        let weight = cat.sample_rate_column(spec.sample_rate_column.as_deref())?;
         let mut heatmap = spec.heatmap.clone().unwrap_or_default();
         heatmap.scale = Some(heatmap.scale.unwrap_or(Scale::Log));
         Ok(QueryPlan {
@@ -321,6 +350,7 @@ impl QueryPlan {
             time_column,
             heatmap,
             series: !spec.disable_series,
+            weight,
         })
     }
 

@@ -105,6 +105,32 @@ pub(crate) fn numeric_getter(col: &Column) -> Result<NumView<'_>> {
     Ok(NumView { data, validity })
 }
 
+/// Per-row sample rates, as Honeycomb reads its `SampleRate` attribute: an event kept
+/// by 1-in-N sampling stands for N events. A rate that is null, not finite or below 1
+/// counts as 1 (not sampled): no event ever stands for less than itself.
+#[derive(Clone, Copy)]
+pub(crate) struct Weights<'a>(NumView<'a>);
+
+impl<'a> Weights<'a> {
+    /// The rates of a numeric column.
+    pub(crate) fn of(col: &'a Column) -> Result<Weights<'a>> {
+        numeric_getter(col).map(Weights).map_err(|_| Error::Operator {
+            op: "sample_rate_column".into(),
+            column: col.name.clone(),
+            message: format!("a sample rate must be a number, this column is {}", col.arrow_type),
+        })
+    }
+
+    /// The weight of row `i`.
+    #[inline(always)]
+    pub(crate) fn get(&self, i: usize) -> f64 {
+        match self.0.get(i) {
+            Some(r) if r >= 1.0 && r.is_finite() => r,
+            _ => 1.0,
+        }
+    }
+}
+
 /// Round time steps, in seconds.
 const STEPS: [f64; 24] = [
     1.0,

@@ -633,3 +633,92 @@ fn calculated_fields_agree_with_duckdb() {
     println!("{} calculated-field queries compared with DuckDB", ours.len());
     assert!(failures.is_empty(), "{} differ:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// Sample rates weight COUNT, SUM, AVG and percentiles as Honeycomb weights them
+/// (MIN, MAX and COUNT_DISTINCT not), and a time comparison's `previous` is the same
+/// query over the earlier window: each against hand-written DuckDB SQL. The rate is
+/// the integer column `i` (nulls, zero and negatives count as 1), so the percentile
+/// twin is `quantile_cont` over the events the sample stands for (each row repeated
+/// `rate` times).
+#[test]
+fn sample_rates_and_time_offsets_agree_with_duckdb() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("oracle-weighted");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rng = Rng(0x5eed_5a3e_0000_0016);
+    let w = "(CASE WHEN i >= 1 THEN i ELSE 1 END)";
+    let calcs = json!([
+        { "op": "COUNT" }, { "op": "SUM", "column": "f" }, { "op": "AVG", "column": "f" },
+        { "op": "P50", "column": "f" }, { "op": "P90", "column": "u" }, { "op": "P001", "column": "f" },
+        { "op": "MIN", "column": "f" }, { "op": "MAX", "column": "u" }, { "op": "COUNT_DISTINCT", "column": "s_high" }
+    ]);
+    let weighted_select = format!(
+        "sum({w}), sum(f * {w}), sum(f * {w}) / sum(CASE WHEN f IS NOT NULL THEN {w} END), \
+         (SELECT quantile_cont(x.f, 0.5) FROM x WHERE x.g IS NOT DISTINCT FROM t.s_low), \
+         (SELECT quantile_cont(x.u, 0.9) FROM x WHERE x.g IS NOT DISTINCT FROM t.s_low), \
+         (SELECT quantile_cont(x.f, 0.001) FROM x WHERE x.g IS NOT DISTINCT FROM t.s_low), \
+         min(f), max(u), count(DISTINCT s_high)"
+    );
+    let plain_select = "count(*), sum(f), avg(f), quantile_cont(f, 0.5), quantile_cont(u, 0.9), \
+                        quantile_cont(f, 0.001), min(f), max(u), count(DISTINCT s_high)";
+    let (mut cases, mut ours, mut labels) = (Vec::new(), Vec::new(), Vec::new());
+    for d in 0..3 {
+        let bytes = dataset(&mut rng, [1, 900, 6000][d], d % 2 == 0);
+        let path = dir.join(format!("data{d}.arrow"));
+        std::fs::write(&path, &bytes).unwrap();
+        let mut ds = Dataset::new();
+        ds.push(&bytes).unwrap();
+        ds.finish().unwrap();
+        let t0 = T0_MS / 1000 + 1200;
+        for (label, weighted, offset) in [("weighted", true, false), ("offset", false, true), ("both", true, true)] {
+            let mut spec = json!({ "calculations": calcs, "breakdowns": ["s_low"], "limit": 1000,
+                                   "start_time": t0, "end_time": t0 + 1800 });
+            if weighted {
+                spec["sample_rate_column"] = json!("i");
+            }
+            if offset {
+                spec["compare_time_offset_seconds"] = json!(900);
+            }
+            let parsed: QuerySpec = serde_json::from_value(spec.clone()).unwrap();
+            let r = run(&ds, &parsed).unwrap_or_else(|e| panic!("{spec}: {e}"));
+            assert_eq!(r.sample_rate_column.as_deref(), weighted.then_some("i"), "{label}");
+            let (r, lo) = if offset { (*r.previous.clone().expect("previous"), t0 - 900) } else { (r, t0) };
+            let window = format!("epoch_ms(ts) >= {} AND epoch_ms(ts) < {}", lo * 1000, (lo + 1800) * 1000);
+            let sql = if weighted {
+                format!(
+                    "WITH x AS (SELECT s_low AS g, f, u FROM t, range({w}::BIGINT) WHERE {window}) \
+                     SELECT s_low, {weighted_select} FROM t WHERE {window} GROUP BY s_low"
+                )
+            } else {
+                format!("SELECT s_low, {plain_select} FROM t WHERE {window} GROUP BY s_low")
+            };
+            cases.push(json!({ "data": path.to_str().unwrap(), "sql": sql }));
+            ours.push(r);
+            labels.push(format!("data{d} {label}"));
+        }
+    }
+    let theirs = duckdb(&dir, &cases);
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for (k, (r, rows)) in ours.iter().zip(&theirs).enumerate() {
+        let want: BTreeMap<String, Vec<J>> = rows.iter().map(|row| (key_of(&row[..1]), row[1..].to_vec())).collect();
+        let got: BTreeMap<String, Vec<J>> = r
+            .results
+            .iter()
+            .map(|row| {
+                let vals: Vec<J> = row.0.iter().map(|(_, c)| cell_json(c)).collect();
+                (key_of(&vals[..1]), vals[1..].to_vec())
+            })
+            .collect();
+        compared += want.len();
+        let same = want.len() == got.len()
+            && want.iter().all(|(key, w)| {
+                got.get(key).is_some_and(|g| g.len() == w.len() && g.iter().zip(w).all(|(a, b)| close(a, b)))
+            });
+        if !same {
+            failures.push(format!("{}\n  sql    {}\n  duckdb {want:?}\n  ours   {got:?}", labels[k], cases[k]["sql"]));
+        }
+    }
+    println!("{} weighted / time-offset queries, {compared} groups compared with DuckDB", ours.len());
+    assert!(compared > 10, "too few groups compared: {compared}");
+    assert!(failures.is_empty(), "{} differ:\n{}", failures.len(), failures.join("\n"));
+}

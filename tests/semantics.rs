@@ -240,3 +240,104 @@ fn day_buckets_follow_local_midnight_across_dst() {
     let r = q(&ds, serde_json::json!({"granularity": 3600, "time_zone": "Asia/Kolkata"}));
     assert!(r.series.iter().all(|s| (num(s.get("time")) as i64 + 19_800) % 3600 == 0), "{:?}", r.series[0]);
 }
+
+/// Sample rates: a query over sampled events with a `SampleRate` column gives what the
+/// same query gives over the events they stand for (each row repeated `rate` times,
+/// no rate column): COUNT, SUM, AVG, percentiles, CONCURRENCY, RATE_*, HEATMAP cells,
+/// in results and in every series bucket. MIN, MAX and COUNT_DISTINCT are not weighted.
+#[test]
+fn sample_rates_answer_for_the_events_they_stand_for() {
+    use arrow_array::{Int64Array, StringArray};
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let (mut t, mut d, mut r, mut k) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut te, mut de, mut ke) = (Vec::new(), Vec::new(), Vec::new());
+    let mut now = T;
+    for _ in 0..3000 {
+        now += next(3) as i64;
+        let dur = match next(20) {
+            0 => None,
+            1 => Some(0.0),
+            _ => Some(1.0 + next(5000) as f64 / 7.0),
+        };
+        let rate = match next(6) {
+            0 => None,
+            1 => Some(0),
+            2 => Some(-3),
+            _ => Some(1 + next(20) as i64),
+        };
+        let key = ["a", "b", "c"][next(3) as usize];
+        t.push(now);
+        d.push(dur);
+        r.push(rate);
+        k.push(key);
+        for _ in 0..rate.filter(|x| *x >= 1).unwrap_or(1) {
+            te.push(now);
+            de.push(dur);
+            ke.push(key);
+        }
+    }
+    let ts = |v: &Vec<i64>| -> ArrayRef { Arc::new(TimestampSecondArray::from(v.clone())) };
+    let sampled = ipc::dataset(vec![
+        ("timestamp", ts(&t)),
+        ("duration_ms", Arc::new(Float64Array::from(d.clone()))),
+        ("SampleRate", Arc::new(Int64Array::from(r.clone()))),
+        ("k", Arc::new(StringArray::from(k.clone()))),
+    ]);
+    let full = ipc::dataset(vec![
+        ("timestamp", ts(&te)),
+        ("duration_ms", Arc::new(Float64Array::from(de))),
+        ("k", Arc::new(StringArray::from(ke))),
+    ]);
+    let spec = serde_json::json!({
+        "calculations": [{"op": "COUNT"}, {"op": "SUM", "column": "duration_ms"}, {"op": "AVG", "column": "duration_ms"},
+                         {"op": "P50", "column": "duration_ms"}, {"op": "P99", "column": "duration_ms"},
+                         {"op": "CONCURRENCY", "column": "duration_ms"}, {"op": "RATE_SUM", "column": "duration_ms"},
+                         {"op": "RATE_AVG", "column": "duration_ms"}, {"op": "MIN", "column": "duration_ms"},
+                         {"op": "HEATMAP", "column": "duration_ms"}],
+        "breakdowns": ["k"], "start_time": T, "end_time": T + 3600, "granularity": 120,
+        "heatmap": {"value_buckets": 17}
+    });
+    let a = q(&sampled, spec.clone());
+    let b = q(&full, spec.clone());
+    assert_eq!(a.sample_rate_column.as_deref(), Some("SampleRate"));
+    assert_eq!(b.sample_rate_column, None);
+    let close = |x: &Cell, y: &Cell| match (x, y) {
+        (Cell::Num(x), Cell::Num(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
+        _ => x == y,
+    };
+    let same_rows = |xs: &[sightline::query::Row], ys: &[sightline::query::Row], what: &str| {
+        assert_eq!(xs.len(), ys.len(), "{what}: row counts");
+        for (x, y) in xs.iter().zip(ys) {
+            for ((kx, vx), (ky, vy)) in x.0.iter().zip(&y.0) {
+                assert_eq!(kx, ky);
+                assert!(close(vx, vy), "{what} {kx}: sampled {vx:?}, expanded {vy:?}\n{x:?}\n{y:?}");
+            }
+        }
+    };
+    same_rows(&a.results, &b.results, "results");
+    same_rows(&a.series, &b.series, "series");
+    let (ha, hb) = (&a.heatmaps[0].heatmap, &b.heatmaps[0].heatmap);
+    assert_eq!(
+        (ha.counts.clone(), ha.low.clone(), ha.total, ha.nulls),
+        (hb.counts.clone(), hb.low.clone(), hb.total, hb.nulls)
+    );
+    assert!(ha.total > 3000, "weighted total {}", ha.total);
+
+    // `""` turns weighting off; a rate column that is not a number is refused by name.
+    let mut off = spec.clone();
+    off["sample_rate_column"] = serde_json::json!("");
+    let u = q(&sampled, off);
+    assert_eq!(u.sample_rate_column, None);
+    assert_eq!(u.heatmaps[0].heatmap.total + u.heatmaps[0].heatmap.nulls, 3000);
+    let mut bad = spec.clone();
+    bad["sample_rate_column"] = serde_json::json!("k");
+    let e = run(&sampled, &serde_json::from_value(bad).unwrap()).unwrap_err();
+    assert!(e.to_string().contains("\"k\"") || e.to_string().contains("k:"), "{e}");
+    assert!(e.to_string().contains("sample rate"), "{e}");
+}

@@ -489,6 +489,15 @@ async fn query_once(
     refuse_calculated(spec)?;
     let cat = catalog(schema);
     let plan = QueryPlan::new(&cat, spec)?;
+    if let Some(w) = plan.weight {
+        // Refused, never answered unweighted: a sampled table's COUNT would be 1/N of the truth.
+        return Err(sightline::Error::Operator {
+            op: "sample_rate_column".into(),
+            column: cat.columns[w].name.clone(),
+            message: "weighting by sample rate is not compiled to ClickHouse SQL yet; set sample_rate_column to \"\" for unweighted figures, or run the spec in the browser (mode=local)".into(),
+        }
+        .into());
+    }
     let table = quote_table(&schema.table).map_err(|e| ParamError::new("source", e))?;
     let col = |i: usize| &schema.columns[i];
     let filters = plan.filters.iter().map(|f| compile_filter(schema, f)).collect::<Result<Vec<_>, _>>()?;
@@ -801,6 +810,7 @@ async fn query_once(
         scanned,
         matched,
         groups: n_groups.max(if nk == 0 { 1 } else { 0 }),
+        sample_rate_column: None,
         previous: None,
     })
 }

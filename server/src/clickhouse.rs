@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use sightline::column::TimeUnit;
 use sightline::query::spec::{FilterSpec, Value};
 
-use crate::source::{EventsRequest, Order, ParamError};
+use crate::source::{EventsRequest, Order, ParamError, SAMPLE_RATE};
 
 /// How the filters treat a ClickHouse column.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -386,6 +386,30 @@ pub fn compile(schema: &ChSchema, req: &EventsRequest, max_seconds: u64) -> Resu
             })
             .collect::<Result<Vec<_>, _>>()?
             .join(", "),
+    };
+    // A sample writes the rate it applied into `SampleRate` (times the row's own rate),
+    // so the engine's weighted calculations answer for every matching row.
+    let select = match req.sample.filter(|p| *p < 1.0) {
+        None => select,
+        Some(p) => {
+            let factor = format!("{:?}", 1.0 / p);
+            let own = schema.column(SAMPLE_RATE).filter(|c| c.kind == Kind::Num);
+            let rate = match own {
+                Some(c) => {
+                    let v = format!("toFloat64({})", quote_ident(&c.name));
+                    format!("ifNull(if({v} >= 1 AND isFinite({v}), {v}, 1), 1) * {factor}")
+                }
+                None => factor,
+            };
+            let rate = format!("toFloat64({rate}) AS {}", quote_ident(SAMPLE_RATE));
+            let names: Vec<&str> = match &req.columns {
+                None => schema.columns.iter().map(|c| c.name.as_str()).collect(),
+                Some(cols) => cols.iter().map(String::as_str).collect(),
+            };
+            let mut parts: Vec<String> = names.iter().filter(|n| **n != SAMPLE_RATE).map(|n| quote_ident(n)).collect();
+            parts.push(rate);
+            parts.join(", ")
+        }
     };
     let tcol = match &req.time_column {
         Some(n) => {
@@ -810,7 +834,7 @@ mod tests {
         let sql = compile(&schema(), &req, 30).unwrap();
         assert_eq!(
             sql,
-            "SELECT `s`, `timestamp` FROM `db`.`events` WHERE `timestamp` >= fromUnixTimestamp64Nano(100000000000, 'UTC') \
+            "SELECT `s`, `timestamp`, toFloat64(2.0) AS `SampleRate` FROM `db`.`events` WHERE `timestamp` >= fromUnixTimestamp64Nano(100000000000, 'UTC') \
 AND `timestamp` < fromUnixTimestamp64Nano(200500000000, 'UTC') AND ((`i` < 3) OR (position(`s`, '%_') > 0)) \
 AND rand() < 2147483648 ORDER BY `timestamp` DESC LIMIT 500 SETTINGS output_format_arrow_string_as_string = 1, \
 output_format_arrow_low_cardinality_as_dictionary = 1, max_execution_time = 30 FORMAT ArrowStream"

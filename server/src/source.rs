@@ -13,7 +13,7 @@ use std::sync::Arc;
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
 use arrow_ipc::CompressionType;
-use arrow_schema::{Schema, SchemaRef};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use serde::Deserialize;
 
 use sightline::column::{ColumnData, Role};
@@ -330,6 +330,37 @@ fn value_len(column: &str, v: &Value) -> Result<usize, ParamError> {
     }
 }
 
+/// The column a sampled stream writes each row's sample rate into (the engine weighs by it).
+pub const SAMPLE_RATE: &str = sightline::plan::SAMPLE_RATE;
+
+/// Row `k`'s sample rate in a numeric column, as the engine reads it: a rate that is
+/// null, not a number, not finite or below 1 is 1.
+fn row_rate(a: &dyn Array, k: usize) -> f64 {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::*;
+    if a.is_null(k) {
+        return 1.0;
+    }
+    let v = match a.data_type() {
+        DataType::Float64 => a.as_primitive::<Float64Type>().value(k),
+        DataType::Float32 => a.as_primitive::<Float32Type>().value(k) as f64,
+        DataType::Int64 => a.as_primitive::<Int64Type>().value(k) as f64,
+        DataType::Int32 => a.as_primitive::<Int32Type>().value(k) as f64,
+        DataType::Int16 => a.as_primitive::<Int16Type>().value(k) as f64,
+        DataType::Int8 => a.as_primitive::<Int8Type>().value(k) as f64,
+        DataType::UInt64 => a.as_primitive::<UInt64Type>().value(k) as f64,
+        DataType::UInt32 => a.as_primitive::<UInt32Type>().value(k) as f64,
+        DataType::UInt16 => a.as_primitive::<UInt16Type>().value(k) as f64,
+        DataType::UInt8 => a.as_primitive::<UInt8Type>().value(k) as f64,
+        _ => 1.0,
+    };
+    if v >= 1.0 && v.is_finite() {
+        v
+    } else {
+        1.0
+    }
+}
+
 /// Selected rows, in output order. A contiguous run (no filters, no sample, stored or
 /// sorted time order) stays a range, so sending a whole table costs no row list.
 #[derive(Debug, Clone, PartialEq)]
@@ -388,6 +419,10 @@ pub struct Selection {
     pub matched: usize,
     /// Column indices to send.
     pub projection: Vec<usize>,
+    /// With a sample: the factor (1 / fraction) each row's sample rate is multiplied by
+    /// in the `SampleRate` column sent (replaced, or added when the table has none), so
+    /// that the engine's weighted calculations answer for every matching row.
+    pub rate: Option<f64>,
 }
 
 /// An embedded source: record batches held in memory, plus the same rows loaded into
@@ -545,7 +580,7 @@ impl Table {
                     end = end.min(start.saturating_add(l));
                 }
             }
-            return Ok(Selection { rows: Picked::Range { start, end, reverse }, matched, projection });
+            return Ok(Selection { rows: Picked::Range { start, end, reverse }, matched, projection, rate: None });
         }
         let mut list: Vec<u32> = match rows {
             Rows::Range(a, b) => (a as u32..b as u32).collect(),
@@ -579,15 +614,21 @@ impl Table {
         if let Some(l) = req.limit {
             list.truncate(l.min(usize::MAX as u64) as usize);
         }
-        Ok(Selection { rows: Picked::List(list), matched, projection })
+        let rate = req.sample.filter(|p| *p < 1.0).map(|p| 1.0 / p);
+        Ok(Selection { rows: Picked::List(list), matched, projection, rate })
     }
 
     /// The schema of a selection's record batches (its projected columns).
     pub fn projected_schema(&self, sel: &Selection) -> SchemaRef {
-        Arc::new(Schema::new_with_metadata(
-            sel.projection.iter().map(|i| self.schema.field(*i).clone()).collect::<Vec<_>>(),
-            self.schema.metadata().clone(),
-        ))
+        let mut fields: Vec<Field> = sel.projection.iter().map(|i| self.schema.field(*i).clone()).collect();
+        if sel.rate.is_some() {
+            let rate = Field::new(SAMPLE_RATE, DataType::Float64, false);
+            match fields.iter().position(|f| f.name() == SAMPLE_RATE) {
+                Some(k) => fields[k] = rate,
+                None => fields.push(rate),
+            }
+        }
+        Arc::new(Schema::new_with_metadata(fields, self.schema.metadata().clone()))
     }
 
     /// The selected rows `a..b` (positions in output order) as one record batch of
@@ -618,6 +659,24 @@ impl Table {
             })
             .collect::<Result<Vec<ArrayRef>, _>>()
             .map_err(err_string)?;
+        let mut columns = columns;
+        if let Some(factor) = sel.rate {
+            // Each row's own rate (1 without one), times the sample's.
+            let own = match self.schema.index_of(SAMPLE_RATE) {
+                Ok(c) => {
+                    let arrays: Vec<&dyn Array> = used.iter().map(|b| self.batches[*b].column(c).as_ref()).collect();
+                    Some(arrow_select::interleave::interleave(&arrays, &idx).map_err(err_string)?)
+                }
+                Err(_) => None,
+            };
+            let rates: ArrayRef = Arc::new(arrow_array::Float64Array::from_iter_values(
+                (0..chunk.len()).map(|k| own.as_ref().map_or(1.0, |a| row_rate(a.as_ref(), k)) * factor),
+            ));
+            match sel.projection.iter().position(|c| self.schema.field(*c).name() == SAMPLE_RATE) {
+                Some(k) => columns[k] = rates,
+                None => columns.push(rates),
+            }
+        }
         RecordBatch::try_new(schema.clone(), columns).map_err(err_string)
     }
 
@@ -780,6 +839,26 @@ mod tests {
         assert!((1700..2300).contains(&half), "{half}");
         let again = run(&t, &EventsRequest { sample: Some(0.5), seed: Some(3), ..Default::default() }).row_count();
         assert_eq!(half, again);
+        // A sample writes its rate into SampleRate, so a weighted COUNT answers for every row.
+        let sampled = run(&t, &EventsRequest { sample: Some(0.25), seed: Some(9), ..Default::default() });
+        assert!(sampled.column(SAMPLE_RATE).is_ok());
+        let count = |ds: &Dataset| {
+            let r = sightline::query::run(ds, &QuerySpec::default()).unwrap();
+            match r.results[0].get("COUNT") {
+                Some(sightline::query::Cell::Num(x)) => *x,
+                other => panic!("{other:?}"),
+            }
+        };
+        let (whole, estimate) = (count(&run(&t, &EventsRequest::default())), count(&sampled));
+        assert_eq!(estimate, sampled.row_count() as f64 * 4.0);
+        assert!((estimate - whole).abs() < whole * 0.1, "{estimate} vs {whole}");
+        // A rate already there is multiplied, not replaced: sampling a sampled stream again.
+        let sel = t.select(&EventsRequest { sample: Some(0.5), seed: Some(1), ..Default::default() }).unwrap();
+        let schema = t.projected_schema(&sel);
+        let batch = t.batch(&sel, &schema, 0, sel.rows.len());
+        let again = Table::from_batches("again", "file", "test", schema, [batch]).unwrap();
+        let twice = run(&again, &EventsRequest { sample: Some(0.5), seed: Some(2), ..Default::default() });
+        assert_eq!(count(&twice), twice.row_count() as f64 * 4.0);
     }
 
     #[test]

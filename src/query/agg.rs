@@ -6,11 +6,17 @@
 //! ranks per group with `select_nth_unstable`: exact, linear interpolation between
 //! closest ranks (numpy's default, DuckDB's `quantile_cont`). NaN counts as missing for
 //! numeric calculations. COUNT_DISTINCT sorts (group, value) pairs: exact.
+//!
+//! With sample rates ([`Weights`]) an event stands for `rate` events, as Honeycomb
+//! weighs them: COUNT is the sum of rates, SUM the sum of value x rate, AVG that over
+//! the rates of the events with a value, a percentile the one of the multiset where
+//! each value appears `rate` times (the same interpolation over the expanded ranks),
+//! CONCURRENCY and RATE_* built on those; MIN, MAX and COUNT_DISTINCT are not weighted.
 
 use crate::column::ColumnData;
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
-use crate::view::{numeric_getter, NumView, TimeAxis};
+use crate::view::{numeric_getter, NumView, TimeAxis, Weights};
 
 use super::spec::{Calc, Op};
 use crate::view::Rows;
@@ -46,15 +52,16 @@ fn unkey(k: u64) -> f64 {
 /// Computes `calcs` for each of `n` groups; `gid[k]` is the group of the k-th row of `rows`.
 /// With `series` (`Some(buckets)`), group ids are `rank * buckets + bucket` and RATE
 /// calculations give the change from the previous non-empty bucket of the same rank.
-pub fn aggregate(
+pub(crate) fn aggregate(
     ds: &Dataset,
     calcs: &[Calc],
     rows: &Rows,
     gid: &[u32],
     n: usize,
     axis: Option<&TimeAxis>,
+    weights: Option<Weights>,
 ) -> Result<Aggregates> {
-    aggregate_with(ds, calcs, rows, gid, n, axis, None)
+    aggregate_with(ds, calcs, rows, gid, n, axis, None, weights)
 }
 
 pub(crate) fn aggregate_series(
@@ -64,8 +71,9 @@ pub(crate) fn aggregate_series(
     gid: &[u32],
     n: usize,
     axis: &TimeAxis,
+    weights: Option<Weights>,
 ) -> Result<Aggregates> {
-    aggregate_with(ds, calcs, rows, gid, n, Some(axis), Some(axis.buckets))
+    aggregate_with(ds, calcs, rows, gid, n, Some(axis), Some(axis.buckets), weights)
 }
 
 /// Per-group sum, non-null count, min and max, kept together so that a row touches
@@ -75,6 +83,8 @@ struct Acc {
     sum: f64,
     min: f64,
     max: f64,
+    /// Sum of the weights of the values (`nn` unweighted).
+    w: f64,
     nn: u32,
 }
 
@@ -116,8 +126,29 @@ fn each_value(view: &NumView, rows: &Rows, gid: &[u32], f: &mut impl FnMut(usize
     }
 }
 
-fn basic(view: &NumView, rows: &Rows, gid: &[u32], n: usize) -> Basic {
-    let mut acc = vec![Acc { sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, nn: 0 }; n];
+fn basic(view: &NumView, rows: &Rows, gid: &[u32], n: usize, weights: Option<Weights>) -> Basic {
+    let mut acc = vec![Acc { sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, w: 0.0, nn: 0 }; n];
+    if let Some(wt) = weights {
+        let mut k = 0;
+        rows.each(|i| {
+            let g = gid[k] as usize;
+            k += 1;
+            let Some(v) = view.get(i).filter(|v| !v.is_nan()) else { return };
+            if let Some(a) = acc.get_mut(g) {
+                let w = wt.get(i);
+                a.sum += v * w;
+                a.w += w;
+                a.nn += 1;
+                if v < a.min {
+                    a.min = v;
+                }
+                if v > a.max {
+                    a.max = v;
+                }
+            }
+        });
+        return Basic { acc };
+    }
     let mut add = |g: usize, v: f64| {
         if !v.is_nan() {
             if let Some(a) = acc.get_mut(g) {
@@ -133,7 +164,76 @@ fn basic(view: &NumView, rows: &Rows, gid: &[u32], n: usize) -> Basic {
         }
     };
     each_value(view, rows, gid, &mut add);
+    for a in &mut acc {
+        a.w = a.nn as f64;
+    }
     Basic { acc }
+}
+
+/// Percentiles `ps` of each group's values where each value counts `weight` times:
+/// over `W` total weight, the value at expanded rank `p (W - 1)` (interpolated between
+/// the ranks either side), the value at rank `r` being the first whose cumulative
+/// weight exceeds `r`. With integer rates this is exactly the unweighted percentile of
+/// the events the sample stands for.
+fn weighted_percentiles(
+    view: &NumView,
+    rows: &Rows,
+    gid: &[u32],
+    nn: &[u32],
+    ps: &[f64],
+    wt: Weights,
+) -> Vec<Vec<Option<f64>>> {
+    let n = nn.len();
+    let mut offsets = Vec::with_capacity(n + 1);
+    let mut total = 0usize;
+    offsets.push(0);
+    for c in nn {
+        total += *c as usize;
+        offsets.push(total);
+    }
+    let mut cursor = offsets.clone();
+    let mut buf = vec![(0u64, 0f64); total];
+    let mut k = 0;
+    rows.each(|i| {
+        let g = gid[k] as usize;
+        k += 1;
+        if let Some(v) = view.get(i).filter(|v| !v.is_nan()) {
+            if let (Some(c), true) = (cursor.get_mut(g), g < n) {
+                if let Some(slot) = buf.get_mut(*c) {
+                    *slot = (key(v), wt.get(i));
+                    *c += 1;
+                }
+            }
+        }
+    });
+    let mut out = vec![vec![None; n]; ps.len()];
+    for g in 0..n {
+        let s = &mut buf[offsets[g]..offsets[g + 1]];
+        if s.is_empty() {
+            continue;
+        }
+        s.sort_unstable_by_key(|x| x.0);
+        let total_w: f64 = s.iter().map(|x| x.1).sum();
+        // The value at expanded rank r: the first whose cumulative weight exceeds r.
+        let at = |r: f64, from: &mut usize, cum: &mut f64| -> f64 {
+            while *from + 1 < s.len() && *cum + s[*from].1 <= r {
+                *cum += s[*from].1;
+                *from += 1;
+            }
+            unkey(s[*from].0)
+        };
+        let (mut j0, mut c0) = (0usize, 0f64);
+        for (j, p) in ps.iter().enumerate() {
+            let pos = (p * (total_w - 1.0)).max(0.0);
+            let lo = pos.floor();
+            let frac = pos - lo;
+            let a = at(lo, &mut j0, &mut c0);
+            let (mut j1, mut c1) = (j0, c0);
+            let b = if frac > 0.0 { at(lo + 1.0, &mut j1, &mut c1) } else { a };
+            out[j][g] = Some(crate::compare::interpolate(a, b, frac)).filter(|v| !v.is_nan());
+        }
+    }
+    out
 }
 
 /// Exact percentiles `ps` (ascending fractions) of each group's values.
@@ -230,6 +330,7 @@ fn count_distinct(ds: &Dataset, col: usize, rows: &Rows, gid: &[u32], n: usize) 
 /// `rank * buckets + start bucket`) one value per (rank, bucket) cell, including cells
 /// no span starts in; otherwise one value per group over the whole axis. Spans are cut
 /// at the end of the axis; durations that are null, NaN or not positive cover nothing.
+#[allow(clippy::too_many_arguments)]
 fn concurrency(
     view: &NumView,
     axis: &TimeAxis,
@@ -237,6 +338,7 @@ fn concurrency(
     gid: &[u32],
     n: usize,
     series: Option<usize>,
+    weights: Option<Weights>,
 ) -> Vec<Option<f64>> {
     let (times, spu) = match &axis.column.data {
         ColumnData::Time { values, unit, .. } => (values.as_slice(), unit.seconds_per_unit()),
@@ -249,7 +351,7 @@ fn concurrency(
     // covered buckets (so a day-long span costs O(1), not a step per bucket).
     let mut covered = vec![0.0f64; n];
     let mut full = match series {
-        Some(_) => vec![0i64; n + 1],
+        Some(_) => vec![0f64; n + 1],
         None => Vec::new(),
     };
     let mut k = 0;
@@ -268,10 +370,11 @@ fn concurrency(
         if e <= s {
             return;
         }
+        let w = weights.map_or(1.0, |wt| wt.get(i));
         match series {
             None => {
                 if let Some(c) = covered.get_mut(g) {
-                    *c += e - s;
+                    *c += (e - s) * w;
                 }
             }
             Some(nb) => {
@@ -280,7 +383,7 @@ fn concurrency(
                 let base = rank * nb;
                 let end0 = axis.end(b0) as f64;
                 if e <= end0 {
-                    covered[base + b0] += e - s;
+                    covered[base + b0] += (e - s) * w;
                     return;
                 }
                 // The bucket holding the span's last instant (e is exclusive).
@@ -302,11 +405,11 @@ fn concurrency(
                         break;
                     }
                 }
-                covered[base + b0] += end0 - s;
-                covered[base + last] += e - axis.start(last) as f64;
+                covered[base + b0] += (end0 - s) * w;
+                covered[base + last] += (e - axis.start(last) as f64) * w;
                 if last > b0 + 1 {
-                    full[base + b0 + 1] += 1;
-                    full[base + last] -= 1;
+                    full[base + b0 + 1] += w;
+                    full[base + last] -= w;
                 }
             }
         }
@@ -319,11 +422,11 @@ fn concurrency(
         Some(nb) => {
             let mut out = vec![None; n];
             for rank in 0..n / nb {
-                let mut running = 0i64;
+                let mut running = 0f64;
                 for b in 0..nb {
                     let c = rank * nb + b;
                     running += full[c];
-                    let v = covered[c] / width(b) + running as f64;
+                    let v = covered[c] / width(b) + running;
                     if v > 0.0 {
                         out[c] = Some(v);
                     }
@@ -335,6 +438,7 @@ fn concurrency(
 }
 
 /// RATE_AVG / RATE_SUM / RATE_MAX.
+#[allow(clippy::too_many_arguments)]
 fn rate(
     op: Op,
     view: &NumView,
@@ -343,6 +447,7 @@ fn rate(
     gid: &[u32],
     n: usize,
     series: Option<usize>,
+    weights: Option<Weights>,
 ) -> Result<Vec<Option<f64>>> {
     let times = match &axis.column.data {
         ColumnData::Time { values, .. } => values.as_slice(),
@@ -386,7 +491,7 @@ fn rate(
     occupied.sort_unstable();
     occupied.dedup();
     let compact: Vec<u32> = cell_id.iter().map(|c| occupied.binary_search(c).map_or(u32::MAX, |j| j as u32)).collect();
-    let b = basic(view, &Rows::List(sub), &compact, occupied.len());
+    let b = basic(view, &Rows::List(sub), &compact, occupied.len(), weights);
     let mut out = vec![None; n];
     // Cells in (group, bucket) order: each group's buckets in time order.
     let (mut group, mut prev, mut diffs, mut total) = (usize::MAX, None::<f64>, 0usize, 0.0);
@@ -407,7 +512,7 @@ fn rate(
             continue;
         }
         let v = match op {
-            Op::RateAvg => a.sum / a.nn as f64,
+            Op::RateAvg => a.sum / a.w,
             Op::RateSum => a.sum,
             _ => a.max,
         };
@@ -426,6 +531,7 @@ fn rate(
     Ok(out)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn aggregate_with(
     ds: &Dataset,
     calcs: &[Calc],
@@ -434,6 +540,7 @@ fn aggregate_with(
     n: usize,
     axis: Option<&TimeAxis>,
     series: Option<usize>,
+    weights: Option<Weights>,
 ) -> Result<Aggregates> {
     let mut counts = vec![0u32; n];
     if n == 1 {
@@ -463,14 +570,14 @@ fn aggregate_with(
             .collect();
         if let Some(view) = &view {
             if has(&|o| matches!(o, Op::Sum | Op::Avg | Op::Min | Op::Max | Op::Percentile(_))) {
-                let b = basic(view, rows, gid, n);
+                let b = basic(view, rows, gid, n, weights);
                 for c in &mine {
                     let pick = |f: &dyn Fn(&Acc) -> f64| -> Option<Vec<Option<f64>>> {
                         Some(b.acc.iter().map(|a| (a.nn > 0).then(|| f(a))).collect())
                     };
                     let v = match calcs[*c].op {
                         Op::Sum => pick(&|a| a.sum),
-                        Op::Avg => pick(&|a| a.sum / a.nn as f64),
+                        Op::Avg => pick(&|a| a.sum / a.w),
                         Op::Min => pick(&|a| a.min),
                         Op::Max => pick(&|a| a.max),
                         _ => None,
@@ -482,7 +589,10 @@ fn aggregate_with(
                 if !ps.is_empty() {
                     ps.sort_by(|a, b| a.1.total_cmp(&b.1));
                     let fr: Vec<f64> = ps.iter().map(|x| x.1).collect();
-                    let out = percentiles(view, rows, gid, &b.nn(), &fr);
+                    let out = match weights {
+                        Some(wt) => weighted_percentiles(view, rows, gid, &b.nn(), &fr, wt),
+                        None => percentiles(view, rows, gid, &b.nn(), &fr),
+                    };
                     for ((c, _), v) in ps.iter().zip(out) {
                         values[*c] = v;
                     }
@@ -496,21 +606,36 @@ fn aggregate_with(
                     let (Some(view), Some(axis)) = (&view, axis) else {
                         return Err(Error::Spec("CONCURRENCY needs a time column and a numeric duration".into()));
                     };
-                    values[*c] = concurrency(view, axis, rows, gid, n, series);
+                    values[*c] = concurrency(view, axis, rows, gid, n, series, weights);
                 }
                 op @ (Op::RateAvg | Op::RateSum | Op::RateMax) => {
                     let (Some(view), Some(axis)) = (&view, axis) else {
                         return Err(Error::Spec("RATE calculations need a time column".into()));
                     };
-                    values[*c] = rate(op, view, axis, rows, gid, n, series)?;
+                    values[*c] = rate(op, view, axis, rows, gid, n, series, weights)?;
                 }
                 _ => {}
             }
         }
     }
+    // COUNT: events, or with sample rates the events they stand for.
+    let weighted_counts = weights.filter(|_| calcs.iter().any(|c| c.op == Op::Count)).map(|wt| {
+        let mut sums = vec![0f64; n];
+        let mut k = 0;
+        rows.each(|i| {
+            if let Some(s) = sums.get_mut(gid[k] as usize) {
+                *s += wt.get(i);
+            }
+            k += 1;
+        });
+        sums
+    });
     for (c, calc) in calcs.iter().enumerate() {
         if calc.op == Op::Count {
-            values[c] = counts.iter().map(|x| Some(*x as f64)).collect();
+            values[c] = match &weighted_counts {
+                Some(w) => w.iter().map(|x| Some(*x)).collect(),
+                None => counts.iter().map(|x| Some(*x as f64)).collect(),
+            };
         }
         if values[c].is_empty() {
             values[c] = vec![None; n];

@@ -142,6 +142,11 @@ pub struct QueryResult {
     pub matched: u64,
     /// Groups before havings and limit.
     pub groups: u64,
+    /// The column whose sample rates weighted the calculations (COUNT, SUM, AVG,
+    /// percentiles, HEATMAP, CONCURRENCY, RATE_*), when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub sample_rate_column: Option<String>,
     /// With `compare_time_offset_seconds`: the same query over the window that many
     /// seconds earlier (same granularity, so bucket `i` of each lines up).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -617,7 +622,11 @@ pub fn execute(ds: &Dataset, plan: &QueryPlan, spec: &QuerySpec) -> Result<Query
         }
         _ => None,
     };
-    let values = agg::aggregate(ds, calcs, &rows, &groups.gid, groups.n, axis.as_ref())?;
+    let weights = match plan.weight.and_then(|i| ds.columns().get(i)) {
+        Some(c) => Some(crate::view::Weights::of(c)?),
+        None => None,
+    };
+    let values = agg::aggregate(ds, calcs, &rows, &groups.gid, groups.n, axis.as_ref(), weights)?;
     let counts = &values.counts;
     let present: Vec<usize> = (0..groups.n).filter(|g| counts[*g] > 0 || plan.breakdowns.is_empty()).collect();
     let n_groups = present.len() as u64;
@@ -704,7 +713,7 @@ pub fn execute(ds: &Dataset, plan: &QueryPlan, spec: &QuerySpec) -> Result<Query
             }
         });
         let n = kept.len() * nb;
-        let sv = agg::aggregate_series(ds, calcs, &Rows::List(sub), &sgid, n, axis)?;
+        let sv = agg::aggregate_series(ds, calcs, &Rows::List(sub), &sgid, n, axis, weights)?;
         let edges = axis.edges();
         for (r, (_, key)) in kept.iter().enumerate() {
             for (b, edge) in edges.iter().take(nb).enumerate() {
@@ -737,7 +746,8 @@ pub fn execute(ds: &Dataset, plan: &QueryPlan, spec: &QuerySpec) -> Result<Query
             Some(r) => r.axis(axis.column),
             None => *axis,
         };
-        let h = heatmap_rows(col, &hax, &rows, ho.value_buckets.unwrap_or(40), ho.scale.unwrap_or(Scale::Log))?;
+        let h =
+            heatmap_rows(col, &hax, &rows, ho.value_buckets.unwrap_or(40), ho.scale.unwrap_or(Scale::Log), weights)?;
         heatmaps.push(NamedHeatmap { name: c.name.clone(), heatmap: h });
     }
 
@@ -757,6 +767,7 @@ pub fn execute(ds: &Dataset, plan: &QueryPlan, spec: &QuerySpec) -> Result<Query
         scanned,
         matched,
         groups: n_groups,
+        sample_rate_column: plan.weight.map(|i| ds.columns()[i].name.clone()),
         previous: None,
     })
 }

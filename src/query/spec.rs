@@ -271,6 +271,12 @@ pub struct QuerySpec {
     /// window this many seconds earlier.
     #[serde(default)]
     pub compare_time_offset_seconds: Option<f64>,
+    /// The column holding each event's sample rate (an event kept by 1-in-N sampling
+    /// has N), which weights COUNT, SUM, AVG, percentiles, HEATMAP, CONCURRENCY and
+    /// RATE_* as Honeycomb does. Absent: `SampleRate` when the data has a numeric
+    /// column of that name. `""`: unweighted, whatever the data has.
+    #[serde(default)]
+    pub sample_rate_column: Option<String>,
 }
 
 impl QuerySpec {
