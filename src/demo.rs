@@ -47,11 +47,23 @@ pub struct DemoOptions {
     pub span_s: i64,
     /// Rows per record batch.
     pub batch_rows: usize,
+    /// Sampling at the source, as a rules sampler such as Refinery does it: every error
+    /// (5xx) and every request of a second or more is kept with `SampleRate` 1, and one
+    /// in `keep_one_in` of the others with `SampleRate` `keep_one_in`. 0 or 1: every row,
+    /// no `SampleRate` column. `rows` counts the requests before sampling.
+    pub keep_one_in: u32,
 }
 
 impl Default for DemoOptions {
     fn default() -> Self {
-        DemoOptions { rows: 100_000, seed: 42, end_s: DEFAULT_END_S, span_s: 86_400, batch_rows: 65_536 }
+        DemoOptions {
+            rows: 100_000,
+            seed: 42,
+            end_s: DEFAULT_END_S,
+            span_s: 86_400,
+            batch_rows: 65_536,
+            keep_one_in: 1,
+        }
     }
 }
 
@@ -70,9 +82,19 @@ impl DemoOptions {
     fn start_s(&self) -> i64 {
         self.end_s - self.span_s
     }
-    /// The window's fraction `f` (0..1) as unix seconds.
+    /// The last day's fraction `f` (0..1) as unix seconds (the window's, when shorter
+    /// than a day): incidents happen on the last day of a longer window.
     fn at(&self, f: f64) -> i64 {
-        self.start_s() + (self.span_s as f64 * f) as i64
+        let day = self.span_s.min(86_400);
+        self.end_s - day + (day as f64 * f) as i64
+    }
+    /// Whole days in the window (1 unless it is a multiple of a day).
+    fn days(&self) -> f64 {
+        if self.span_s >= 86_400 && self.span_s % 86_400 == 0 {
+            (self.span_s / 86_400) as f64
+        } else {
+            1.0
+        }
     }
     /// The incidents in this window.
     pub fn incidents(&self) -> Vec<Incident> {
@@ -162,6 +184,17 @@ const USER_AGENTS: [&str; 10] = [
 const ERRORS_5XX: [&str; 3] =
     ["upstream timeout: search-index", "database: deadlock detected", "internal: nil pointer in handler"];
 const ERRORS_4XX: [&str; 3] = ["invalid token", "rate limit exceeded", "not found"];
+
+/// The schema of the demo with `opts`: [`schema`], plus `SampleRate` when sampled.
+pub fn schema_for(opts: &DemoOptions) -> SchemaRef {
+    let base = schema();
+    if opts.keep_one_in <= 1 {
+        return base;
+    }
+    let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("SampleRate", DataType::Int32, false));
+    Arc::new(Schema::new(fields).with_metadata(base.metadata().clone()))
+}
 
 /// The demo schema.
 pub fn schema() -> SchemaRef {
@@ -266,6 +299,9 @@ fn pick_weighted(rng: &mut Rng, weights: &[f64]) -> usize {
 pub struct Generator {
     opts: DemoOptions,
     rng: Rng,
+    /// Sampling decisions, apart from `rng`: a sampled stream is a subset of the
+    /// unsampled one with the same seed, row for row.
+    sampler: Rng,
     customers: Customers,
     next_row: usize,
     schema: SchemaRef,
@@ -307,9 +343,10 @@ impl Generator {
         Generator {
             opts,
             rng: Rng::new(opts.seed),
+            sampler: Rng::new(opts.seed ^ 0x5A3F_1E00_0000_0016),
             customers: Customers::new(opts.seed),
             next_row: 0,
-            schema: schema(),
+            schema: schema_for(&opts),
             values,
             endpoint_weights: ENDPOINTS.iter().map(|e| e.2).collect(),
             endpoint_keys,
@@ -325,7 +362,13 @@ impl Generator {
 /// Maps a uniform position `u` in the window to a time fraction whose density follows
 /// `1 - 0.5 cos(2 pi (x - 1/8))`: quietest at 03:00 UTC, busiest at 15:00 UTC (for a
 /// 24 h window). Inverts the CDF with Newton's method (the density is at least 0.5).
-fn diurnal(u: f64, _o: DemoOptions) -> f64 {
+fn diurnal(u: f64, o: DemoOptions) -> f64 {
+    // Several days: the same curve each day.
+    let days = o.days();
+    if days > 1.0 {
+        let k = (u * days).floor().min(days - 1.0);
+        return (k + diurnal((u * days - k).clamp(0.0, 1.0 - 1e-12), DemoOptions { span_s: 86_400, ..o })) / days;
+    }
     use std::f64::consts::TAU;
     let phase = 0.125;
     let cdf = |x: f64| x - 0.5 * ((TAU * (x - phase)).sin() - (TAU * -phase).sin()) / TAU;
@@ -379,6 +422,8 @@ impl Generator {
         let mut db_ms = Float64Builder::with_capacity(n);
         let mut bytes = Int64Builder::with_capacity(n);
         let mut cache = BooleanBuilder::with_capacity(n);
+        let mut sample_rate = Int32Builder::with_capacity(n);
+        let keep = o.keep_one_in.max(1);
         let rows = o.rows.max(1) as f64;
         let mut hex = [0u8; 32];
         for _ in 0..n {
@@ -446,6 +491,26 @@ impl Generator {
                     code = 201;
                 }
             }
+            // Every draw of the row first, so that a sampled stream is the unsampled one
+            // minus the rows it drops (the same seed gives the same rows).
+            let (a, z) = (r.next_u64(), r.next_u64());
+            let agent = if r.chance(0.6) { c % 4 } else { 4 + (c + r.below(2)) % 6 };
+            let size = if code >= 400 { 120.0 } else { median * 40.0 * (0.8 * r.normal()).exp() };
+            let cached = if route.contains("search") || route.contains("orders") || route.contains("customers") {
+                Some(r.chance(if hurt { 0.05 } else { 0.6 }))
+            } else {
+                None
+            };
+            if keep > 1 {
+                // Errors and slow requests are all kept; one in `keep` of the rest.
+                if code >= 500 || d >= 1000.0 {
+                    sample_rate.append_value(1);
+                } else if self.sampler.below(keep as usize) == 0 {
+                    sample_rate.append_value(keep as i32);
+                } else {
+                    continue;
+                }
+            }
             ts.append_value(t_ms);
             dur.append_value((d * 1000.0).round() / 1000.0);
             endpoint.push(self.endpoint_keys[e]);
@@ -457,29 +522,22 @@ impl Generator {
             region.push(reg as i8);
             host.push((reg * HOSTS_PER_REGION + h) as i16);
             error.append_option(err);
-            let (a, z) = (r.next_u64(), r.next_u64());
             for (k, byte) in hex.iter_mut().enumerate() {
                 let nib = if k < 16 { (a >> (k * 4)) & 15 } else { (z >> ((k - 16) * 4)) & 15 };
                 *byte = b"0123456789abcdef"[nib as usize];
             }
             trace.append_value(std::str::from_utf8(&hex).unwrap_or(""));
-            let agent = if r.chance(0.6) { c % 4 } else { 4 + (c + r.below(2)) % 6 };
             ua.push(agent as i8);
             db_calls.append_value(calls);
             db_ms.append_option(dbt.map(|x| (x * 1000.0).round() / 1000.0));
-            let size = if code >= 400 { 120.0 } else { median * 40.0 * (0.8 * r.normal()).exp() };
             bytes.append_value(size as i64 + 64);
-            if route.contains("search") || route.contains("orders") || route.contains("customers") {
-                cache.append_value(r.chance(if hurt { 0.05 } else { 0.6 }));
-            } else {
-                cache.append_null();
-            }
+            cache.append_option(cached);
         }
         let v = &self.values;
         let d8 = |keys: Vec<i8>, values: &ArrayRef| -> Result<ArrayRef> {
             Ok(Arc::new(DictionaryArray::<Int8Type>::try_new(Int8Array::from(keys), values.clone()).map_err(gen_err)?))
         };
-        let cols: Vec<ArrayRef> = vec![
+        let mut cols: Vec<ArrayRef> = vec![
             Arc::new(ts.finish()),
             Arc::new(dur.finish()),
             d8(endpoint, &v[0])?,
@@ -498,6 +556,9 @@ impl Generator {
             Arc::new(bytes.finish()),
             Arc::new(cache.finish()),
         ];
+        if keep > 1 {
+            cols.push(Arc::new(sample_rate.finish()));
+        }
         RecordBatch::try_new(self.schema.clone(), cols).map_err(gen_err)
     }
 }
@@ -630,5 +691,54 @@ mod tests {
         let distinct = counts.iter().filter(|x| **x > 0).count();
         assert!(counts[0] > 10 * counts[100], "head {} vs rank 100 {}", counts[0], counts[100]);
         assert!(distinct > 10_000, "only {distinct} customers seen");
+    }
+
+    /// A week sampled at the source: a daily traffic curve each day, the incidents on
+    /// the last day, and `SampleRate` making the weighted COUNT the requests before
+    /// sampling (every 5xx kept with rate 1, so error counts are exact).
+    #[test]
+    fn sampled_week_answers_for_every_request() {
+        let rows = 200_000;
+        let week = DemoOptions { rows, span_s: 8 * 86_400, keep_one_in: 10, ..Default::default() };
+        let mut ds = crate::Dataset::new();
+        ds.push(&ipc_stream(&week).unwrap()).unwrap();
+        ds.finish().unwrap();
+        assert!(ds.row_count() < rows / 5, "{} rows kept of {rows}", ds.row_count());
+        let q = |spec: serde_json::Value| crate::query::run(&ds, &serde_json::from_value(spec).unwrap()).unwrap();
+        let num = |c: Option<&crate::query::Cell>| match c {
+            Some(crate::query::Cell::Num(x)) => *x,
+            other => panic!("{other:?}"),
+        };
+        let all = q(serde_json::json!({}));
+        assert_eq!(all.sample_rate_column.as_deref(), Some("SampleRate"));
+        let count = num(all.results[0].get("COUNT"));
+        assert!((count - rows as f64).abs() < rows as f64 * 0.02, "weighted COUNT {count} of {rows}");
+        // Each of the 8 days carries about an eighth, busiest in the afternoon of each.
+        let days = q(
+            serde_json::json!({ "granularity": 86400, "start_time": week.end_s - 8 * 86400, "end_time": week.end_s }),
+        );
+        assert_eq!(days.series.len(), 8);
+        for d in &days.series {
+            let c = num(d.get("COUNT"));
+            assert!((c - rows as f64 / 8.0).abs() < rows as f64 * 0.01, "a day has {c}");
+        }
+        // The bad build is on the last day only.
+        let bad = q(
+            serde_json::json!({ "breakdowns": ["build_id"], "filters": [{ "column": "build_id", "op": "=", "value": BAD_BUILD }],
+                                        "start_time": week.end_s - 86400, "end_time": week.end_s }),
+        );
+        let early = q(serde_json::json!({ "filters": [{ "column": "build_id", "op": "=", "value": BAD_BUILD }],
+                                          "end_time": week.end_s - 86400 }));
+        assert!(!bad.results.is_empty());
+        assert_eq!(early.matched, 0);
+        // The same seed unsampled: the sampled stream is it minus dropped rows, so the
+        // weighted count of kept-whole rows (5xx) is exact.
+        let mut full = crate::Dataset::new();
+        full.push(&ipc_stream(&DemoOptions { keep_one_in: 1, ..week }).unwrap()).unwrap();
+        full.finish().unwrap();
+        let errors = serde_json::json!({ "filters": [{ "column": "status_code", "op": ">=", "value": 500 }], "breakdowns": ["region"] });
+        let theirs = crate::query::run(&full, &serde_json::from_value(errors.clone()).unwrap()).unwrap();
+        assert_eq!(q(errors).results, theirs.results);
+        assert_eq!(full.row_count(), rows);
     }
 }

@@ -440,6 +440,13 @@ pub struct LineSeries {
     pub name: String,
     /// One value per time bucket; `null` is a gap.
     pub values: Vec<Option<f64>>,
+    /// Drawn dashed: the same group over an earlier window (a time comparison).
+    #[serde(default)]
+    pub dashed: bool,
+    /// Index of its colour in the palette (default: its own index), so that a group's
+    /// earlier line takes the group's colour.
+    #[serde(default)]
+    pub colour: Option<usize>,
 }
 
 /// A time series chart: buckets of `granularity` seconds from `start_time`.
@@ -538,7 +545,8 @@ pub fn render_lines(chart: &LineChart, opts: &RenderOptions) -> Result<Rendered>
         .map_err(plot_err)?;
         // Last series first, so that the first (the top group) is drawn on top.
         for (k, s) in chart.series.iter().enumerate().rev() {
-            let colour = colours[k % colours.len()];
+            let colour = colours[s.colour.unwrap_or(k) % colours.len()];
+            let dashed = s.dashed;
             let mut run: Vec<(i32, i32)> = Vec::new();
             let flush = |run: &mut Vec<(i32, i32)>| -> Result<()> {
                 match run.len() {
@@ -547,6 +555,16 @@ pub fn render_lines(chart: &LineChart, opts: &RenderOptions) -> Result<Rendered>
                         let (x, y) = run[0];
                         root.draw(&Circle::new((x, y), (1.5 * dpr).round().max(1.0) as i32, colour.filled()))
                             .map_err(plot_err)?;
+                    }
+                    _ if dashed => {
+                        let (dash, gap) = ((5.0 * dpr).round() as i32, (4.0 * dpr).round() as i32);
+                        root.draw(&plotters::element::DashedPathElement::new(
+                            std::mem::take(run),
+                            dash,
+                            gap,
+                            stroke(colour, 1.5),
+                        ))
+                        .map_err(plot_err)?
                     }
                     _ => root.draw(&PathElement::new(std::mem::take(run), stroke(colour, 1.5))).map_err(plot_err)?,
                 }
@@ -660,8 +678,13 @@ mod tests {
             end_time: 600.0,
             granularity: 60.0,
             series: vec![
-                LineSeries { name: "a".into(), values: vec![Some(1.0), Some(5.0), None, Some(3.0), Some(10.0)] },
-                LineSeries { name: "b".into(), values: vec![Some(2.0); 10] },
+                LineSeries {
+                    name: "a".into(),
+                    values: vec![Some(1.0), Some(5.0), None, Some(3.0), Some(10.0)],
+                    dashed: false,
+                    colour: None,
+                },
+                LineSeries { name: "b".into(), values: vec![Some(2.0); 10], dashed: false, colour: None },
             ],
             unit: Some("ms".into()),
         };
@@ -678,10 +701,43 @@ mod tests {
         assert!(has(blue, x(30.0), x(90.0)));
         assert!(!has(blue, x(100.0), x(200.0)));
         assert!(has([0xf2, 0x8e, 0x2b], x(300.0), x(500.0)));
-        let bad =
-            LineChart { series: vec![LineSeries { name: "x".into(), values: vec![Some(1.0); 11] }], ..chart.clone() };
+        let bad = LineChart {
+            series: vec![LineSeries { values: vec![Some(1.0); 11], ..chart.series[1].clone() }],
+            ..chart.clone()
+        };
         assert!(render_lines(&bad, &o).unwrap_err().to_string().contains("11 values"));
         let bad = LineChart { end_time: 0.0, ..chart };
         assert!(render_lines(&bad, &o).is_err());
+    }
+
+    /// A time comparison's earlier line: dashed, in its group's colour.
+    #[test]
+    fn draws_earlier_lines_dashed_in_the_groups_colour() {
+        let line =
+            |v: f64, dashed: bool| LineSeries { name: "g".into(), values: vec![Some(v); 10], dashed, colour: Some(0) };
+        let chart = LineChart {
+            start_time: 0.0,
+            end_time: 600.0,
+            granularity: 60.0,
+            series: vec![line(2.0, false), line(8.0, true)],
+            unit: None,
+        };
+        let r =
+            render_lines(&chart, &RenderOptions { width: 400, height: 200, dpr: 1.0, ..Default::default() }).unwrap();
+        let blue = [0x4e, 0x79, 0xa7];
+        // Runs of the colour along the row of each line, across the plot.
+        let runs = |v: f64| {
+            let (lo, hi) = (0.0, 8.0);
+            let ticks = value_ticks(lo, hi, Scale::Linear, ((200.0 - 34.0) / 36.0f64).floor() as usize);
+            let top = ticks.last().copied().unwrap_or(hi).max(hi);
+            let y = (r.plot.y + r.plot.h * (1.0 - v / top)).round() as usize;
+            let (x0, x1) = ((r.plot.x + 40.0) as usize, (r.plot.x + r.plot.w - 40.0) as usize);
+            let on: Vec<bool> = (x0..x1)
+                .map(|x| (y.saturating_sub(1)..=y + 1).any(|yy| r.rgba[(yy * 400 + x) * 4..][..3] == blue))
+                .collect();
+            on.windows(2).filter(|w| w[1] && !w[0]).count() + usize::from(on[0])
+        };
+        assert_eq!(runs(2.0), 1, "the current line is solid");
+        assert!(runs(8.0) > 10, "the earlier line is dashed: {} runs", runs(8.0));
     }
 }

@@ -241,7 +241,8 @@ impl JsDataset {
     }
 
     /// Runs a query with a HEATMAP calculation and draws its first heatmap (the filters
-    /// and time range apply): as `renderHeatmap`, plus `matched`.
+    /// and time range apply): as `renderHeatmap`, plus `matched` and, when sample rates
+    /// weighted the counts, `sample_rate_column`.
     #[wasm_bindgen(js_name = renderQuery)]
     pub fn render_query(&self, spec: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
         let spec: crate::query::QuerySpec = from_js(spec, "query spec")?;
@@ -250,6 +251,9 @@ impl JsDataset {
         let h = &r.heatmaps.first().ok_or_else(|| spec_err("the query has no HEATMAP calculation".into()))?.heatmap;
         let obj = rendered_to_js(&render_heatmap(h, &opts).map_err(js_err)?, Some(h))?;
         set(&obj, "matched", &JsValue::from_f64(r.matched as f64))?;
+        if let Some(c) = &r.sample_rate_column {
+            set(&obj, "sample_rate_column", &JsValue::from_str(c))?;
+        }
         Ok(obj.into())
     }
 

@@ -4,6 +4,30 @@ import './sightline.js';
 import { displayText } from './shared/text.js';
 
 const explorer = document.getElementById('explorer');
+const week = document.getElementById('week');
+
+// The week: a calculated field, weighted figures (the stream carries SampleRate) and the
+// last day beside the same day a week earlier.
+week.query = {
+  calculated_fields: [{ name: 'is_fail', expression: 'IF(GTE($status_code, 500), 1, 0)' }],
+  calculations: [
+    { op: 'HEATMAP', column: 'duration_ms' },
+    { op: 'COUNT' },
+    { op: 'AVG', column: 'is_fail' },
+    { op: 'P99', column: 'duration_ms' },
+  ],
+  breakdowns: ['region'],
+  orders: [{ op: 'AVG', column: 'is_fail', order: 'descending' }],
+  time_range: 86400,
+  granularity: 1800,
+  compare_time_offset_seconds: 604800,
+};
+// Loaded after the first explorer: it has the network and the cores first.
+explorer.addEventListener(
+  'sightline-ready',
+  () => requestIdleCallback(() => (week.src = week.dataset.src), { timeout: 2000 }),
+  { once: true },
+);
 const form = document.getElementById('lens-form');
 const input = document.getElementById('customer');
 const list = document.getElementById('customers');

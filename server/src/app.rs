@@ -437,10 +437,10 @@ fn arrow_response(body: Body, compression: Compression, headers: &[(&'static str
 async fn demo_stream(State(state): State<Shared>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let query = query_pairs(raw.as_deref())?;
     for (k, _) in &query {
-        if !["rows", "seed", "compression", "batch_rows"].contains(&k.as_str()) {
+        if !["rows", "seed", "compression", "batch_rows", "days", "keep"].contains(&k.as_str()) {
             return Err(ParamError::new(
                 "query",
-                format!("unknown parameter \"{k}\" (rows, seed, compression, batch_rows)"),
+                format!("unknown parameter \"{k}\" (rows, seed, compression, batch_rows, days, keep)"),
             )
             .into());
         }
@@ -458,11 +458,28 @@ async fn demo_stream(State(state): State<Shared>, RawQuery(raw): RawQuery) -> Re
         .unwrap_or_default()
         .parse::<Compression>()
         .map_err(|e| ParamError::new("compression", e.to_string()))?;
-    let gen = demo::Generator::new(DemoOptions { rows, seed, batch_rows, ..Default::default() });
+    let days = param::<i64>(&query, "days")?.unwrap_or(1);
+    if !(1..=31).contains(&days) {
+        return Err(ParamError::new("days", "between 1 and 31").into());
+    }
+    let keep_one_in = param::<u32>(&query, "keep")?.unwrap_or(1);
+    if !(1..=10_000).contains(&keep_one_in) {
+        return Err(ParamError::new("keep", "between 1 and 10000 (keep one in this many ordinary requests)").into());
+    }
+    let gen = demo::Generator::new(DemoOptions {
+        rows,
+        seed,
+        batch_rows,
+        span_s: days * 86_400,
+        keep_one_in,
+        ..Default::default()
+    });
     let schema = gen.schema();
     let deadline = Instant::now() + state.config.timeout;
     let body = ipc_body(schema, gen.map(|b| b.map_err(|e| e.to_string())), compression, deadline)?;
-    Ok(arrow_response(body, compression, &[("x-sightline-rows", rows.to_string())]))
+    // Sampled, the rows sent are not known before the stream ends.
+    let headers: &[(&str, String)] = if keep_one_in > 1 { &[] } else { &[("x-sightline-rows", rows.to_string())] };
+    Ok(arrow_response(body, compression, headers))
 }
 
 async fn demo_schema() -> Json<serde_json::Value> {

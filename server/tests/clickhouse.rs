@@ -189,9 +189,18 @@ fn compare(id: &str, check: Check, limit: Option<u64>, embedded: &Dataset, ch: &
     match check {
         Check::Count => assert_eq!(er.len(), cr.len(), "{id}: row count"),
         Check::Sample => {
-            let (_, all) = rows(unsampled.unwrap());
+            let (un, all) = rows(unsampled.unwrap());
+            // Both write the rate the sample applied (1 / 0.3) into SampleRate, the last column.
+            assert_eq!(cn.last().map(String::as_str), Some("SampleRate"), "{id}: the rate column");
+            assert_eq!(&cn[..cn.len() - 1], &un[..], "{id}: the other columns");
+            for r in cr.iter().chain(&er) {
+                assert!(matches!(r.last(), Some(C::N(x)) if (x - 1.0 / 0.3).abs() < 1e-9), "{id}: rate {:?}", r.last());
+            }
             let keys: std::collections::HashSet<String> = all.iter().map(|r| key(r)).collect();
-            assert!(cr.iter().all(|r| keys.contains(&key(r))), "{id}: a sampled row is not in the full answer");
+            assert!(
+                cr.iter().all(|r| keys.contains(&key(&r[..r.len() - 1]))),
+                "{id}: a sampled row is not in the full answer"
+            );
             let expect = all.len() as f64 * 0.3;
             let sd = (all.len() as f64 * 0.3 * 0.7).sqrt();
             assert!((cr.len() as f64 - expect).abs() < 5.0 * sd, "{id}: {} rows of {}", cr.len(), all.len());

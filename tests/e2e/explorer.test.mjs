@@ -927,3 +927,97 @@ test('load() takes an apache-arrow Table (the page\'s own apache-arrow)', { time
   await assertClean(assert, page, log);
   await context.close();
 });
+
+test('demo page: a week sampled at the source, weighted, with a calculated field and last week drawn dashed', { timeout: 180_000 }, async () => {
+  const { context, page, log } = await openPage(env.browser);
+  await page.goto(env.baseUrl);
+  // Fetched after the first explorer is ready.
+  await page.waitForFunction(() => document.getElementById('week').source?.state === 'ready', null, { timeout: 90_000, polling: 100 });
+  const ready = (await page.evaluate(() => window.__events)).filter((e) => e.type === 'sightline-ready').map((e) => e.id);
+  assert.deepEqual(ready, ['explorer', 'week']);
+  const breakdownOf = () => {
+    const b = document.getElementById('week').shadowRoot.querySelector('sightline-breakdown');
+    const r = b?.result;
+    if (!r?.previous || !b.shadowRoot.querySelector('figure canvas')) return null;
+    return {
+      rows: document.getElementById('week').source.rows,
+      weighted: r.sample_rate_column,
+      columns: r.columns,
+      results: r.results,
+      previous: r.previous.results,
+      status: b.shadowRoot.querySelector('[part="status"]').textContent,
+      legends: [...b.shadowRoot.querySelectorAll('figure')].map((f) => ({
+        title: f.querySelector('h4').textContent,
+        dashed: [...f.querySelectorAll('.legend .swatch.dashed')].length,
+        names: [...f.querySelectorAll('.legend > span')].map((s) => s.textContent),
+      })),
+      heatmapStatus: document.getElementById('week').shadowRoot.querySelector('sightline-heatmap').shadowRoot.querySelector('.detail')?.textContent ?? '',
+    };
+  };
+  await page.waitForFunction(breakdownOf, null, { timeout: 60_000, polling: 200 });
+  const got = await page.evaluate(breakdownOf);
+  // ~110,000 rows answer for 1,000,000 requests.
+  assert.ok(got.rows > 50_000 && got.rows < 200_000, `${got.rows} rows loaded`);
+  assert.equal(got.weighted, 'SampleRate');
+  assert.match(got.status, /weighted by SampleRate/);
+  assert.match(got.heatmapStatus, /weighted by SampleRate: [\d,]+ events represented/);
+  assert.deepEqual(got.columns, ['region', 'COUNT', 'AVG(is_fail)', 'P99(duration_ms)']);
+  assert.equal(got.results.length, 4);
+  // The calculated field orders the regions: the bad build's region fails most.
+  assert.equal(got.results[0].region, 'us-east-1');
+  for (let i = 1; i < got.results.length; i++) assert.ok(got.results[i - 1]['AVG(is_fail)'] >= got.results[i]['AVG(is_fail)']);
+  // Each chart: one solid and one dashed line per region, the dashed one named for last week.
+  assert.equal(got.legends.length, 3);
+  for (const l of got.legends) {
+    assert.equal(l.dashed, 4, `${l.title}: ${JSON.stringify(l.names)}`);
+    assert.ok(l.names.filter((n) => n.endsWith('(1 week ago)')).length === 4, JSON.stringify(l.names));
+  }
+
+  // The oracle: the same seed unsampled (every row), in a second worker. The sampled
+  // stream is that stream minus the rows it dropped, so weighted counts of rows kept
+  // whole (every 5xx) are exact, and the total is within sampling error.
+  const check = await page.evaluate(async () => {
+    const full = document.createElement('sightline-source');
+    full.id = 'full';
+    full.setAttribute('src', '/api/demo?rows=1000000&days=8');
+    document.body.append(full);
+    await new Promise((resolve, reject) => {
+      full.addEventListener('sightline-ready', resolve, { once: true });
+      full.addEventListener('sightline-error', (e) => reject(new Error(e.detail.message)), { once: true });
+    });
+    const spec = (extra) => ({
+      calculated_fields: [{ name: 'is_fail', expression: 'IF(GTE($status_code, 500), 1, 0)' }],
+      calculations: [{ op: 'COUNT' }, { op: 'SUM', column: 'is_fail' }],
+      breakdowns: ['region'],
+      time_range: 86400,
+      compare_time_offset_seconds: 604800,
+      disable_series: true,
+      ...extra,
+    });
+    const week = document.getElementById('week').source.client;
+    const whole = full.source.client;
+    const out = {
+      sampled: await week.query(spec({})),
+      unweighted: await week.query(spec({ sample_rate_column: '' })),
+      full: await whole.query(spec({})),
+    };
+    full.remove();
+    return out;
+  });
+  const byRegion = (r) => Object.fromEntries(r.results.map((x) => [x.region, x]));
+  for (const window of ['now', 'previous']) {
+    const pick = (r) => byRegion(window === 'now' ? r : r.previous);
+    const [s, u, f] = [pick(check.sampled), pick(check.unweighted), pick(check.full)];
+    for (const region of Object.keys(f)) {
+      assert.equal(s[region]['SUM(is_fail)'], f[region]['SUM(is_fail)'], `${window} ${region}: 5xx counts are exact`);
+      const err = Math.abs(s[region].COUNT - f[region].COUNT) / f[region].COUNT;
+      assert.ok(err < 0.05, `${window} ${region}: weighted COUNT ${s[region].COUNT} vs ${f[region].COUNT}`);
+      assert.ok(u[region].COUNT < f[region].COUNT / 3, `${window} ${region}: unweighted would say ${u[region].COUNT}`);
+    }
+  }
+  assert.equal(check.full.sample_rate_column, undefined);
+  await page.waitForTimeout(300);
+  await page.locator('#week').screenshot({ path: path.join(OUT, 'demo-week.png') });
+  await assertClean(assert, page, log);
+  await context.close();
+});

@@ -124,7 +124,7 @@ export async function openPage(browser, options = {}) {
     window.__events = [];
     for (const type of ['sightline-select', 'sightline-query-change', 'sightline-progress', 'sightline-error', 'sightline-row-click', 'sightline-ready', 'sightline-baseline-change']) {
       document.addEventListener(type, (e) => {
-        window.__events.push({ type, target: e.target.localName, detail: JSON.parse(JSON.stringify(e.detail ?? null)) });
+        window.__events.push({ type, target: e.target.localName, id: e.target.id, detail: JSON.parse(JSON.stringify(e.detail ?? null)) });
       });
     }
   });

@@ -4,24 +4,13 @@
 
 import { devicePixelRatio, displayText, drawMessage, drawRendered, el, emit, formatInt, formatTimeRange, formatValue, intAttr, readTheme, renderTimeOptions, resolveTimeZone, timeZoneNote } from '../shared/ui.js';
 import { CALCULATION_OPS } from '../engine/spec.js';
+import { earlierLabel } from '../shared/text.js';
 import { parseCalcs, parseHavings, parseOrders } from '../shared/spec-text.js';
 import { Part, channel, listAttr } from './part.js';
 import { contextSpec } from './source-bound.js';
 import { Table, canvasBlob, download, toCSV } from './table.js';
 
 const MAX_CHART_LINES = 10;
-
-/** `(1 week ago)` for an offset in seconds. */
-function earlierLabel(seconds) {
-  const units = [[604800, 'week'], [86400, 'day'], [3600, 'hour'], [60, 'minute']];
-  for (const [s, name] of units) {
-    if (seconds >= s && seconds % s === 0) {
-      const n = seconds / s;
-      return `(${n} ${name}${n === 1 ? '' : 's'} ago)`;
-    }
-  }
-  return `(${seconds} s ago)`;
-}
 
 /**
  * `<sightline-breakdown calculations="COUNT, P99(duration_ms)" breakdowns="build"
@@ -120,7 +109,9 @@ export class SightlineBreakdown extends Part {
       const zone = timeZoneNote(this.#zone());
       this.#ui.status.textContent =
         `${formatInt(r.results.length)} of ${formatInt(r.groups)} groups · ${formatInt(r.matched)} of ${formatInt(r.scanned)} events · ` +
-        `${formatTimeRange(r.start_time, r.end_time, this.#zone())} · ${formatValue(ms, 'ms')}${zone ? ` · ${zone}` : ''}`;
+        `${formatTimeRange(r.start_time, r.end_time, this.#zone())} · ${formatValue(ms, 'ms')}${zone ? ` · ${zone}` : ''}` +
+        (r.sample_rate_column ? ` · weighted by ${displayText(r.sample_rate_column)}: counts, sums, averages and percentiles stand for every event the sample represents` : '');
+      this.#ui.status.classList.toggle('weighted', !!r.sample_rate_column);
       this.#fillTable();
       this.#drawCharts(r);
       emit(this, 'sightline-result', { result: r, ms });
@@ -247,8 +238,11 @@ export class SightlineBreakdown extends Part {
       chart.data = { series: c.series, start: c.start, granularity: c.granularity, zone, unit: c.unit };
       chart.legend.replaceChildren(
         ...c.series.map((s, i) => {
-          const sw = el('span', { class: 'swatch', 'aria-hidden': 'true' });
-          sw.style.background = theme.lines[i % theme.lines.length] ?? '#888';
+          const sw = el('span', { class: s.dashed ? 'swatch dashed' : 'swatch', 'aria-hidden': 'true' });
+          const colour = theme.lines[(s.colour ?? i) % theme.lines.length] ?? '#888';
+          // An earlier window's line is dashed: its swatch is a dashed rule in the group's colour.
+          if (s.dashed) sw.style.borderTopColor = colour;
+          else sw.style.background = colour;
           return el('span', {}, sw, el('span', { text: displayText(s.name) }));
         }),
       );

@@ -312,6 +312,8 @@ export class SightlineHeatmap extends SourceBound {
       if (extra && this.#view) parts.push(`${formatInt(this.#view.matched)} of ${formatInt(s.rows)} rows`);
       else parts.push(`${formatInt(s.rows)} rows`);
       if (h && h.nulls > 0) parts.push(`${formatInt(h.nulls)} null values`);
+      // Sampled data: the cells count the events the sample stands for.
+      if (h && this.#view.weighted) parts.push(`weighted by ${this.#view.weighted}: ${formatInt(h.total)} events represented`);
       parts.push(`${this.scale} scale`);
       const zone = timeZoneNote(this.#zone());
       if (zone) parts.push(zone);
@@ -421,7 +423,7 @@ export class SightlineHeatmap extends SourceBound {
       const r = await s.client.renderQuery(this.#spec(), options);
       if (gen !== this.#gen && s.state === 'loading' && s.rows === 0) return;
       drawRendered(this.#ui.canvas, r, theme, dpr);
-      this.#view = { plot: r.plot, heatmap: r.heatmap, counts: r.heatmap.counts, low: r.heatmap.low, matched: r.matched };
+      this.#view = { plot: r.plot, heatmap: r.heatmap, counts: r.heatmap.counts, low: r.heatmap.low, matched: r.matched, weighted: r.sample_rate_column ?? null };
       this.#describe();
       if (this.#renderError) {
         this.#renderError = null;

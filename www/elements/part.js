@@ -66,6 +66,7 @@ h3, h4 { margin: 0; font-size: 13px; font-weight: 600; }
 .chart canvas { position: absolute; inset: 0; width: 100%; height: 100%; display: block; }
 .legend { display: flex; flex-wrap: wrap; gap: 4px 12px; margin: 4px 0 8px; font-size: 12px; }
 .legend .swatch { display: inline-block; width: 10px; height: 3px; margin-right: 5px; vertical-align: middle; border-radius: 1px; }
+.legend .swatch.dashed { height: 0; border-top: 2px dashed; border-radius: 0; width: 14px; }
 [part="tooltip"] {
   position: absolute; left: 0; top: 0; z-index: 2; pointer-events: none;
   padding: 6px 9px; border-radius: 6px; border: 1px solid var(--sightline-border);

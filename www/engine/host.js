@@ -38,7 +38,7 @@
 // true }` without running (a new query supersedes one in flight).
 
 import { Dataset } from '../../pkg/sightline.js';
-import { displayText } from '../shared/text.js';
+import { displayText, earlierLabel } from '../shared/text.js';
 import { RemoteDataset } from './remote.js';
 
 /**
@@ -213,6 +213,7 @@ export function createHost(ready, post) {
         r = current().renderHeatmapData({ ...h, counts: Array.from(h.counts), low: Array.from(h.low) }, options);
         r.matched = q.matched;
         r.computed = q.computed;
+        if (q.sample_rate_column) r.sample_rate_column = q.sample_rate_column;
       } else {
         const t0 = performance.now();
         r = current().renderQuery(spec, options);
@@ -255,12 +256,25 @@ export function createHost(ready, post) {
     if (lines) {
       for (const name of calcs) {
         const fill = ADDITIVE.has(name.replace(/\(.*$/, '')) ? 0 : null;
-        const series = top.map((row) => ({ name: groupName(row, breakdowns), values: new Array(buckets).fill(fill) }));
+        const series = top.map((row, g) => ({ name: groupName(row, breakdowns), values: new Array(buckets).fill(fill), colour: g }));
         for (const row of r.series) {
           const g = index.get(key(row));
           if (g === undefined) continue;
           const i = Math.round((row.time - r.start_time) / r.granularity);
           if (i >= 0 && i < buckets) series[g].values[i] = row[name] ?? null;
+        }
+        // A time comparison: each group's line over the earlier window, dashed in the
+        // group's colour, bucket i beside bucket i (same granularity, same length).
+        if (r.previous) {
+          const ago = earlierLabel(r.start_time - r.previous.start_time);
+          const earlier = top.map((row, g) => ({ name: `${groupName(row, breakdowns)} ${ago}`, values: new Array(buckets).fill(fill), colour: g, dashed: true }));
+          for (const row of r.previous.series ?? []) {
+            const g = index.get(key(row));
+            if (g === undefined) continue;
+            const i = Math.round((row.time - r.previous.start_time) / r.granularity);
+            if (i >= 0 && i < buckets) earlier[g].values[i] = row[name] ?? null;
+          }
+          series.push(...earlier);
         }
         const chart = { start_time: r.start_time, end_time: r.start_time + buckets * r.granularity, granularity: r.granularity, series };
         const unit = /_ms\)$/.test(name) && !/^COUNT/.test(name) ? 'ms' : undefined;

@@ -44,3 +44,14 @@ export function displayText(value) {
     return marker(cp);
   });
 }
+
+/** `(1 week ago)` for a time comparison's offset in seconds. */
+export function earlierLabel(seconds) {
+  for (const [unit, name] of [[604800, 'week'], [86400, 'day'], [3600, 'hour'], [60, 'minute']]) {
+    if (seconds >= unit && seconds % unit === 0) {
+      const n = seconds / unit;
+      return `(${n} ${name}${n === 1 ? '' : 's'} ago)`;
+    }
+  }
+  return `(${seconds} s ago)`;
+}
