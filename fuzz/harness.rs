@@ -380,7 +380,15 @@ fn formula(c: &mut Choices, ds: &Dataset, depth: u8) -> String {
         "CONTAINS",
         "TO_LOWER",
         "REG_MATCH",
+        "REG_VALUE",
+        "REG_COUNT",
+        "LENGTH",
+        "SWITCH",
         "BUCKET",
+        "UNIX_TIMESTAMP",
+        "EVENT_TIMESTAMP",
+        "INGEST_TIMESTAMP",
+        "FORMAT_TIME",
         "REGX",
         "sum",
     ];
@@ -390,7 +398,19 @@ fn formula(c: &mut Choices, ds: &Dataset, depth: u8) -> String {
         0 | 1 | 2 => format!("${}", column_name(c, ds)),
         3 => format!("$\"{}\"", column_name(c, ds)),
         4 => c.pick(&["0", "-1", "2.5e3", ".5", "1e400", "-0"]).to_string(),
-        5 => c.pick(&["\"/api\"", "`^a.*`", "\"\\u00e9\"", "\"true\"", "\"\""]).to_string(),
+        5 => c
+            .pick(&[
+                "\"/api\"",
+                "`^a.*`",
+                "\"\\u00e9\"",
+                "\"true\"",
+                "\"\"",
+                "`(a|b)*c`",
+                "\"%Y-%m-%dT%H\"",
+                "\"bytes\"",
+                "`(`",
+            ])
+            .to_string(),
         6 => c.pick(&["true", "false", "null"]).to_string(),
         _ => c.pick(&["(", ")", ",", "!", "$", "\"", "#"]).to_string(),
     };

@@ -252,12 +252,8 @@ impl Dataset {
     /// The default time column: one named `timestamp`, `time`, `@timestamp` or `_time`,
     /// else the first time column.
     pub fn time_column(&self) -> Option<&Column> {
-        const NAMES: [&str; 4] = ["timestamp", "time", "@timestamp", "_time"];
-        NAMES
-            .iter()
-            .find_map(|n| self.columns.iter().find(|c| c.role == Role::Time && c.name == *n))
-            .or_else(|| self.columns.iter().find(|c| c.role == Role::Time))
-            .map(|c| &**c)
+        let roles: Vec<(&str, Role)> = self.columns.iter().map(|c| (c.name.as_str(), c.role)).collect();
+        crate::plan::default_time_column(&roles).map(|i| &*self.columns[i])
     }
 
     fn on_schema(&mut self, schema: &SchemaRef) -> Result<()> {

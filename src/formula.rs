@@ -59,21 +59,23 @@ const FUNCTIONS: &[(&str, usize, Option<usize>)] = &[
     ("ENDS_WITH", 2, Some(2)),
     ("CONTAINS", 2, Some(2)),
     ("TO_LOWER", 1, Some(1)),
+    ("LENGTH", 1, Some(2)),
+    ("REG_MATCH", 2, Some(2)),
+    ("REG_VALUE", 2, Some(2)),
+    ("REG_COUNT", 2, Some(2)),
+    ("SWITCH", 3, None),
+    ("BUCKET", 2, Some(4)),
+    ("UNIX_TIMESTAMP", 1, Some(1)),
+    ("EVENT_TIMESTAMP", 0, Some(0)),
+    ("FORMAT_TIME", 2, Some(2)),
 ];
 
-/// Honeycomb's functions Sightline does not compute yet: refused by name.
-const NOT_YET: &[&str] = &[
-    "REG_MATCH",
-    "REG_VALUE",
-    "REG_COUNT",
-    "LENGTH",
-    "SWITCH",
-    "BUCKET",
-    "UNIX_TIMESTAMP",
-    "EVENT_TIMESTAMP",
-    "INGEST_TIMESTAMP",
-    "FORMAT_TIME",
-];
+/// Honeycomb's functions Sightline cannot compute: refused by name, with why.
+const NOT_YET: &[(&str, &str)] =
+    &[("INGEST_TIMESTAMP", "Sightline does not know when Honeycomb would have received an event")];
+
+/// Longest regular expression accepted (compiled once per field, linear-time matching).
+const MAX_REGEX: usize = 1000;
 
 // --- lexer ---------------------------------------------------------------------------
 
@@ -563,10 +565,10 @@ fn type_of(e: &Ast, cols: &[Arc<Column>]) -> Result<Ty> {
         }
         Ast::Call(name, args, col) => {
             let Some(&(_, min, max)) = FUNCTIONS.iter().find(|(f, _, _)| f == name) else {
-                if NOT_YET.contains(&name.as_str()) {
-                    return Err(at(*col, format!("{name} is not computed by Sightline yet")));
+                if let Some((_, why)) = NOT_YET.iter().find(|(f, _)| f == name) {
+                    return Err(at(*col, format!("{name} is not computed by Sightline: {why}")));
                 }
-                let hint = suggest(name, FUNCTIONS.iter().map(|f| f.0).chain(NOT_YET.iter().copied()));
+                let hint = suggest(name, FUNCTIONS.iter().map(|f| f.0).chain(NOT_YET.iter().map(|f| f.0)));
                 return Err(at(*col, format!("unknown function {name}{hint}")));
             };
             if args.len() < min || max.is_some_and(|m| args.len() > m) {
@@ -630,11 +632,140 @@ fn type_of(e: &Ast, cols: &[Arc<Column>]) -> Result<Ty> {
                     }
                     same(&values, "values")?
                 }
+                "SWITCH" => {
+                    // The value, then (case, result) pairs, then the default when the count is even.
+                    let mut values: Vec<usize> = (2..tys.len()).step_by(2).collect();
+                    if tys.len() % 2 == 0 {
+                        values.push(tys.len() - 1);
+                    }
+                    same(&values, "results")?
+                }
+                "LENGTH" => {
+                    need(&tys, args, 0, Ty::Str, name, *col)?;
+                    if let Some(unit) = args.get(1) {
+                        match unit {
+                            Ast::Lit(Lit::Str(u)) if u == "chars" || u == "bytes" => {}
+                            other => {
+                                return Err(at(
+                                    arg_col(other, *col),
+                                    "LENGTH's unit is the string \"chars\" (the default) or \"bytes\"",
+                                ))
+                            }
+                        }
+                    }
+                    Ty::Num
+                }
+                "REG_MATCH" | "REG_VALUE" | "REG_COUNT" => {
+                    need(&tys, args, 0, Ty::Str, name, *col)?;
+                    regex(&args[1], name, *col)?;
+                    match name.as_str() {
+                        "REG_MATCH" => Ty::Bool,
+                        "REG_VALUE" => Ty::Str,
+                        _ => Ty::Num,
+                    }
+                }
+                "BUCKET" => {
+                    need(&tys, args, 0, Ty::Num, name, *col)?;
+                    bucket_spec(args, *col)?;
+                    Ty::Str
+                }
+                "UNIX_TIMESTAMP" => {
+                    need(&tys, args, 0, Ty::Str, name, *col)?;
+                    Ty::Num
+                }
+                "EVENT_TIMESTAMP" => {
+                    if event_time(cols).is_none() {
+                        return Err(at(*col, "EVENT_TIMESTAMP needs a time column, and the data has none"));
+                    }
+                    Ty::Num
+                }
+                "FORMAT_TIME" => {
+                    let Ast::Lit(Lit::Str(f)) = &args[0] else {
+                        return Err(at(
+                            arg_col(&args[0], *col),
+                            "FORMAT_TIME's format must be a string literal (strftime: \"%Y-%m-%d %H:%M\")",
+                        ));
+                    };
+                    strftime_check(f).map_err(|m| at(*col, m))?;
+                    need(&tys, args, 1, Ty::Num, name, *col)?;
+                    Ty::Str
+                }
                 "COALESCE" => same(&(0..tys.len()).collect::<Vec<_>>(), "arguments")?,
                 _ => Ty::Null,
             })
         }
     }
+}
+
+/// Argument `k` must have type `want` (or be null).
+fn need(tys: &[Ty], args: &[Ast], k: usize, want: Ty, name: &str, col: usize) -> Result<()> {
+    let t = tys[k];
+    if t == want || t == Ty::Null {
+        return Ok(());
+    }
+    let cast = match want {
+        Ty::Str => " (cast with STRING)",
+        Ty::Num => " (cast with FLOAT)",
+        _ => "",
+    };
+    Err(at(arg_col(&args[k], col), format!("{name} needs {} here, not {}{cast}", want.name(), t.name())))
+}
+
+/// The regular expression of a REG_* call: a string literal, compiled (linear-time
+/// matching; Go's RE2 syntax except Unicode classes).
+fn regex(arg: &Ast, name: &str, col: usize) -> Result<regex_lite::Regex> {
+    let Ast::Lit(Lit::Str(pattern)) = arg else {
+        return Err(at(arg_col(arg, col), format!("{name}'s regular expression must be a string literal (`^a.*z$`)")));
+    };
+    if pattern.len() > MAX_REGEX {
+        return Err(at(col, format!("{name}'s regular expression is longer than {MAX_REGEX} bytes")));
+    }
+    regex_lite::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .nest_limit(64)
+        .build()
+        .map_err(|e| at(col, format!("{name}: invalid regular expression: {}", e.to_string().replace('\n', " "))))
+}
+
+/// `BUCKET(x, size[, min[, max]])`'s constants: numeric literals, a positive size, min below max.
+fn bucket_spec(args: &[Ast], col: usize) -> Result<(f64, Option<f64>, Option<f64>)> {
+    let num = |k: usize, what: &str| -> Result<Option<f64>> {
+        match args.get(k) {
+            None => Ok(None),
+            Some(Ast::Lit(Lit::Num(x))) if x.is_finite() => Ok(Some(*x)),
+            Some(other) => Err(at(arg_col(other, col), format!("BUCKET's {what} must be a number literal"))),
+        }
+    };
+    let size = num(1, "size")?.unwrap_or(0.0);
+    if size <= 0.0 {
+        return Err(at(arg_col(&args[1], col), "BUCKET's size must be positive"));
+    }
+    let (min, max) = (num(2, "min")?, num(3, "max")?);
+    if let (Some(a), Some(b)) = (min, max) {
+        if b <= a {
+            return Err(at(arg_col(&args[3], col), "BUCKET's max must be above its min"));
+        }
+        if (b - a) / size > 100_000.0 {
+            return Err(at(arg_col(&args[1], col), "BUCKET would make more than 100,000 buckets"));
+        }
+    }
+    Ok((size, min, max))
+}
+
+/// The column EVENT_TIMESTAMP reads: the data's default time column.
+fn event_time(cols: &[Arc<Column>]) -> Option<&Column> {
+    let roles: Vec<(&str, Role)> = cols.iter().map(|c| (c.name.as_str(), c.role)).collect();
+    crate::plan::default_time_column(&roles).map(|i| cols[i].as_ref())
+}
+
+/// Checks a FORMAT_TIME format by formatting an instant with it.
+fn strftime_check(f: &str) -> std::result::Result<(), String> {
+    if f.len() > 200 {
+        return Err("FORMAT_TIME's format is longer than 200 bytes".into());
+    }
+    jiff::fmt::strtime::format(f, &jiff::Timestamp::UNIX_EPOCH.to_zoned(jiff::tz::TimeZone::UTC))
+        .map(|_| ())
+        .map_err(|e| format!("FORMAT_TIME: invalid format {f:?}: {e}"))
 }
 
 fn arg_col(e: &Ast, fallback: usize) -> usize {
@@ -986,6 +1117,125 @@ fn eval(e: &Ast, cols: &[Arc<Column>], n: usize) -> Result<Vector> {
             }
             _ => Vector::Null,
         },
+        "LENGTH" => match &vals[0] {
+            Vector::Str(s) => {
+                let bytes = matches!(args.get(1), Some(Ast::Lit(Lit::Str(u))) if u == "bytes");
+                let lens = s.map_values(|v| if bytes { v.len() as f64 } else { v.chars().count() as f64 });
+                Vector::Num(s.codes.iter().map(|c| if *c == 0 { f64::NAN } else { lens[*c as usize] }).collect())
+            }
+            _ => Vector::Num(vec![f64::NAN; n]),
+        },
+        "REG_MATCH" | "REG_VALUE" | "REG_COUNT" => {
+            // Once per distinct value of the string, not per row.
+            let re = regex(&args[1], name, 0)?;
+            match (&vals[0], name) {
+                (Vector::Str(s), "REG_MATCH") => {
+                    let m = s.map_values(|v| re.is_match(v));
+                    bools(s.codes.iter().map(|c| *c != 0 && m[*c as usize]))
+                }
+                (Vector::Str(s), "REG_COUNT") => {
+                    let m = s.map_values(|v| re.find_iter(v).count() as f64);
+                    Vector::Num(s.codes.iter().map(|c| if *c == 0 { 0.0 } else { m[*c as usize] }).collect())
+                }
+                (Vector::Str(s), _) => {
+                    // The first capture group (the whole match when there is none); no match is null.
+                    let group = usize::from(re.captures_len() > 1);
+                    Vector::Str(map_strs(s, |v| {
+                        re.captures(v).and_then(|c| c.get(group)).map(|m| m.as_str().to_string())
+                    }))
+                }
+                (_, "REG_MATCH") => bools(std::iter::repeat_n(false, n)),
+                (_, "REG_COUNT") => Vector::Num(vec![0.0; n]),
+                _ => Vector::Null,
+            }
+        }
+        "BUCKET" => {
+            let (size, min, max) = bucket_spec(args, 0)?;
+            let Vector::Num(x) = &vals[0] else { return Ok(Vector::Null) };
+            let origin = min.unwrap_or(0.0);
+            let label = |k: i64| -> String {
+                match k {
+                    i64::MIN => format!("< {}", num_text(origin).unwrap_or_default()),
+                    i64::MAX => format!("> {}", max.and_then(num_text).unwrap_or_default()),
+                    k => {
+                        let lo = origin + k as f64 * size;
+                        let hi = max.map_or(lo + size, |m| (lo + size).min(m));
+                        format!("{} - {}", num_text(lo).unwrap_or_default(), num_text(hi).unwrap_or_default())
+                    }
+                }
+            };
+            let mut b = StrBuilder::with_rows(n);
+            let mut seen: FxHashMap<i64, u32> = FxHashMap::default();
+            for v in x {
+                if v.is_nan() {
+                    b.codes.push(0);
+                    continue;
+                }
+                // Bins are (lo, hi]: a value on an edge falls into the lower bin.
+                let k = if min.is_some_and(|m| *v <= m) {
+                    i64::MIN
+                } else if max.is_some_and(|m| *v > m) {
+                    i64::MAX
+                } else {
+                    (((v - origin) / size).ceil() - 1.0).clamp(-1e15, 1e15) as i64
+                };
+                match seen.get(&k) {
+                    Some(c) => b.codes.push(*c),
+                    None => {
+                        b.push(Some(&label(k)));
+                        seen.insert(k, *b.codes.last().unwrap_or(&0));
+                    }
+                }
+            }
+            Vector::Str(b.finish())
+        }
+        "UNIX_TIMESTAMP" => match &vals[0] {
+            Vector::Str(s) => {
+                let t = s.map_values(|v| v.trim().parse::<jiff::Timestamp>().map_or(f64::NAN, seconds_of));
+                Vector::Num(s.codes.iter().map(|c| if *c == 0 { f64::NAN } else { t[*c as usize] }).collect())
+            }
+            _ => Vector::Num(vec![f64::NAN; n]),
+        },
+        "EVENT_TIMESTAMP" => match event_time(cols) {
+            Some(c) => column_vector(c),
+            None => Vector::Num(vec![f64::NAN; n]),
+        },
+        "FORMAT_TIME" => {
+            let Ast::Lit(Lit::Str(f)) = &args[0] else { return Ok(Vector::Null) };
+            let Vector::Num(t) = &vals[1] else { return Ok(Vector::Null) };
+            // Whole seconds share a text unless the format shows fractions.
+            let by_second = !f.contains('f') && !f.contains('N');
+            let mut b = StrBuilder::with_rows(n);
+            let mut seen: FxHashMap<i64, u32> = FxHashMap::default();
+            for x in t {
+                let Some(ts) = timestamp_of(*x) else {
+                    b.codes.push(0);
+                    continue;
+                };
+                let key = x.floor() as i64;
+                if let (true, Some(c)) = (by_second, seen.get(&key)) {
+                    b.codes.push(*c);
+                    continue;
+                }
+                let text = jiff::fmt::strtime::format(f.as_str(), &ts.to_zoned(jiff::tz::TimeZone::UTC)).ok();
+                b.push(text.as_deref());
+                if by_second {
+                    seen.insert(key, *b.codes.last().unwrap_or(&0));
+                }
+            }
+            Vector::Str(b.finish())
+        }
+        "SWITCH" => {
+            let mut out = Out::new(type_of(e, cols)?, n);
+            let pairs = (args.len() - 1) / 2;
+            let hits: Vec<Vec<bool>> = (0..pairs).map(|k| equals(&vals[0], &vals[1 + 2 * k], n)).collect();
+            let default = (args.len() % 2 == 0).then(|| &vals[args.len() - 1]);
+            for i in 0..n {
+                let pick = (0..pairs).find(|k| hits[*k][i]).map(|k| &vals[2 + 2 * k]).or(default);
+                out.push(pick, i);
+            }
+            out.finish()
+        }
         "IF" => {
             // Only IF and COALESCE need their node's type (to build its output); the
             // rest of the tree was typed once, by calculate.
@@ -1008,6 +1258,32 @@ fn eval(e: &Ast, cols: &[Arc<Column>], n: usize) -> Result<Vector> {
         }
         other => return Err(Error::Spec(format!("{other} is not computed by Sightline yet"))),
     })
+}
+
+/// `f` of each distinct string (null stays null), re-interned.
+fn map_strs(s: &Strs, f: impl Fn(&str) -> Option<String>) -> Strs {
+    let mut b = StrBuilder::with_rows(s.values.len());
+    b.push(None);
+    for v in &s.values[1..] {
+        b.push(f(v).as_deref());
+    }
+    let remap = std::mem::take(&mut b.codes);
+    Strs { codes: s.codes.iter().map(|c| remap.get(*c as usize).copied().unwrap_or(0)).collect(), values: b.values }
+}
+
+/// Unix seconds (with fractions) of an instant.
+fn seconds_of(t: jiff::Timestamp) -> f64 {
+    t.as_second() as f64 + t.subsec_nanosecond() as f64 / 1e9
+}
+
+/// The instant of unix seconds `x`, when it is one jiff can hold.
+fn timestamp_of(x: f64) -> Option<jiff::Timestamp> {
+    if !x.is_finite() {
+        return None;
+    }
+    let secs = x.floor();
+    let nanos = ((x - secs) * 1e9).round().min(999_999_999.0) as i32;
+    jiff::Timestamp::new(secs.clamp(-1e15, 1e15) as i64, nanos).ok()
 }
 
 /// The column a vector becomes: floats, booleans, or strings interned into the
@@ -1044,8 +1320,13 @@ pub fn calculate(field: &NamedExpression, cols: &[Arc<Column>], n: usize) -> Res
         return Err(Error::Spec(format!("calculated field \"{}\": a column of that name exists", field.name)));
     }
     let ast = parse(&field.expression).map_err(named)?;
-    type_of(&ast, cols).map_err(named)?;
-    let v = eval(&ast, cols, n).map_err(named)?;
+    let ty = type_of(&ast, cols).map_err(named)?;
+    // A node that is null on every row still makes a column of its type.
+    let v = match (eval(&ast, cols, n).map_err(named)?, ty) {
+        (Vector::Null, Ty::Str) => Vector::Str(Strs { codes: vec![0; n], values: vec![Arc::from("")] }),
+        (Vector::Null, Ty::Bool) => Vector::Bool(vec![2; n]),
+        (v, _) => v,
+    };
     to_column(&field.name, v, n).map_err(named)
 }
 
@@ -1127,8 +1408,24 @@ mod tests {
         let d = ds();
         let e = calc(&d, "REGX_MATCH($endpoint, `^/api`)").unwrap_err().to_string();
         assert!(e.contains("col 1: unknown function REGX_MATCH; did you mean REG_MATCH?"), "{e}");
-        let e = calc(&d, "REG_MATCH($endpoint, `^/api`)").unwrap_err().to_string();
-        assert!(e.contains("REG_MATCH is not computed by Sightline yet"), "{e}");
+        let e = calc(&d, "SUB(INGEST_TIMESTAMP(), EVENT_TIMESTAMP())").unwrap_err().to_string();
+        assert!(e.contains("col 5: INGEST_TIMESTAMP is not computed by Sightline: "), "{e}");
+        let e = calc(&d, "REG_MATCH($endpoint, `(`)").unwrap_err().to_string();
+        assert!(e.contains("col 1: REG_MATCH: invalid regular expression"), "{e}");
+        let e = calc(&d, "REG_MATCH($endpoint, $region)").unwrap_err().to_string();
+        assert!(e.contains("col 22: REG_MATCH's regular expression must be a string literal"), "{e}");
+        let e = calc(&d, "REG_MATCH($status_code, `5..`)").unwrap_err().to_string();
+        assert!(e.contains("col 11: REG_MATCH needs a string here, not a number (cast with STRING)"), "{e}");
+        let e = calc(&d, "REG_MATCH($endpoint, `\\pL`)").unwrap_err().to_string();
+        assert!(e.contains("invalid regular expression"), "{e}");
+        let e = calc(&d, "BUCKET($duration_ms, 0)").unwrap_err().to_string();
+        assert!(e.contains("BUCKET's size must be positive"), "{e}");
+        let e = calc(&d, "BUCKET($duration_ms, $db_calls)").unwrap_err().to_string();
+        assert!(e.contains("BUCKET's size must be a number literal"), "{e}");
+        let e = calc(&d, "FORMAT_TIME(\"%Y %\", EVENT_TIMESTAMP())").unwrap_err().to_string();
+        assert!(e.contains("FORMAT_TIME: invalid format"), "{e}");
+        let e = calc(&d, "LENGTH($endpoint, \"runes\")").unwrap_err().to_string();
+        assert!(e.contains("LENGTH's unit is the string \"chars\""), "{e}");
         let e = calc(&d, "$duration_sm * 2").unwrap_err().to_string();
         assert!(e.contains("col 1: unknown column $duration_sm; did you mean duration_ms?"), "{e}");
         let e = calc(&d, "IF($status_code >= 500, \"fail\", 0)").unwrap_err().to_string();
@@ -1194,6 +1491,72 @@ mod tests {
         assert!(b.iter().all(|x| *x == 0));
     }
 
+    /// Text of row `i` of a string column.
+    fn strs(c: &Column) -> Vec<Option<String>> {
+        let ColumnData::Str { codes, dict } = &c.data else { panic!("not strings: {:?}", c.role) };
+        codes.iter().map(|k| if *k == 0 { None } else { dict.get(*k).map(str::to_string) }).collect()
+    }
+
+    fn one(expr: &str) -> Column {
+        let d = crate::demo::test_dataset(1);
+        calc(&d, expr).unwrap_or_else(|e| panic!("{expr}: {e}"))
+    }
+
+    #[test]
+    fn regex_length_switch_bucket_and_time_functions() {
+        let s = |e: &str| strs(&one(e))[0].clone();
+        let x = |e: &str| nums(&one(e))[0];
+        let b = |e: &str| match &one(e).data {
+            ColumnData::Bool(v) => v[0],
+            _ => panic!(),
+        };
+        // Regex: an unanchored search (Go's MatchString); ASCII \w and \b as in Go.
+        assert_eq!(b("REG_MATCH(\"libhoney-py/1.2\", `libhoney-[a-z]+`)"), 1);
+        assert_eq!(b("REG_MATCH(\"x\", `^$`)"), 0);
+        assert_eq!(b("REG_MATCH(null, `.*`)"), 0);
+        assert_eq!(s("REG_VALUE(\"libhoney-rb/3\", \"libhoney-([a-z]*)\")").as_deref(), Some("rb"));
+        assert_eq!(s("REG_VALUE(\"a@example.com\", `@(.+)$`)").as_deref(), Some("example.com"));
+        assert_eq!(s("REG_VALUE(\"order 66\", `[0-9]+`)").as_deref(), Some("66"), "no group: the whole match");
+        assert_eq!(s("REG_VALUE(\"none\", `[0-9]+`)"), None);
+        assert_eq!(x("REG_COUNT(\"an error, another error\", `\\berror\\b`)"), 2.0);
+        assert_eq!(x("REG_COUNT(\"abc\", `x*`)"), 4.0, "empty matches count, as in Go");
+        assert_eq!(x("REG_COUNT(null, `x`)"), 0.0);
+        // LENGTH in characters (default) or bytes; null stays null.
+        assert_eq!(x("LENGTH(\"héllo\")"), 5.0);
+        assert_eq!(x("LENGTH(\"héllo\", \"bytes\")"), 6.0);
+        assert!(x("LENGTH(null)").is_nan());
+        // SWITCH: strict equality, pairs, then the default.
+        assert_eq!(s("SWITCH(\"staging\", \"prod\", \"p\", \"staging\", \"s\", \"other\")").as_deref(), Some("s"));
+        assert_eq!(x("SWITCH(200, \"200\", 1, 200, 2, 3)"), 2.0);
+        assert_eq!(x("SWITCH(7, 1, 10, 2, 20, 0)"), 0.0);
+        assert!(x("SWITCH(7, 1, 10, 2, 20)").is_nan(), "no default: null");
+        // BUCKET: (lo, hi] bins, a value on an edge in the lower bin; < min and > max.
+        assert_eq!(s("BUCKET(5, 10, 0, 30)").as_deref(), Some("0 - 10"));
+        assert_eq!(s("BUCKET(10, 10, 0, 30)").as_deref(), Some("0 - 10"));
+        assert_eq!(s("BUCKET(0, 10, 0, 30)").as_deref(), Some("< 0"));
+        assert_eq!(s("BUCKET(30, 10, 0, 30)").as_deref(), Some("20 - 30"));
+        assert_eq!(s("BUCKET(31, 10, 0, 30)").as_deref(), Some("> 30"));
+        assert_eq!(s("BUCKET(27, 10, 0, 25)").as_deref(), Some("> 25"));
+        assert_eq!(s("BUCKET(24, 10, 0, 25)").as_deref(), Some("20 - 25"));
+        assert_eq!(s("BUCKET(1234, 100)").as_deref(), Some("1200 - 1300"));
+        assert_eq!(s("BUCKET(-5, 10)").as_deref(), Some("-10 - 0"));
+        assert_eq!(s("BUCKET(null, 10)"), None);
+        // Time: RFC 3339 to unix seconds, the event's own time, strftime in UTC.
+        assert_eq!(x("UNIX_TIMESTAMP(\"2017-07-20T11:22:44.888Z\")"), 1500549764.888);
+        assert_eq!(x("UNIX_TIMESTAMP(\"2017-07-20T13:22:44+02:00\")"), 1500549764.0);
+        assert!(x("UNIX_TIMESTAMP(\"yesterday\")").is_nan());
+        assert_eq!(s("FORMAT_TIME(\"%Y-%m-%d %H:%M:%S\", 1500549764.888)").as_deref(), Some("2017-07-20 11:22:44"));
+        assert_eq!(s("FORMAT_TIME(\"%A\", UNIX_TIMESTAMP(\"2026-11-01T00:00:00Z\"))").as_deref(), Some("Sunday"));
+        let d = ds();
+        let ev = nums(&calc(&d, "EVENT_TIMESTAMP()").unwrap());
+        let Vector::Num(t) = column_vector(d.time_column().unwrap()) else { panic!() };
+        assert_eq!(ev, t);
+        let hours = strs(&calc(&d, "FORMAT_TIME(\"%H\", EVENT_TIMESTAMP())").unwrap());
+        for (h, t) in hours.iter().zip(&t) {
+            assert_eq!(h.as_deref().unwrap().parse::<i64>().unwrap(), (*t as i64).rem_euclid(86400) / 3600);
+        }
+    }
+
     /// Any text gets a result or an error, never a panic (a panic in wasm kills the
     /// component): random expressions from the language's own pieces.
     #[test]
@@ -1229,6 +1592,16 @@ mod tests {
             "AND",
             "OR",
             "IF(",
+            "REG_VALUE(",
+            "REG_COUNT(",
+            "`(x+)+y`",
+            "BUCKET(",
+            "SWITCH(",
+            "LENGTH(",
+            "FORMAT_TIME(",
+            "\"%H\"",
+            "EVENT_TIMESTAMP(",
+            "UNIX_TIMESTAMP(",
             "SUM(",
             "CONCAT(",
             "COALESCE(",

@@ -21,6 +21,17 @@ use crate::query::spec::{
 /// its own SDKs write it).
 pub const SAMPLE_RATE: &str = "SampleRate";
 
+/// The default time column among `(name, role)`: one named `timestamp`, `time`,
+/// `@timestamp` or `_time`, else the first time column.
+pub fn default_time_column(columns: &[(&str, Role)]) -> Option<usize> {
+    const NAMES: [&str; 4] = ["timestamp", "time", "@timestamp", "_time"];
+    let is_time = |i: &usize| columns[*i].1 == Role::Time;
+    NAMES
+        .iter()
+        .find_map(|n| (0..columns.len()).filter(is_time).find(|i| columns[*i].0 == *n))
+        .or_else(|| (0..columns.len()).find(is_time))
+}
+
 /// A column as a plan sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ColumnMeta {
@@ -93,12 +104,8 @@ impl Catalog {
     /// The default time column: one named `timestamp`, `time`, `@timestamp` or `_time`,
     /// else the first time column.
     pub fn time_column(&self) -> Option<usize> {
-        const NAMES: [&str; 4] = ["timestamp", "time", "@timestamp", "_time"];
-        let is_time = |i: &usize| self.columns[*i].role == Role::Time;
-        NAMES
-            .iter()
-            .find_map(|n| (0..self.columns.len()).filter(is_time).find(|i| self.columns[*i].name == *n))
-            .or_else(|| (0..self.columns.len()).find(is_time))
+        let roles: Vec<(&str, Role)> = self.columns.iter().map(|c| (c.name.as_str(), c.role)).collect();
+        default_time_column(&roles)
     }
 }
 

@@ -582,6 +582,37 @@ fn calculated_fields_agree_with_duckdb() {
         ("EQUALS($i, $u)", "coalesce(i = u, false)", false),
         ("$s_low < $d", "coalesce(s_low < d, false)", false),
         ("ENDS_WITH($s_high, \"7\") = !$b", "coalesce(ends_with(s_high, '7'), false) = NOT coalesce(b, false)", false),
+        // Regex (DuckDB's RE2 against regex-lite), lengths, SWITCH, BUCKET, time.
+        ("REG_MATCH($s_high, `^id-1[0-9]$`)", "coalesce(regexp_matches(s_high, '^id-1[0-9]$'), false)", false),
+        (
+            "REG_VALUE($s_high, `id-([0-9])`)",
+            "CASE WHEN regexp_matches(s_high, 'id-([0-9])') THEN regexp_extract(s_high, 'id-([0-9])', 1) END",
+            false,
+        ),
+        ("REG_VALUE($s_low, `[aeiou]+`)", "nullif(regexp_extract(s_low, '[aeiou]+', 0), '')", false),
+        ("REG_COUNT($s_low, `a`)", "coalesce(len(regexp_extract_all(s_low, 'a')), 0)", true),
+        ("LENGTH($s_low)", "length(s_low)", true),
+        ("LENGTH($s_low, \"bytes\")", "strlen(s_low)", true),
+        (
+            "SWITCH($s_low, \"alpha\", 1, \"beta\", 2, 0)",
+            "CASE WHEN s_low = 'alpha' THEN 1 WHEN s_low = 'beta' THEN 2 ELSE 0 END",
+            true,
+        ),
+        ("SWITCH($u, 1, \"one\", 2, \"two\")", "CASE WHEN u = 1 THEN 'one' WHEN u = 2 THEN 'two' END", false),
+        (
+            "BUCKET($f, 100, -500, 1500)",
+            "CASE WHEN f IS NULL THEN NULL WHEN f <= -500 THEN '< -500' WHEN f > 1500 THEN '> 1500' \
+             ELSE ((ceil((f + 500) / 100) - 1) * 100 - 500)::BIGINT::VARCHAR || ' - ' || (ceil((f + 500) / 100) * 100 - 500)::BIGINT::VARCHAR END",
+            false,
+        ),
+        ("BUCKET($i, 20)", "CASE WHEN i IS NOT NULL THEN ((ceil(i / 20) - 1) * 20)::BIGINT::VARCHAR || ' - ' || (ceil(i / 20) * 20)::BIGINT::VARCHAR END", false),
+        (
+            "UNIX_TIMESTAMP(CONCAT(\"2026-11-0\", $u, \"T12:30:00Z\"))",
+            "epoch(try_strptime('2026-11-0' || u || 'T12:30:00Z', '%Y-%m-%dT%H:%M:%SZ'))",
+            true,
+        ),
+        ("EVENT_TIMESTAMP() - 1793400000", "epoch(ts) - 1793400000", true),
+        ("FORMAT_TIME(\"%H\", EVENT_TIMESTAMP())", "strftime(timezone('UTC', ts), '%H')", false),
     ];
     let mut cases = Vec::new();
     let mut ours = Vec::new();
