@@ -730,7 +730,6 @@ pub fn options(spec: &CompareSpec) -> Result<(f64, usize, u64)> {
 
 /// Compares the selection with the baseline.
 pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
-    spec.scope.refuse_uncomputed()?;
     // The scope's calculated fields are columns both sides can filter on and be compared by.
     if let Some(view) = crate::formula::with_calculated(ds, &spec.scope.calculated_fields)? {
         let inner =

@@ -1330,6 +1330,66 @@ pub fn calculate(field: &NamedExpression, cols: &[Arc<Column>], n: usize) -> Res
     to_column(&field.name, v, n).map_err(named)
 }
 
+/// The columns formulas see: each calculation's values (one per group or series cell)
+/// under the name results give it.
+fn result_columns(calcs: &[crate::query::spec::Calc], values: &[Vec<Option<f64>>]) -> Vec<Arc<Column>> {
+    calcs
+        .iter()
+        .zip(values)
+        .filter(|(c, _)| !c.hidden)
+        .map(|(c, v)| {
+            Arc::new(Column::computed(&c.name, ColumnData::Float(v.iter().map(|x| x.unwrap_or(f64::NAN)).collect())))
+        })
+        .collect()
+}
+
+/// Checks a query's formulas against its calculations: each parses, names only
+/// calculations and earlier formulas, and gives a number.
+pub fn check_formulas(formulas: &[NamedExpression], calcs: &[crate::query::spec::Calc]) -> Result<()> {
+    let empty: Vec<Vec<Option<f64>>> = vec![Vec::new(); calcs.len()];
+    formula_values(formulas, calcs, &empty, 0).map(|_| ())
+}
+
+/// The formulas' values over `n` groups or cells, from the calculations' values there:
+/// `out[formula][cell]`. Each formula may use the ones before it.
+pub fn formula_values(
+    formulas: &[NamedExpression],
+    calcs: &[crate::query::spec::Calc],
+    values: &[Vec<Option<f64>>],
+    n: usize,
+) -> Result<Vec<Vec<Option<f64>>>> {
+    let mut cols = result_columns(calcs, values);
+    let mut out = Vec::with_capacity(formulas.len());
+    for f in formulas {
+        let named = |e: Error| match e {
+            Error::Spec(m) => {
+                let m = m.trim_start_matches(&format!("calculated field \"{}\": ", f.name)).to_string();
+                // A formula's columns are the calculations (and earlier formulas).
+                Error::Spec(format!(
+                    "formula \"{}\": {}",
+                    f.name,
+                    m.replace("unknown column $", "unknown calculation $")
+                ))
+            }
+            other => other,
+        };
+        let c = calculate(f, &cols, n).map_err(named)?;
+        let ColumnData::Float(v) = &c.data else {
+            return Err(Error::Spec(format!(
+                "formula \"{}\": gives {}, and a formula must give a number (IF(cond, 1, 0) counts a condition)",
+                f.name,
+                match c.role {
+                    Role::Bool => "a boolean",
+                    _ => "a string",
+                }
+            )));
+        };
+        out.push(v.iter().map(|x| (!x.is_nan()).then_some(*x)).collect());
+        cols.push(Arc::new(c));
+    }
+    Ok(out)
+}
+
 /// `ds` with the spec's calculated fields as columns after its own, each able to use the
 /// ones before it; `None` when there are none.
 pub fn with_calculated(ds: &Dataset, fields: &[NamedExpression]) -> Result<Option<Dataset>> {

@@ -14,12 +14,21 @@ use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::heatmap::Scale;
 use crate::query::spec::{
-    check_calculation, Calc, FilterSpec, HeatmapOptions, Op, QuerySpec, DEFAULT_LIMIT, MAX_LIMIT,
+    check_calculation, Calc, FilterSpec, HeatmapOptions, NamedExpression, Op, QuerySpec, DEFAULT_LIMIT, MAX_LIMIT,
 };
 
 /// The column Honeycomb reads each event's sample rate from (OpenTelemetry data and
 /// its own SDKs write it).
 pub const SAMPLE_RATE: &str = "SampleRate";
+
+/// `AND` (default) or `OR`.
+fn parse_combination(c: Option<&str>) -> Result<bool> {
+    match c {
+        None | Some("AND") | Some("and") => Ok(false),
+        Some("OR") | Some("or") => Ok(true),
+        Some(other) => Err(Error::Spec(format!("filter_combination must be AND or OR, not \"{other}\""))),
+    }
+}
 
 /// The default time column among `(name, role)`: one named `timestamp`, `time`,
 /// `@timestamp` or `_time`, else the first time column.
@@ -154,7 +163,7 @@ impl Cmp {
 /// A filter on groups: `calcs[calc] op value`; a group whose value is null fails it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Having {
-    /// Index into [`QueryPlan::calcs`].
+    /// Index into [`QueryPlan::calcs`], or past them into [`QueryPlan::formulas`].
     pub calc: usize,
     /// The comparison.
     pub op: Cmp,
@@ -165,7 +174,8 @@ pub struct Having {
 /// What a result is ordered by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrderKey {
-    /// A calculation (index into [`QueryPlan::calcs`]); nulls last either way.
+    /// A calculation (index into [`QueryPlan::calcs`], or past them into
+    /// [`QueryPlan::formulas`]); nulls last either way.
     Calc(usize),
     /// A breakdown (index into [`QueryPlan::breakdowns`]); nulls last either way.
     Breakdown(usize),
@@ -212,20 +222,75 @@ pub struct QueryPlan {
     pub series: bool,
     /// The sample-rate column weighting the calculations, if any.
     pub weight: Option<usize>,
+    /// Formulas over the calculations' results, computed per group and per series
+    /// bucket after them; values `calcs.len() + k` in orders and havings.
+    pub formulas: Vec<NamedExpression>,
 }
 
 impl QueryPlan {
     /// Checks `spec` against `cat`: every column, operator, having, order and limit.
     pub fn new(cat: &Catalog, spec: &QuerySpec) -> Result<QueryPlan> {
-        spec.refuse_uncomputed()?;
-        let mut calcs: Vec<Calc> = spec
-            .calculations
-            .iter()
-            .map(|c| check_calculation(cat, &c.op, c.column.as_deref()))
-            .collect::<Result<_>>()?;
+        let mut calcs: Vec<Calc> = Vec::new();
+        for c in &spec.calculations {
+            let mut calc = check_calculation(cat, &c.op, c.column.as_deref())?;
+            if let Some(name) = &c.name {
+                if name.is_empty() {
+                    return Err(Error::Spec(format!("calculations[].name: the name of {} is empty", calc.name)));
+                }
+                calc.name = name.clone();
+            }
+            if !c.filters.is_empty() || c.filter_combination.is_some() {
+                if c.name.is_none() {
+                    return Err(Error::Spec(format!(
+                        "calculations[].filters: a calculation with its own filters needs a name ({} has none), as in Honeycomb",
+                        calc.name
+                    )));
+                }
+                calc.filters = c.filters.clone();
+                calc.any = parse_combination(c.filter_combination.as_deref())?;
+            }
+            calcs.push(calc);
+        }
         if calcs.is_empty() {
             calcs.push(check_calculation(cat, "COUNT", None)?);
         }
+        // Names are unique across calculations and formulas (Honeycomb's rule): they key
+        // the results and formulas refer to them.
+        let mut names: Vec<&str> = Vec::new();
+        for n in calcs.iter().map(|c| c.name.as_str()).chain(spec.formulas.iter().map(|f| f.name.as_str())) {
+            if n.is_empty() {
+                return Err(Error::Spec("formulas[].name: a formula needs a name".into()));
+            }
+            if names.contains(&n) || spec.breakdowns.iter().any(|b| b == n) {
+                return Err(Error::Spec(format!(
+                    "\"{n}\" names two results (calculations, formulas and breakdowns need distinct names)"
+                )));
+            }
+            names.push(n);
+        }
+        if !spec.formulas.is_empty() && calcs.iter().any(|c| c.op == Op::Heatmap) {
+            return Err(Error::Spec("formulas: a query with formulas cannot have a HEATMAP (as in Honeycomb)".into()));
+        }
+        crate::formula::check_formulas(&spec.formulas, &calcs)?;
+        // A calculation, by the name results give it, else by its op and column.
+        let find = |op: &str, column: Option<&str>, calcs: &[Calc]| -> Result<Option<usize>> {
+            if column.is_none_or(str::is_empty) {
+                if let Some(i) = calcs.iter().position(|c| c.name == op && !c.hidden) {
+                    return Ok(Some(i));
+                }
+                if let Some(k) = spec.formulas.iter().position(|f| f.name == op) {
+                    return Ok(Some(calcs.len() + k));
+                }
+            }
+            if Op::parse(op).is_none() {
+                return Ok(None);
+            }
+            let c = check_calculation(cat, op, column)?;
+            Ok(calcs
+                .iter()
+                .position(|x| x.filters.is_empty() && !x.hidden && x.op == c.op && x.column == c.column)
+                .or_else(|| calcs.iter().position(|x| x.name == c.name && !x.hidden)))
+        };
         let breakdowns = spec.breakdowns.iter().map(|b| cat.index(b)).collect::<Result<Vec<_>>>()?;
         for b in &breakdowns {
             let c = &cat.columns[*b];
@@ -243,16 +308,24 @@ impl QueryPlan {
         }
         // Havings: each refers to a calculation; one not among them is computed, hidden.
         let mut havings = Vec::new();
+        let mut hidden: Vec<Calc> = Vec::new();
         for h in &spec.havings {
             if h.calculate_op == "HEATMAP" {
                 return Err(Error::Spec("a having cannot use HEATMAP".into()));
             }
-            let c = check_calculation(cat, &h.calculate_op, h.column.as_deref())?;
-            let calc = match calcs.iter().position(|x| x.name == c.name) {
+            let calc = match find(&h.calculate_op, h.column.as_deref(), &calcs)? {
                 Some(i) => i,
                 None => {
-                    calcs.push(Calc { hidden: true, ..c });
-                    calcs.len() - 1
+                    // Computed for the having, not returned; after the formulas' values.
+                    let c = check_calculation(cat, &h.calculate_op, h.column.as_deref())?;
+                    let k = match hidden.iter().position(|x| x.name == c.name) {
+                        Some(k) => k,
+                        None => {
+                            hidden.push(Calc { hidden: true, ..c });
+                            hidden.len() - 1
+                        }
+                    };
+                    calcs.len() + spec.formulas.len() + k
                 }
             };
             let value = h.value.as_number().ok_or_else(|| Error::Operator {
@@ -289,24 +362,32 @@ impl QueryPlan {
             };
             let key = match &o.op {
                 Some(op) => {
-                    let c = check_calculation(cat, op, o.column.as_deref())?;
-                    let i = calcs
-                        .iter()
-                        .position(|x| x.name == c.name && !x.hidden)
-                        .ok_or_else(|| Error::Spec(format!("order by {}: not among the calculations", c.name)))?;
-                    if calcs[i].op == Op::Heatmap {
+                    let i = find(op, o.column.as_deref(), &calcs)?.ok_or_else(|| {
+                        let shown = match o.column.as_deref() {
+                            Some(c) if !c.is_empty() => format!("{op}({c})"),
+                            _ => op.clone(),
+                        };
+                        Error::Spec(format!("order by {shown}: not among the calculations or formulas"))
+                    })?;
+                    if calcs.get(i).is_some_and(|c| c.op == Op::Heatmap) {
                         return Err(Error::Spec("cannot order by HEATMAP".into()));
                     }
                     OrderKey::Calc(i)
                 }
                 None => {
                     let col = o.column.clone().unwrap_or_default();
-                    let i = spec.breakdowns.iter().position(|b| *b == col).ok_or_else(|| {
-                        Error::Spec(format!(
-                            "order by \"{col}\": not among the breakdowns (give an op to order by a calculation)"
-                        ))
-                    })?;
-                    OrderKey::Breakdown(i)
+                    match spec.breakdowns.iter().position(|b| *b == col) {
+                        Some(i) => OrderKey::Breakdown(i),
+                        // A named calculation or a formula, by its name.
+                        None => match find(&col, None, &calcs)? {
+                            Some(i) if i < calcs.len() + spec.formulas.len() => OrderKey::Calc(i),
+                            _ => {
+                                return Err(Error::Spec(format!(
+                                    "order by \"{col}\": not among the breakdowns, named calculations or formulas (give an op to order by a calculation)"
+                                )))
+                            }
+                        },
+                    }
                 }
             };
             orders.push((key, desc));
@@ -319,11 +400,27 @@ impl QueryPlan {
         for i in 0..spec.breakdowns.len() {
             orders.push((OrderKey::Breakdown(i), false)); // ties: breakdown values ascending
         }
-        let any = match spec.filter_combination.as_deref() {
-            None | Some("AND") | Some("and") => false,
-            Some("OR") | Some("or") => true,
-            Some(other) => return Err(Error::Spec(format!("filter_combination must be AND or OR, not \"{other}\""))),
+        let any = parse_combination(spec.filter_combination.as_deref())?;
+        // Hidden calculations (havings only) go after the formulas' values: renumber.
+        let (nc, nf) = (calcs.len(), spec.formulas.len());
+        calcs.extend(hidden);
+        let remap = |i: usize| {
+            if i >= nc + nf {
+                i - nf
+            } else if i >= nc {
+                calcs.len() + (i - nc)
+            } else {
+                i
+            }
         };
+        for h in &mut havings {
+            h.calc = remap(h.calc);
+        }
+        for (k, _) in &mut orders {
+            if let OrderKey::Calc(i) = k {
+                *i = remap(*i);
+            }
+        }
         let time_column = match &spec.time_column {
             Some(name) => Some(cat.index(name)?),
             None => cat.time_column(),
@@ -358,6 +455,7 @@ impl QueryPlan {
             heatmap,
             series: !spec.disable_series,
             weight,
+            formulas: spec.formulas.clone(),
         })
     }
 
@@ -366,10 +464,11 @@ impl QueryPlan {
         (0..self.calcs.len()).filter(|c| !self.calcs[*c].hidden && self.calcs[*c].op != Op::Heatmap).collect()
     }
 
-    /// Result column names: breakdowns, then visible calculations.
+    /// Result column names: breakdowns, visible calculations, then formulas.
     pub fn columns(&self) -> Vec<String> {
         let mut out = self.breakdown_names.clone();
         out.extend(self.visible().iter().map(|c| self.calcs[*c].name.clone()));
+        out.extend(self.formulas.iter().map(|f| f.name.clone()));
         out
     }
 }

@@ -489,6 +489,21 @@ async fn query_once(
     refuse_calculated(spec)?;
     let cat = catalog(schema);
     let plan = QueryPlan::new(&cat, spec)?;
+    // Refused by name, never answered without them.
+    if let Some(c) = plan.calcs.iter().find(|c| !c.filters.is_empty()) {
+        return Err(sightline::Error::Spec(format!(
+            "calculations[].filters: the filters of calculation \"{}\" are not compiled to ClickHouse SQL yet; run the spec in the browser (mode=local) or on a file source",
+            c.name
+        ))
+        .into());
+    }
+    if let Some(f) = plan.formulas.first() {
+        return Err(sightline::Error::Spec(format!(
+            "formulas: formulas (\"{}\") are not compiled to ClickHouse SQL yet; run the spec in the browser (mode=local) or on a file source",
+            f.name
+        ))
+        .into());
+    }
     if let Some(w) = plan.weight {
         // Refused, never answered unweighted: a sampled table's COUNT would be 1/N of the truth.
         return Err(sightline::Error::Operator {
@@ -1125,7 +1140,6 @@ pub async fn compare(
         measure_edges, DimCounts, DimValue, MeasureCounts, SideCounts, MAX_INT_DIMENSION_VALUES, QUANTITY_MIN_VALUES,
         QUANTITY_SPAN,
     };
-    spec.scope.refuse_uncomputed()?;
     refuse_calculated(&spec.scope)?;
     sightline::compare::options(spec)?;
     let cat = catalog(schema);

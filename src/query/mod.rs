@@ -572,6 +572,64 @@ fn int_codes<T: Copy + Into<i128>>(
     (values.len() as u64, values)
 }
 
+/// One calculation's own filters.
+fn calc_filters<'a>(ds: &'a Dataset, c: &Calc) -> Result<Filters<'a>> {
+    Filters::new(ds, &c.filters, c.any.then_some("OR"))
+}
+
+/// Calculations per group, each over the rows its own filters keep (the query's rows
+/// for those without): one `aggregate` for the plain ones, which also counts each
+/// group's events, and one per distinct set of calculation filters.
+fn aggregate_filtered(
+    ds: &Dataset,
+    calcs: &[Calc],
+    rows: &Rows,
+    gid: &[u32],
+    n: usize,
+    aggregate: &dyn Fn(&[Calc], &Rows, &[u32], usize) -> Result<agg::Aggregates>,
+) -> Result<agg::Aggregates> {
+    if calcs.iter().all(|c| c.filters.is_empty()) {
+        return aggregate(calcs, rows, gid, n);
+    }
+    let plain: Vec<usize> = (0..calcs.len()).filter(|c| calcs[*c].filters.is_empty()).collect();
+    let pick = |idx: &[usize]| idx.iter().map(|i| calcs[*i].clone()).collect::<Vec<_>>();
+    let base = aggregate(&pick(&plain), rows, gid, n)?;
+    let mut values = vec![Vec::new(); calcs.len()];
+    for (k, v) in plain.iter().zip(base.values) {
+        values[*k] = v;
+    }
+    let mut done = vec![false; calcs.len()];
+    for c in 0..calcs.len() {
+        if calcs[c].filters.is_empty() || done[c] {
+            continue;
+        }
+        // Every calculation with the same filters, at once.
+        let same: Vec<usize> = (c..calcs.len())
+            .filter(|k| calcs[*k].filters == calcs[c].filters && calcs[*k].any == calcs[c].any)
+            .collect();
+        let kept = calc_filters(ds, &calcs[c])?.apply(rows.clone());
+        let list: Vec<u32> = match &kept {
+            Rows::List(v) => v.clone(),
+            Rows::Range(a, b) => (*a as u32..*b as u32).collect(),
+        };
+        // The kept rows' groups: both lists ascending.
+        let (mut j, mut k, mut sub_gid) = (0usize, 0usize, Vec::with_capacity(list.len()));
+        rows.each(|i| {
+            if list.get(j).is_some_and(|x| *x as usize == i) {
+                sub_gid.push(gid[k]);
+                j += 1;
+            }
+            k += 1;
+        });
+        let a = aggregate(&pick(&same), &Rows::List(list), &sub_gid, n)?;
+        for (k, v) in same.iter().zip(a.values) {
+            values[*k] = v;
+            done[*k] = true;
+        }
+    }
+    Ok(agg::Aggregates { counts: base.counts, values })
+}
+
 /// Runs a query: checks it ([`QueryPlan::new`]) and executes the plan.
 pub fn run(ds: &Dataset, spec: &QuerySpec) -> Result<QueryResult> {
     // Calculated fields become columns after the dataset's own, for this query only.
@@ -626,16 +684,21 @@ pub fn execute(ds: &Dataset, plan: &QueryPlan, spec: &QuerySpec) -> Result<Query
         Some(c) => Some(crate::view::Weights::of(c)?),
         None => None,
     };
-    let values = agg::aggregate(ds, calcs, &rows, &groups.gid, groups.n, axis.as_ref(), weights)?;
+    let values = aggregate_filtered(ds, calcs, &rows, &groups.gid, groups.n, &|c, r, g, n| {
+        agg::aggregate(ds, c, r, g, n, axis.as_ref(), weights)
+    })?;
     let counts = &values.counts;
+    // Formulas over the calculations' values, per group; then every value by index:
+    // calculations, then formulas (as orders and havings number them).
+    let fv = crate::formula::formula_values(&plan.formulas, calcs, &values.values, groups.n)?;
+    let vals: Vec<&Vec<Option<f64>>> = values.values.iter().chain(fv.iter()).collect();
     let present: Vec<usize> = (0..groups.n).filter(|g| counts[*g] > 0 || plan.breakdowns.is_empty()).collect();
     let n_groups = present.len() as u64;
-    let calc_value =
-        |c: usize, g: usize| -> Cell { values.values[c].get(g).copied().flatten().map_or(Cell::Null, Cell::Num) };
+    let calc_value = |c: usize, g: usize| -> Cell { vals[c].get(g).copied().flatten().map_or(Cell::Null, Cell::Num) };
     let passing: Vec<usize> = present
         .into_iter()
         .filter(|g| {
-            plan.havings.iter().all(|h| match values.values[h.calc].get(*g).copied().flatten() {
+            plan.havings.iter().all(|h| match vals[h.calc].get(*g).copied().flatten() {
                 None => false,
                 Some(x) => h.op.test(x, h.value),
             })
@@ -646,7 +709,7 @@ pub fn execute(ds: &Dataset, plan: &QueryPlan, spec: &QuerySpec) -> Result<Query
         for (key, desc) in orders {
             let (o, null) = match key {
                 OrderKey::Calc(c) => {
-                    let (a, b) = (values.values[*c][*ga], values.values[*c][*gb]);
+                    let (a, b) = (vals[*c][*ga], vals[*c][*gb]);
                     match (a, b) {
                         (Some(x), Some(y)) => (crate::plan::order_key(x).total_cmp(&crate::plan::order_key(y)), false),
                         (None, None) => (std::cmp::Ordering::Equal, true),
@@ -683,6 +746,9 @@ pub fn execute(ds: &Dataset, plan: &QueryPlan, spec: &QuerySpec) -> Result<Query
         for c in &visible {
             r.0.push((calcs[*c].name.clone(), get(*c)));
         }
+        for (k, f) in plan.formulas.iter().enumerate() {
+            r.0.push((f.name.clone(), get(calcs.len() + k)));
+        }
         r
     };
     let results: Vec<Row> = kept.iter().map(|(g, key)| row_of(key, &|c| calc_value(c, *g))).collect();
@@ -713,7 +779,11 @@ pub fn execute(ds: &Dataset, plan: &QueryPlan, spec: &QuerySpec) -> Result<Query
             }
         });
         let n = kept.len() * nb;
-        let sv = agg::aggregate_series(ds, calcs, &Rows::List(sub), &sgid, n, axis, weights)?;
+        let sv = aggregate_filtered(ds, calcs, &Rows::List(sub), &sgid, n, &|c, r, g, n| {
+            agg::aggregate_series(ds, c, r, g, n, axis, weights)
+        })?;
+        let sfv = crate::formula::formula_values(&plan.formulas, calcs, &sv.values, n)?;
+        let svals: Vec<&Vec<Option<f64>>> = sv.values.iter().chain(sfv.iter()).collect();
         let edges = axis.edges();
         for (r, (_, key)) in kept.iter().enumerate() {
             for (b, edge) in edges.iter().take(nb).enumerate() {
@@ -723,7 +793,7 @@ pub fn execute(ds: &Dataset, plan: &QueryPlan, spec: &QuerySpec) -> Result<Query
                 if sv.counts[s] == 0 && !spans {
                     continue;
                 }
-                let mut row = row_of(key, &|c| sv.values[c].get(s).copied().flatten().map_or(Cell::Null, Cell::Num));
+                let mut row = row_of(key, &|c| svals[c].get(s).copied().flatten().map_or(Cell::Null, Cell::Num));
                 row.0.insert(0, ("time".to_string(), Cell::Num(*edge)));
                 series.push(row);
             }
@@ -746,8 +816,19 @@ pub fn execute(ds: &Dataset, plan: &QueryPlan, spec: &QuerySpec) -> Result<Query
             Some(r) => r.axis(axis.column),
             None => *axis,
         };
-        let h =
-            heatmap_rows(col, &hax, &rows, ho.value_buckets.unwrap_or(40), ho.scale.unwrap_or(Scale::Log), weights)?;
+        // A HEATMAP with filters of its own counts the rows they keep.
+        let own = match c.filters.is_empty() {
+            true => None,
+            false => Some(calc_filters(ds, c)?.apply(rows.clone())),
+        };
+        let h = heatmap_rows(
+            col,
+            &hax,
+            own.as_ref().unwrap_or(&rows),
+            ho.value_buckets.unwrap_or(40),
+            ho.scale.unwrap_or(Scale::Log),
+            weights,
+        )?;
         heatmaps.push(NamedHeatmap { name: c.name.clone(), heatmap: h });
     }
 
@@ -817,17 +898,32 @@ mod tests {
             "orders":[{"op":"COUNT","order":"descending"}],"limit":10,"time_range":3600,"granularity":60,"filter_combination":"AND"}"#;
         let plain = saved.replace(r#""id":"abc123","#, "");
         assert_eq!(q(&ds, saved).unwrap().results, q(&ds, &plain).unwrap().results);
+        // Misuses of names, filters and formulas are refused naming the field.
         for (json, field) in [
-            (r#"{"formulas":[{"name":"rate","expression":"DIV($errors, $total)"}]}"#, "formulas:"),
             (
-                r#"{"calculations":[{"op":"COUNT","name":"errors","filters":[{"column":"status_code","op":">=","value":500}]}]}"#,
-                "calculations[].filters:",
+                r#"{"formulas":[{"name":"rate","expression":"DIV($errors, $total)"}]}"#,
+                "formula \"rate\": col 5: unknown calculation $errors",
             ),
-            (r#"{"calculations":[{"op":"COUNT","name":"total"}]}"#, "calculations[].name:"),
+            (
+                r#"{"calculations":[{"op":"COUNT","filters":[{"column":"status_code","op":">=","value":500}]}]}"#,
+                "calculations[].filters: a calculation with its own filters needs a name",
+            ),
+            (
+                r#"{"calculations":[{"op":"COUNT","name":"n"},{"op":"MAX","column":"duration_ms","name":"n"}]}"#,
+                "\"n\" names two results",
+            ),
+            (
+                r#"{"calculations":[{"op":"COUNT","name":"n"}],"formulas":[{"name":"x","expression":"$n > 3"}]}"#,
+                "formula \"x\": gives a boolean",
+            ),
+            (
+                r#"{"calculations":[{"op":"HEATMAP","column":"duration_ms"},{"op":"COUNT","name":"n"}],"formulas":[{"name":"x","expression":"$n"}]}"#,
+                "cannot have a HEATMAP",
+            ),
         ] {
             let e = q(&ds, json).unwrap_err();
             assert!(matches!(e, Error::Spec(_)), "{json}: {e}");
-            assert!(e.to_string().contains(field) && e.to_string().contains("not "), "{json}: {e}");
+            assert!(e.to_string().contains(field), "{json}: {e}");
         }
         // A time comparison: `previous` is the same query over the earlier window, at the
         // same granularity, exactly what the spec with that window written out gives.
@@ -982,5 +1078,78 @@ mod tests {
         assert_eq!(r.heatmaps[0].heatmap.total, 5000);
         assert!(num(r.results[0].get("CONCURRENCY")) > 0.0);
         assert!(matches!(r.results[0].get("RATE_SUM(response_bytes)"), Some(Cell::Num(_))));
+    }
+
+    /// Honeycomb's Query Math: named calculations with their own filters, and formulas
+    /// over them per group and per series bucket, each equal to what separate queries
+    /// give; orders and havings by name.
+    #[test]
+    fn named_calculations_filters_and_formulas() {
+        let ds = demo(20_000);
+        let r = q(
+            &ds,
+            r#"{"calculations":[{"op":"COUNT","name":"total"},
+                                {"op":"COUNT","name":"errors","filters":[{"column":"status_code","op":">=","value":500}]},
+                                {"op":"P99","column":"duration_ms","name":"slow_p99","filters":[{"column":"endpoint","op":"=","value":"/api/v2/search"},{"column":"endpoint","op":"=","value":"/api/v2/export"}],"filter_combination":"OR"},
+                                {"op":"AVG","column":"duration_ms"}],
+                "formulas":[{"name":"error_rate","expression":"DIV($errors, $total)"},{"name":"pct","expression":"$error_rate * 100"}],
+                "breakdowns":["region"],"orders":[{"column":"error_rate","order":"descending"}],
+                "havings":[{"calculate_op":"total","op":">","value":100}],"granularity":3600}"#,
+        )
+        .unwrap();
+        assert_eq!(r.columns, ["region", "total", "errors", "slow_p99", "AVG(duration_ms)", "error_rate", "pct"]);
+        assert_eq!(r.results.len(), 4);
+        let plain = |json: &str| q(&ds, json).unwrap();
+        let per_region = |res: &QueryResult, key: &str| -> FxHashMap<String, Cell> {
+            res.results
+                .iter()
+                .map(|row| (format!("{:?}", row.get("region").unwrap()), row.get(key).cloned().unwrap_or(Cell::Null)))
+                .collect()
+        };
+        let total = per_region(&plain(r#"{"breakdowns":["region"]}"#), "COUNT");
+        let errors = per_region(
+            &plain(r#"{"breakdowns":["region"],"filters":[{"column":"status_code","op":">=","value":500}]}"#),
+            "COUNT",
+        );
+        let slow = per_region(
+            &plain(
+                r#"{"breakdowns":["region"],"calculations":[{"op":"P99","column":"duration_ms"}],"filter_combination":"OR",
+                    "filters":[{"column":"endpoint","op":"=","value":"/api/v2/search"},{"column":"endpoint","op":"=","value":"/api/v2/export"}]}"#,
+            ),
+            "P99(duration_ms)",
+        );
+        let mut last = f64::INFINITY;
+        for row in &r.results {
+            let k = format!("{:?}", row.get("region").unwrap());
+            assert_eq!(row.get("total"), total.get(&k));
+            assert_eq!(row.get("errors"), errors.get(&k));
+            assert_eq!(row.get("slow_p99"), slow.get(&k));
+            let rate = num(row.get("errors")) / num(row.get("total"));
+            assert_eq!(num(row.get("error_rate")), rate);
+            assert!((num(row.get("pct")) - rate * 100.0).abs() < 1e-12);
+            assert!(rate <= last, "ordered by error_rate descending");
+            last = rate;
+        }
+        // Series: the formula per bucket from that bucket's values.
+        assert!(!r.series.is_empty());
+        for row in &r.series {
+            let (e, t) = (row.get("errors"), row.get("total"));
+            let want = match (e, t) {
+                (Some(Cell::Num(e)), Some(Cell::Num(t))) if *t != 0.0 => Some(e / t),
+                _ => None,
+            };
+            assert_eq!(row.get("error_rate").and_then(|c| if let Cell::Num(x) = c { Some(*x) } else { None }), want);
+        }
+        // A having on a formula, and an order by a named calculation's op and column.
+        let h = q(
+            &ds,
+            r#"{"calculations":[{"op":"COUNT","name":"total"},{"op":"COUNT","name":"errors","filters":[{"column":"status_code","op":">=","value":500}]}],
+                "formulas":[{"name":"error_rate","expression":"$errors / $total"}],"breakdowns":["endpoint"],
+                "havings":[{"calculate_op":"error_rate","op":">","value":0.004}],"orders":[{"op":"COUNT","order":"ascending"}]}"#,
+        )
+        .unwrap();
+        assert!(h.results.iter().all(|row| num(row.get("error_rate")) > 0.004));
+        assert!(h.results.windows(2).all(|w| num(w[0].get("total")) <= num(w[1].get("total"))));
+        assert!(!h.results.is_empty() && h.results.len() < 14, "{}", h.results.len());
     }
 }

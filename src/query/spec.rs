@@ -100,14 +100,15 @@ pub struct CalculationSpec {
     /// The column (not for COUNT and CONCURRENCY).
     #[serde(default)]
     pub column: Option<String>,
-    /// Honeycomb's name of a calculation, for its formulas: not computed yet (refused).
+    /// Its name in results (default `OP(column)`), which formulas, orders and havings
+    /// may use.
     #[serde(default)]
     pub name: Option<String>,
-    /// Honeycomb's filters of one calculation: not computed yet (refused).
+    /// Filters of this calculation only, on top of the query's (it must then be named).
     #[serde(default)]
     #[cfg_attr(test, ts(optional = nullable))]
     pub filters: Vec<FilterSpec>,
-    /// How a calculation's filters combine: not computed yet (refused).
+    /// How this calculation's filters combine: `AND` (default) or `OR`.
     #[serde(default)]
     #[cfg_attr(test, ts(optional, type = "'AND' | 'OR'"))]
     pub filter_combination: Option<String>,
@@ -263,7 +264,8 @@ pub struct QuerySpec {
     #[serde(default)]
     #[cfg_attr(test, ts(optional = nullable))]
     pub calculated_fields: Vec<NamedExpression>,
-    /// Honeycomb's formulas over named calculations: not computed yet (refused).
+    /// Formulas over the calculations' results, per group and per series bucket
+    /// (`DIV($errors, $total)`), in the calculated-field language.
     #[serde(default)]
     #[cfg_attr(test, ts(optional = nullable))]
     pub formulas: Vec<NamedExpression>,
@@ -277,39 +279,6 @@ pub struct QuerySpec {
     /// column of that name. `""`: unweighted, whatever the data has.
     #[serde(default)]
     pub sample_rate_column: Option<String>,
-}
-
-impl QuerySpec {
-    /// Refuses the fields of Honeycomb's specification that Sightline parses but does not
-    /// compute, naming the field and why: a spec written for Honeycomb either gets the
-    /// answer Honeycomb would give or this error, never an answer that ignores a field.
-    pub fn refuse_uncomputed(&self) -> Result<()> {
-        let refuse = |field: &str, why: &str| Err(Error::Spec(format!("{field}: {why}")));
-        if let Some(f) = self.formulas.first() {
-            return refuse(
-                "formulas",
-                &format!("formulas (\"{}\") are not computed by Sightline yet; the named calculations can be queried without them", f.name),
-            );
-        }
-        for c in &self.calculations {
-            if !c.filters.is_empty() || c.filter_combination.is_some() {
-                return refuse(
-                    "calculations[].filters",
-                    &format!(
-                        "filters of one calculation ({}) are not computed by Sightline yet; use the query's filters",
-                        c.op
-                    ),
-                );
-            }
-            if let Some(name) = &c.name {
-                return refuse(
-                    "calculations[].name",
-                    &format!("named calculations (\"{name}\") are not supported yet: results name a calculation as Honeycomb does by default, {}(column)", c.op),
-                );
-            }
-        }
-        Ok(())
-    }
 }
 
 /// A calculation operator.
@@ -394,10 +363,14 @@ pub struct Calc {
     pub op: Op,
     /// Index of its column (for CONCURRENCY: the duration column).
     pub column: Option<usize>,
-    /// Its name in results: `COUNT`, `P99(duration_ms)`.
+    /// Its name in results: `COUNT`, `P99(duration_ms)`, or the name the spec gave it.
     pub name: String,
     /// Requested only by a having, not returned.
     pub hidden: bool,
+    /// Filters of this calculation only (on top of the query's).
+    pub filters: Vec<FilterSpec>,
+    /// Its filters combine with `OR`.
+    pub any: bool,
 }
 
 pub(crate) fn column_index(ds: &Dataset, name: &str) -> Result<usize> {
@@ -445,7 +418,7 @@ pub fn check_calculation(cat: &Catalog, op_name: &str, column: Option<&str>) -> 
         (_, Some(c)) => format!("{op_name}({c})"),
         (_, None) => op_name.to_string(),
     };
-    Ok(Calc { op, column: col, name, hidden: false })
+    Ok(Calc { op, column: col, name, hidden: false, filters: Vec::new(), any: false })
 }
 
 pub(crate) fn role_name(r: Role) -> &'static str {
