@@ -205,6 +205,29 @@ pub struct Comparison {
     pub measures: Vec<Measure>,
     /// Tests corrected together (the Benjamini-Hochberg family: dimension values and measures).
     pub tests: u64,
+    /// The column whose sample rates weighted the counts, when one did: every count and
+    /// share is of the events the sample stands for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub sample_rate_column: Option<String>,
+}
+
+/// How a weighted comparison's counts relate to the evidence behind them: per side, the
+/// Kish effective sample size over the weighted count, `(sum w)^2 / sum w^2 / sum w`.
+/// The tests scale counts by it, so 1-in-20 sampling weighs 20 events in the shares but
+/// only one event of evidence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evidence {
+    /// The selection's scale.
+    pub selection: f64,
+    /// The baseline's scale.
+    pub baseline: f64,
+}
+
+/// An event's weight in a comparison: its sample rate, rounded to a whole number of
+/// events (counts stay exact integers on every executor).
+fn whole(w: f64) -> u64 {
+    w.round().max(1.0) as u64
 }
 
 /// Largest distinct count of an integer column used as a dimension.
@@ -498,6 +521,28 @@ fn p_fields(ln_p: f64) -> (f64, f64) {
     (ln_p.exp(), ln_p / std::f64::consts::LN_10)
 }
 
+/// The percentile of sorted `(value, weight)` pairs, each value counted `weight` times.
+fn weighted_percentile(sorted: &[(f64, u64)], p: f64) -> Option<f64> {
+    let total: u64 = sorted.iter().map(|x| x.1).sum();
+    if total == 0 {
+        return None;
+    }
+    let pos = p * (total - 1) as f64;
+    let lo = pos.floor() as u64;
+    let at = |r: u64| {
+        let mut cum = 0u64;
+        for (v, w) in sorted {
+            cum += w;
+            if cum > r {
+                return *v;
+            }
+        }
+        sorted[sorted.len() - 1].0
+    };
+    let (a, b) = (at(lo), at((lo + 1).min(total - 1)));
+    Some(interpolate(a, b, pos - lo as f64))
+}
+
 fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
@@ -587,7 +632,7 @@ pub struct MeasureCounts {
 }
 
 /// Counts a measure over the rows of each side.
-fn measure_counts(c: &Column, side: &[u8]) -> Option<MeasureCounts> {
+fn measure_counts(c: &Column, side: &[u8], weight: &dyn Fn(usize) -> u64) -> Option<MeasureCounts> {
     let get = |i: usize| -> Option<f64> {
         if !c.validity.is_valid(i) {
             return None;
@@ -603,8 +648,8 @@ fn measure_counts(c: &Column, side: &[u8]) -> Option<MeasureCounts> {
     let (mut sel, mut base) = (Vec::new(), Vec::new());
     for (i, s) in side.iter().enumerate() {
         match (s, get(i)) {
-            (1, Some(v)) => sel.push(v),
-            (2, Some(v)) => base.push(v),
+            (1, Some(v)) => sel.push((v, weight(i))),
+            (2, Some(v)) => base.push((v, weight(i))),
             _ => {}
         }
     }
@@ -616,16 +661,22 @@ fn measure_counts(c: &Column, side: &[u8]) -> Option<MeasureCounts> {
     let (lo, hi) = sel
         .iter()
         .chain(&base)
+        .map(|x| x.0)
         .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     let (edges, log) = measure_edges(lo, hi);
-    let side_counts = |mut v: Vec<f64>| -> SideCounts {
+    let side_counts = |mut v: Vec<(f64, u64)>| -> SideCounts {
         let mut h = vec![0u64; MEASURE_BUCKETS];
-        for x in &v {
-            h[measure_bucket(&edges, *x)] += 1;
+        for (x, w) in &v {
+            h[measure_bucket(&edges, *x)] += w;
         }
-        v.sort_unstable_by(f64::total_cmp);
-        SideCounts { count: v.len() as u64, histogram: h, p50: percentile(&v, 0.5), p95: percentile(&v, 0.95) }
+        v.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        let count = v.iter().map(|x| x.1).sum();
+        if v.iter().all(|x| x.1 == 1) {
+            let plain: Vec<f64> = v.iter().map(|x| x.0).collect();
+            return SideCounts { count, histogram: h, p50: percentile(&plain, 0.5), p95: percentile(&plain, 0.95) };
+        }
+        SideCounts { count, histogram: h, p50: weighted_percentile(&v, 0.5), p95: weighted_percentile(&v, 0.95) }
     };
     let (selection, baseline) = (side_counts(sel), side_counts(base));
     Some(MeasureCounts { column: c.name.clone(), edges, log, selection, baseline })
@@ -633,7 +684,7 @@ fn measure_counts(c: &Column, side: &[u8]) -> Option<MeasureCounts> {
 
 /// A measure compared, and the natural log of its p-value (significance is decided
 /// later, by Benjamini-Hochberg over every test of the comparison).
-fn measure(m: MeasureCounts) -> (Measure, f64) {
+fn measure(m: MeasureCounts, evidence: Evidence) -> (Measure, f64) {
     let shares = |s: &SideCounts| -> Vec<f64> {
         let n = s.count.max(1) as f64;
         s.histogram.iter().map(|x| *x as f64 / n).collect()
@@ -645,7 +696,7 @@ fn measure(m: MeasureCounts) -> (Measure, f64) {
         cb += hb[k];
         d = d.max((cs - cb).abs());
     }
-    let (n1, n2) = (m.selection.count as f64, m.baseline.count as f64);
+    let (n1, n2) = (m.selection.count as f64 * evidence.selection, m.baseline.count as f64 * evidence.baseline);
     let ne = (n1 * n2 / (n1 + n2)).sqrt();
     let ln_p = ln_ks_sf((ne + 0.12 + 0.11 / ne) * d);
     let (p, log10_p) = p_fields(ln_p);
@@ -738,7 +789,29 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
     }
     options(spec)?;
     let side = sides(ds, spec)?;
-    let (ns, nb) = side.iter().fold((0u64, 0u64), |(a, b), s| (a + (*s == 1) as u64, b + (*s == 2) as u64));
+    // Sample rates (the scope's sample_rate_column, else SampleRate): every count is of
+    // the events the sample stands for.
+    let rate_col = crate::plan::Catalog::of(ds).sample_rate_column(spec.scope.sample_rate_column.as_deref())?;
+    let rates = match rate_col {
+        Some(i) => Some(crate::view::Weights::of(&ds.columns()[i])?),
+        None => None,
+    };
+    let weight = |i: usize| rates.map_or(1, |r| whole(r.get(i)));
+    let (mut ns, mut nb, mut sq) = (0u64, 0u64, [0f64; 2]);
+    for (i, s) in side.iter().enumerate() {
+        if *s != 0 {
+            let w = weight(i);
+            if *s == 1 {
+                ns += w;
+            } else {
+                nb += w;
+            }
+            sq[(*s - 1) as usize] += (w * w) as f64;
+        }
+    }
+    // Kish: (sum w)^2 / sum w^2 events of evidence per side, as a scale of the counts.
+    let scale = |n: u64, sq: f64| if n == 0 || sq == 0.0 { 1.0 } else { n as f64 / sq };
+    let evidence = Evidence { selection: scale(ns, sq[0]), baseline: scale(nb, sq[1]) };
 
     // Which columns.
     let dims: Vec<&Column> = match &spec.dimensions {
@@ -805,29 +878,45 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
             Codes::Int(_, v) => v.len(),
         };
         // Both sides' counts interleaved: one cache line per value.
-        let mut cnt = vec![[0u32; 2]; card];
-        let mut count = |code: usize, s: u8| {
-            if let Some(c) = cnt.get_mut(code) {
-                c[(s - 1) as usize] += 1;
+        let mut cnt = vec![[0u64; 2]; card];
+        let code_of = |i: usize| -> usize {
+            match &codes {
+                Codes::Str(v, _) => v.get(i).map_or(0, |c| *c as usize),
+                Codes::Bool(v) => v.get(i).map_or(2, |c| *c as usize),
+                Codes::Int(v, _) => v.get(i).map_or(0, |c| *c as usize),
             }
         };
-        match &codes {
-            Codes::Str(v, _) => {
-                side.iter().zip(v.iter()).filter(|(s, _)| **s != 0).for_each(|(s, c)| count(*c as usize, *s))
+        match rates {
+            None => {
+                let mut count = |code: usize, s: u8| {
+                    if let Some(c) = cnt.get_mut(code) {
+                        c[(s - 1) as usize] += 1;
+                    }
+                };
+                match &codes {
+                    Codes::Str(v, _) => {
+                        side.iter().zip(v.iter()).filter(|(s, _)| **s != 0).for_each(|(s, c)| count(*c as usize, *s))
+                    }
+                    Codes::Bool(v) => {
+                        side.iter().zip(v.iter()).filter(|(s, _)| **s != 0).for_each(|(s, c)| count(*c as usize, *s))
+                    }
+                    Codes::Int(v, _) => {
+                        side.iter().zip(v.iter()).filter(|(s, _)| **s != 0).for_each(|(s, c)| count(*c as usize, *s))
+                    }
+                }
             }
-            Codes::Bool(v) => {
-                side.iter().zip(v.iter()).filter(|(s, _)| **s != 0).for_each(|(s, c)| count(*c as usize, *s))
-            }
-            Codes::Int(v, _) => {
-                side.iter().zip(v.iter()).filter(|(s, _)| **s != 0).for_each(|(s, c)| count(*c as usize, *s))
+            Some(_) => {
+                for (i, s) in side.iter().enumerate() {
+                    if *s != 0 {
+                        if let Some(c) = cnt.get_mut(code_of(i)) {
+                            c[(*s - 1) as usize] += weight(i);
+                        }
+                    }
+                }
             }
         }
-        let rows = cnt
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c[0] + c[1] > 0)
-            .map(|(k, c)| (k as u32, c[0] as u64, c[1] as u64))
-            .collect();
+        let rows =
+            cnt.iter().enumerate().filter(|(_, c)| c[0] + c[1] > 0).map(|(k, c)| (k as u32, c[0], c[1])).collect();
         counted.push(Counted { column: c.name.clone(), codes, rows });
     }
     let dims: Vec<DimCounts> = counted
@@ -856,8 +945,10 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
             }
         })
         .collect();
-    let measures: Vec<MeasureCounts> = meas.into_iter().filter_map(|c| measure_counts(c, &side)).collect();
-    finish(spec, ns, nb, dims, measures)
+    let measures: Vec<MeasureCounts> = meas.into_iter().filter_map(|c| measure_counts(c, &side, &weight)).collect();
+    let mut r = finish(spec, ns, nb, dims, measures, rates.map(|_| evidence))?;
+    r.sample_rate_column = rate_col.map(|i| ds.columns()[i].name.clone());
+    Ok(r)
 }
 
 /// The statistics of a comparison from its counts: every value's test, one
@@ -869,8 +960,10 @@ pub fn finish(
     nb: u64,
     counted: Vec<DimCounts>,
     measures: Vec<MeasureCounts>,
+    evidence: Option<Evidence>,
 ) -> Result<Comparison> {
     let (alpha, top, min_count) = options(spec)?;
+    let ev = evidence.unwrap_or(Evidence { selection: 1.0, baseline: 1.0 });
 
     // Test values with enough events.
     let mut tests: Vec<(usize, usize, f64)> = Vec::new(); // (dimension, row, ln p)
@@ -880,19 +973,35 @@ pub fn finish(
             // Gate on the value's total, never on how it split: choosing values by what
             // the selection shows would inflate findings.
             if a + b >= min_count && ns > 0 && nb > 0 {
-                let total = a + b;
-                let p0 = fs / (fs + fb);
-                let expected = total as f64 * p0;
-                let ln_p = if expected.min(total as f64 - expected) < 10.0 {
-                    ln_binomial_two_sided(*a, total, p0)
-                } else {
-                    g_test(*a as f64, (ns - a) as f64, *b as f64, (nb - b) as f64).1
+                let ln_p = match evidence {
+                    None => {
+                        let total = a + b;
+                        let p0 = fs / (fs + fb);
+                        let expected = total as f64 * p0;
+                        if expected.min(total as f64 - expected) < 10.0 {
+                            ln_binomial_two_sided(*a, total, p0)
+                        } else {
+                            g_test(*a as f64, (ns - a) as f64, *b as f64, (nb - b) as f64).1
+                        }
+                    }
+                    // Weighted counts scaled to the evidence behind them (Kish).
+                    Some(e) => {
+                        let (a, b) = (*a as f64 * e.selection, *b as f64 * e.baseline);
+                        let (n1, n2) = (fs * e.selection, fb * e.baseline);
+                        let (total, p0) = (a + b, n1 / (n1 + n2));
+                        let expected = total * p0;
+                        if expected.min(total - expected) < 10.0 {
+                            ln_binomial_two_sided(a.round() as u64, total.round().max(a.round()) as u64, p0)
+                        } else {
+                            g_test(a, (n1 - a).max(0.0), b, (n2 - b).max(0.0)).1
+                        }
+                    }
                 };
                 tests.push((d, r, ln_p));
             }
         }
     }
-    let mut measured: Vec<(Measure, f64)> = measures.into_iter().map(measure).collect();
+    let mut measured: Vec<(Measure, f64)> = measures.into_iter().map(|m| measure(m, ev)).collect();
     // One Benjamini-Hochberg family: every tested value of every dimension, and every measure.
     let family: Vec<f64> = tests.iter().map(|t| t.2).chain(measured.iter().map(|m| m.1)).collect();
     let discoveries = benjamini_hochberg(&family, alpha);
@@ -987,6 +1096,7 @@ pub fn finish(
         dimensions: dimensions.into_iter().map(|d| d.0).collect(),
         measures: measured.into_iter().map(|m| m.0).collect(),
         tests: m as u64,
+        sample_rate_column: None,
     })
 }
 

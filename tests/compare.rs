@@ -363,3 +363,100 @@ fn period_baseline_is_the_same_events_earlier() {
     // ...the bad build is.
     assert_eq!(c.dimensions[0].values[0].value, BAD_BUILD, "{:?}", c.dimensions[0]);
 }
+
+/// Sampled rows with a `SampleRate` column compare like the events they stand for
+/// (each row repeated `rate` times): the same counts, shares, distances, histograms and
+/// percentiles. Only the evidence differs: the tests scale counts to the Kish effective
+/// size, so uniform 1-in-10 sampling gives the p-values of the rows themselves.
+#[test]
+fn sample_rates_weight_the_comparison() {
+    use arrow_array::{ArrayRef, Float64Array, Int64Array, StringArray, TimestampSecondArray};
+    use std::sync::Arc;
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let regions = ["us-east-1", "eu-west-1", "ap-south-1", "sa-east-1"];
+    let (mut t, mut reg, mut dur, mut rate) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut te, mut rege, mut dure) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..4000i64 {
+        let r = regions[next(4) as usize];
+        // Slow requests are kept whole, the rest 1 in 5 or 1 in 20.
+        let slow = r == "eu-west-1" && next(3) == 0;
+        let d = if slow { 900.0 + next(400) as f64 } else { 20.0 + next(300) as f64 };
+        let w = if slow { 1 } else { [5, 20][next(2) as usize] };
+        t.push(1_800_000_000 + i);
+        reg.push(r);
+        dur.push(d);
+        rate.push(w);
+        for _ in 0..w {
+            te.push(1_800_000_000 + i);
+            rege.push(r);
+            dure.push(d);
+        }
+    }
+    let table = |t: &Vec<i64>, r: &Vec<&str>, d: &Vec<f64>, rate: Option<&Vec<i64>>| {
+        let mut cols: Vec<(&str, ArrayRef)> = vec![
+            ("timestamp", Arc::new(TimestampSecondArray::from(t.clone()))),
+            ("region", Arc::new(StringArray::from(r.clone()))),
+            ("duration_ms", Arc::new(Float64Array::from(d.clone()))),
+        ];
+        if let Some(w) = rate {
+            cols.push(("SampleRate", Arc::new(Int64Array::from(w.clone()))));
+        }
+        load(&ipc(cols))
+    };
+    let sampled = table(&t, &reg, &dur, Some(&rate));
+    let full = table(&te, &rege, &dure, None);
+    let s = spec(serde_json::json!({
+        "selection": { "filters": [{ "column": "duration_ms", "op": ">=", "value": 800 }] },
+        "dimensions": ["region"], "measures": ["duration_ms"], "top": 100
+    }));
+    let a = compare(&sampled, &s).unwrap();
+    let b = compare(&full, &s).unwrap();
+    assert_eq!(a.sample_rate_column.as_deref(), Some("SampleRate"));
+    assert_eq!(b.sample_rate_column, None);
+    assert_eq!((a.selection_count, a.baseline_count), (b.selection_count, b.baseline_count));
+    let (da, db) = (&a.dimensions[0], &b.dimensions[0]);
+    assert_eq!(da.tvd, db.tvd);
+    let counts = |d: &sightline::compare::Dimension| {
+        let mut v: Vec<(String, u64, u64, f64, f64)> = d
+            .values
+            .iter()
+            .map(|x| (x.value.to_string(), x.selection_count, x.baseline_count, x.selection_share, x.baseline_share))
+            .collect();
+        v.sort_by(|x, y| x.0.cmp(&y.0));
+        v
+    };
+    assert_eq!(counts(da), counts(db));
+    let (ma, mb) = (&a.measures[0], &b.measures[0]);
+    assert_eq!((ma.score, &ma.edges), (mb.score, &mb.edges));
+    for (x, y) in [(&ma.selection, &mb.selection), (&ma.baseline, &mb.baseline)] {
+        assert_eq!((x.count, x.p50, x.p95, &x.histogram), (y.count, y.p50, y.p95, &y.histogram));
+    }
+    // The evidence is the sample's, not the expanded rows': weaker p-values.
+    let p = |c: &sightline::compare::Comparison| {
+        c.dimensions[0].values.iter().map(|v| v.log10_p_value.unwrap()).fold(0.0, f64::min)
+    };
+    assert!(p(&a) > p(&b), "weighted {} vs expanded {}", p(&a), p(&b));
+
+    // Uniform 1-in-10: counts x10, the same p-values as the rows unweighted.
+    let ten = table(&t, &reg, &dur, Some(&vec![10; t.len()]));
+    let w = compare(&ten, &s).unwrap();
+    let mut plain_spec = s.clone();
+    plain_spec.scope.sample_rate_column = Some(String::new());
+    let u = compare(&ten, &plain_spec).unwrap();
+    assert_eq!(u.sample_rate_column, None);
+    assert_eq!(w.selection_count, 10 * u.selection_count);
+    for (x, y) in w.dimensions[0].values.iter().zip(&u.dimensions[0].values) {
+        assert_eq!(x.value, y.value);
+        assert_eq!(x.selection_count, 10 * y.selection_count);
+        let (px, py) = (x.log10_p_value.unwrap(), y.log10_p_value.unwrap());
+        assert!((px - py).abs() <= 1e-9 * px.abs().max(1.0), "{px} vs {py}");
+    }
+    let (px, py) = (w.measures[0].log10_p_value.unwrap(), u.measures[0].log10_p_value.unwrap());
+    assert!((px - py).abs() <= 1e-9 * px.abs().max(1.0), "measure {px} vs {py}");
+}

@@ -1143,6 +1143,15 @@ pub async fn compare(
     refuse_calculated(&spec.scope)?;
     sightline::compare::options(spec)?;
     let cat = catalog(schema);
+    if let Some(w) = cat.sample_rate_column(spec.scope.sample_rate_column.as_deref())? {
+        // Refused, never counted unweighted: a sampled table's shares would be biased.
+        return Err(sightline::Error::Operator {
+            op: "sample_rate_column".into(),
+            column: cat.columns[w].name.clone(),
+            message: "a comparison weighted by sample rate is not compiled to ClickHouse SQL yet; set the scope's sample_rate_column to \"\" for unweighted counts, or run it in the browser (mode=local)".into(),
+        }
+        .into());
+    }
     let table = quote_table(&schema.table).map_err(|e| ParamError::new("source", e))?;
     let time = time_of(schema, &cat, spec.scope.time_column.as_deref())?;
     // The scope: its time range (resolved as the engine resolves it) and filters.
@@ -1485,5 +1494,5 @@ FROM {sided} WHERE sl__side != 0 GROUP BY GROUPING SETS ({sets})))) WHERE sl__te
             }
         })
         .collect();
-    Ok(sightline::compare::finish(spec, ns, nb, dims, measures)?)
+    Ok(sightline::compare::finish(spec, ns, nb, dims, measures, None)?)
 }

@@ -996,10 +996,13 @@ test('demo page: a week sampled at the source, weighted, with a calculated field
     });
     const week = document.getElementById('week').source.client;
     const whole = full.source.client;
+    const slow = { selection: { filters: [{ column: 'duration_ms', op: '>=', value: 1000 }] }, dimensions: ['region'] };
     const out = {
       sampled: await week.query(spec({})),
       unweighted: await week.query(spec({ sample_rate_column: '' })),
       full: await whole.query(spec({})),
+      compareSampled: await week.compare(slow),
+      compareFull: await whole.compare(slow),
     };
     full.remove();
     return out;
@@ -1016,6 +1019,12 @@ test('demo page: a week sampled at the source, weighted, with a calculated field
     }
   }
   assert.equal(check.full.sample_rate_column, undefined);
+  // The comparison weighs its counts too: slow requests were all kept (rate 1), so the
+  // selection is exact; the baseline is within sampling error.
+  const [cs, cf] = [check.compareSampled, check.compareFull];
+  assert.equal(cs.sample_rate_column, 'SampleRate');
+  assert.equal(cs.selection_count, cf.selection_count);
+  assert.ok(Math.abs(cs.baseline_count - cf.baseline_count) / cf.baseline_count < 0.02, `${cs.baseline_count} vs ${cf.baseline_count}`);
   await page.waitForTimeout(300);
   await page.locator('#week').screenshot({ path: path.join(OUT, 'demo-week.png') });
   await assertClean(assert, page, log);

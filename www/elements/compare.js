@@ -205,7 +205,8 @@ export class SightlineCompare extends Part {
     const what = sel.start_time !== undefined ? formatTimeRange(sel.start_time, sel.end_time, this.#zone()) : 'selection';
     const problem = timeZoneProblem(this.#zone());
     this.#ui.status.textContent =
-      `${formatInt(r.selection_count)} selected events (${what}) vs ${formatInt(r.baseline_count)} baseline events · ${formatValue(ms, 'ms')}${problem ? ` · ${problem}` : ''}`;
+      `${formatInt(r.selection_count)} selected events (${what}) vs ${formatInt(r.baseline_count)} baseline events · ${formatValue(ms, 'ms')}${problem ? ` · ${problem}` : ''}` +
+      (r.sample_rate_column ? ` · weighted by ${displayText(r.sample_rate_column)}: counts are of the events the sample stands for` : '');
     const base = this.#baselineText(spec);
     const n = r.baseline_count;
     this.#ui.described.hidden = false;
