@@ -341,18 +341,27 @@ fn raw(chars: &[char], i: usize) -> Result<(String, usize)> {
 
 // --- parser --------------------------------------------------------------------------
 
+/// A literal.
 #[derive(Debug, Clone, PartialEq)]
-enum Lit {
+pub enum Lit {
+    /// A number.
     Num(f64),
+    /// A string (escapes resolved).
     Str(String),
+    /// `true` or `false`.
     Bool(bool),
+    /// `null`.
     Null,
 }
 
+/// A parsed expression; positions are 1-based character columns, for errors.
 #[derive(Debug, Clone, PartialEq)]
-enum Ast {
+pub enum Ast {
+    /// `$name`, at a position.
     Col(String, usize),
+    /// A literal.
     Lit(Lit),
+    /// A function (infix operators become their functions: `+` is `SUM`), at a position.
     Call(String, Vec<Ast>, usize),
 }
 
@@ -497,11 +506,15 @@ fn parse(text: &str) -> Result<Ast> {
 
 /// The static type of a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ty {
+pub enum Ty {
+    /// A number (f64; null is NaN).
     Num,
+    /// A string.
     Str,
+    /// A boolean.
     Bool,
     /// Only `null` (fits any type).
+    /// Only `null`.
     Null,
 }
 
@@ -1328,6 +1341,56 @@ pub fn calculate(field: &NamedExpression, cols: &[Arc<Column>], n: usize) -> Res
         (v, _) => v,
     };
     to_column(&field.name, v, n).map_err(named)
+}
+
+/// Types calculated fields against a table known by its columns' names and roles only
+/// (a remote table's schema), for an executor that compiles them elsewhere (the
+/// server's ClickHouse SQL): the same parse, types and errors as the engine's.
+pub struct Typer {
+    cols: Vec<Arc<Column>>,
+}
+
+impl Typer {
+    /// A typer over these columns.
+    pub fn new(columns: &[(&str, Role)]) -> Typer {
+        let cols = columns
+            .iter()
+            .map(|(name, role)| {
+                let data = match role {
+                    Role::Number | Role::Time => ColumnData::Float(Vec::new()),
+                    Role::String => ColumnData::Str { codes: Vec::new(), dict: crate::column::Dict::default() },
+                    Role::Bool => ColumnData::Bool(Vec::new()),
+                    Role::Other => ColumnData::Other,
+                };
+                let mut c = Column::computed(name, data);
+                c.role = *role;
+                Arc::new(c)
+            })
+            .collect();
+        Typer { cols }
+    }
+
+    /// Parses and types a field, with the engine's errors (`calculated field "f": col 3: ...`).
+    pub fn check(&self, field: &NamedExpression) -> Result<(Ast, Ty)> {
+        let named = |e: Error| match e {
+            Error::Spec(m) => Error::Spec(format!("calculated field \"{}\": {m}", field.name)),
+            other => other,
+        };
+        if field.name.is_empty() {
+            return Err(Error::Spec("a calculated field needs a name".into()));
+        }
+        if self.cols.iter().any(|c| c.name == field.name) {
+            return Err(Error::Spec(format!("calculated field \"{}\": a column of that name exists", field.name)));
+        }
+        let ast = parse(&field.expression).map_err(named)?;
+        let ty = type_of(&ast, &self.cols).map_err(named)?;
+        Ok((ast, ty))
+    }
+
+    /// The type of a node of a checked field.
+    pub fn type_of(&self, e: &Ast) -> Result<Ty> {
+        type_of(e, &self.cols)
+    }
 }
 
 /// The columns formulas see: each calculation's values (one per group or series cell)

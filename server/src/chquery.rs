@@ -120,7 +120,7 @@ pub fn catalog(schema: &ChSchema) -> Catalog {
 }
 
 /// A time column's raw values (the engine's `i64` in the column's unit), as SQL.
-fn raw_time(c: &ChColumn, unit: TimeUnit) -> String {
+pub(crate) fn raw_time(c: &ChColumn, unit: TimeUnit) -> String {
     let q = quote_ident(&c.name);
     let base = crate::clickhouse::unwrap_type(&c.ch_type);
     if base.starts_with("DateTime64") {
@@ -453,16 +453,17 @@ fn percentile(p: f64, q: Option<f64>, n: u64, inf: Option<(u64, u64, Option<f64>
     Some(v).filter(|v| !v.is_nan())
 }
 
-/// Calculated fields are computed by the engine over loaded columns and are not compiled
-/// to SQL yet: refused by name, never answered as if the field were absent.
-fn refuse_calculated(spec: &QuerySpec) -> Result<(), sightline::Error> {
-    match spec.calculated_fields.first() {
-        Some(f) => Err(sightline::Error::Spec(format!(
-            "calculated_fields: calculated fields (\"{}\") are not compiled to ClickHouse SQL yet; run the spec in the browser (mode=local) or on a file source",
-            f.name
-        ))),
-        None => Ok(()),
-    }
+/// The table with the spec's calculated fields compiled to SQL columns after its own
+/// ([`crate::chformula`]): the schema the rest of the compiler sees, and its `FROM`.
+fn calculated(
+    schema: &ChSchema,
+    fields: &[sightline::query::spec::NamedExpression],
+) -> Result<(ChSchema, String), QueryError> {
+    let table = quote_table(&schema.table).map_err(|e| ParamError::new("source", e))?;
+    Ok(match crate::chformula::with_calculated(schema, &table, fields)? {
+        Some(x) => x,
+        None => (schema.clone(), table),
+    })
 }
 
 /// Runs `spec` on the ClickHouse table `schema` describes, and with
@@ -486,7 +487,8 @@ async fn query_once(
     spec: &QuerySpec,
     limits: &Limits,
 ) -> Result<QueryResult, QueryError> {
-    refuse_calculated(spec)?;
+    let (schema, table) = calculated(schema, &spec.calculated_fields)?;
+    let schema = &schema;
     let cat = catalog(schema);
     let plan = QueryPlan::new(&cat, spec)?;
     // Refused by name, never answered without them.
@@ -513,7 +515,6 @@ async fn query_once(
         }
         .into());
     }
-    let table = quote_table(&schema.table).map_err(|e| ParamError::new("source", e))?;
     let col = |i: usize| &schema.columns[i];
     let filters = plan.filters.iter().map(|f| compile_filter(schema, f)).collect::<Result<Vec<_>, _>>()?;
     let filter_sql =
@@ -1140,8 +1141,9 @@ pub async fn compare(
         measure_edges, DimCounts, DimValue, MeasureCounts, SideCounts, MAX_INT_DIMENSION_VALUES, QUANTITY_MIN_VALUES,
         QUANTITY_SPAN,
     };
-    refuse_calculated(&spec.scope)?;
     sightline::compare::options(spec)?;
+    let (schema, table) = calculated(schema, &spec.scope.calculated_fields)?;
+    let schema = &schema;
     let cat = catalog(schema);
     if let Some(w) = cat.sample_rate_column(spec.scope.sample_rate_column.as_deref())? {
         // Refused, never counted unweighted: a sampled table's shares would be biased.
@@ -1152,7 +1154,6 @@ pub async fn compare(
         }
         .into());
     }
-    let table = quote_table(&schema.table).map_err(|e| ParamError::new("source", e))?;
     let time = time_of(schema, &cat, spec.scope.time_column.as_deref())?;
     // The scope: its time range (resolved as the engine resolves it) and filters.
     let scope_filters = filters_sql(schema, &spec.scope.filters, spec.scope.filter_combination.as_deref())?;

@@ -14,6 +14,7 @@
 //! (timeouts, protocols, graceful shutdown).
 
 pub mod app;
+pub mod chformula;
 pub mod chquery;
 pub mod clickhouse;
 pub mod files;

@@ -71,6 +71,58 @@ fn every_oracle_spec_gives_the_same_answer_on_clickhouse() {
             cases.push(Case { table: files[k].0.clone(), ds: k, spec: edge_spec(&mut rng) });
         }
     }
+    // Calculated fields compiled to SQL: every function ClickHouse computes the engine's
+    // way, over nulls, NaN, infinities, empty strings and mixed types.
+    let fields = |list: &[(&str, &str)]| -> J {
+        J::Array(list.iter().map(|(n, e)| json!({ "name": n, "expression": e })).collect())
+    };
+    let data_fields = fields(&[
+        ("n1", "$f * 2 + $i - $u"),
+        ("n2", "DIV($i, $u) + MOD($f, 7) + LOG10($u) + INT($f) + FLOAT(\"2.5\") + SUM($s_low, 1)"),
+        ("n3", "COALESCE(MIN($f, $i, null), MAX($u, 3), -1) + IF($b, 10, $i > 0, 20, 30)"),
+        ("n4", "LENGTH($s_high) + LENGTH($d, \"bytes\") + SWITCH($s_low, \"alpha\", 1, \"beta\", 2, 0)"),
+        ("t1", "EVENT_TIMESTAMP() - 1793400000"),
+        ("s1", "CONCAT($s_low, \"/\", STRING($b), IF(EXISTS($d), $d, \"-\"))"),
+        ("b1", "$i >= 10 AND !EQUALS($s_low, \"beta\") OR IN($u, 1, 4)"),
+        ("b2", "STARTS_WITH($s_high, \"id-1\") OR ENDS_WITH($d, \"7\") OR CONTAINS($s_low, \"t\") OR REG_MATCH($s_high, `^id-[0-9]{3}$`)"),
+        ("b3", "LT($s_low, $d) OR GTE($f, $i) OR BOOL($s_high) OR NOT($u)"),
+    ]);
+    let edge_fields = fields(&[
+        ("e1", "$f + $duration_ms * 0.5"),
+        ("e2", "MAX($f, $nul, $big) - MIN($ub, 0)"),
+        ("e3", "IF(EXISTS($nul), \"some\", $f > 0, \"pos\", \"other\")"),
+        ("e4", "CONCAT(\"<\", $s, \">\")"),
+    ]);
+    let first_calculated = cases.len();
+    let file_count = files.len();
+    for k in 0..file_count {
+        let edges = files[k].0.starts_with("edges");
+        let (f, nums, strs, bools): (&J, &[&str], &[&str], &[&str]) = if edges {
+            (&edge_fields, &["e1", "e2"], &["e3", "e4"], &[])
+        } else {
+            (&data_fields, &["n1", "n2", "n3", "n4", "t1"], &["s1"], &["b1", "b2", "b3"])
+        };
+        for (j, key) in strs.iter().chain(bools).enumerate() {
+            let calcs: Vec<J> = nums
+                .iter()
+                .flat_map(|n| [json!({ "op": "SUM", "column": n }), json!({ "op": "MAX", "column": n })])
+                .chain([json!({ "op": "COUNT" })])
+                .collect();
+            let mut spec = json!({ "calculated_fields": f, "calculations": calcs, "breakdowns": [key], "limit": 1000,
+                                   "disable_series": j % 2 == 0 });
+            if let Some(b) = bools.get(j % bools.len().max(1)) {
+                spec["filters"] = json!([{ "column": b, "op": "=", "value": j % 3 != 0 }]);
+            }
+            cases.push(Case { table: files[k].0.clone(), ds: k, spec });
+        }
+    }
+    // A function ClickHouse would answer differently is refused, naming it and its position.
+    let refused_at = cases.len();
+    cases.push(Case {
+        table: files[0].0.clone(),
+        ds: 0,
+        spec: json!({ "calculated_fields": [{ "name": "x", "expression": "TO_LOWER($s_low)" }], "breakdowns": ["x"] }),
+    });
     // Series too: the oracle's specs disable them; every other spec here turns them on.
     for (i, c) in cases.iter_mut().enumerate() {
         if i % 2 == 1 {
@@ -127,6 +179,16 @@ fn every_oracle_spec_gives_the_same_answer_on_clickhouse() {
             &[],
             json!({ "source": c.table, "spec": c.spec }).to_string().as_bytes(),
         );
+        if k == refused_at {
+            assert_eq!(r.status, 400, "{}", r.text());
+            assert!(r.text().contains("col 1: TO_LOWER is not compiled to ClickHouse SQL"), "{}", r.text());
+            continue;
+        }
+        if (first_calculated..refused_at).contains(&k) {
+            if let Err(e) = &want {
+                failures.push(format!("case {k} on {}: the engine refused a calculated-field case: {e}", c.table));
+            }
+        }
         match want {
             Err(e) => {
                 if r.status != 400 {

@@ -86,8 +86,8 @@ test('explorer: streams 1M rows with progress, breaks down with percentiles, bru
   await explorer(page).screenshot({ path: path.join(OUT, 'explorer-overview.png') });
 
   // A breakdown with percentiles, built in the query builder: GROUP BY endpoint.
-  await page.getByRole('button', { name: 'Add a group by column' }).click();
-  await page.getByLabel('Group by column', { exact: true }).selectOption('endpoint');
+  await explorer(page).getByRole('button', { name: 'Add a group by column' }).click();
+  await explorer(page).getByLabel('Group by column', { exact: true }).selectOption('endpoint');
   await waitResults(page, (r) => r.columns[0] === 'endpoint' && r.results.length > 5);
   const table = await page.evaluate(() => {
     const b = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-breakdown');
@@ -258,7 +258,7 @@ test('explorer: the customer lens shows one customer beside everyone, newest fir
   assert.equal(clicks[0].detail.kind, 'event');
 
   // One click: this customer vs all.
-  await page.getByRole('button', { name: 'Compare this customer vs all' }).click();
+  await explorer(page).getByRole('button', { name: 'Compare this customer vs all' }).click();
   await waitCompare(page);
   const cmp = await page.evaluate(() => document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-compare').result);
   assert.equal(cmp.selection_count, count.matched);
@@ -272,7 +272,7 @@ test('explorer: the customer lens shows one customer beside everyone, newest fir
 
   // This customer vs themselves an hour earlier: the selection has no times of its own, so
   // it takes the scope's (all the data), shifted back an hour for the baseline.
-  await page.getByLabel('Baseline', { exact: true }).selectOption('3600');
+  await explorer(page).getByLabel('Baseline', { exact: true }).selectOption('3600');
   await page.waitForFunction(() => {
     const c = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-compare');
     return c.shadowRoot.querySelector('[part="baseline"]').textContent.includes('1 hour earlier');
@@ -438,7 +438,7 @@ test('hostile strings in the data stay inert text in every view, and CSV export 
     document.querySelector('sightline-explorer').customer = '<img src=x onerror="window.__pwned=1">';
   });
   await page.waitForFunction(() => document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-events').result?.matched < 2000);
-  await page.getByRole('button', { name: 'Compare this customer vs all' }).click();
+  await explorer(page).getByRole('button', { name: 'Compare this customer vs all' }).click();
   await waitCompare(page);
   await page.evaluate(() => document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-events').shadowRoot.querySelector('tbody tr').click());
   await page.waitForTimeout(500);
@@ -633,8 +633,8 @@ test('no long task over 50 ms on the main thread while queries run on 1M rows', 
   });
   const started = Date.now();
   // A breakdown, a filter, a percentile, a brush: each a new query on 1M rows.
-  await page.getByRole('button', { name: 'Add a group by column' }).click();
-  await page.getByLabel('Group by column', { exact: true }).selectOption('customer_id');
+  await explorer(page).getByRole('button', { name: 'Add a group by column' }).click();
+  await explorer(page).getByLabel('Group by column', { exact: true }).selectOption('customer_id');
   await waitResults(page, (r) => r.columns[0] === 'customer_id');
   await page.evaluate(() => {
     const x = document.querySelector('sightline-explorer');
@@ -721,7 +721,7 @@ test('explorer: zoom to a brushed selection, then back to all time', { timeout: 
   await waitResults(page, (r) => r.matched === ROWS);
   await brushIncident(page);
   await waitCompare(page);
-  await page.getByRole('button', { name: 'Zoom to selection' }).click();
+  await explorer(page).getByRole('button', { name: 'Zoom to selection' }).click();
   const zoomed = await waitResults(page, (r) => r.start_time === INCIDENT_START && r.end_time === INCIDENT_END);
   const q = await page.evaluate(() => document.querySelector('sightline-explorer').query);
   assert.equal(q.start_time, INCIDENT_START);
@@ -733,7 +733,7 @@ test('explorer: zoom to a brushed selection, then back to all time', { timeout: 
   );
   await page.waitForTimeout(300);
   await explorer(page).screenshot({ path: path.join(OUT, 'explorer-zoomed.png') });
-  await page.getByLabel('Time range', { exact: true }).selectOption('');
+  await explorer(page).getByLabel('Time range', { exact: true }).selectOption('');
   await waitResults(page, (r) => r.matched === ROWS);
   await assertClean(assert, page, log);
   await context.close();
@@ -781,7 +781,7 @@ test('explorer: compare a brushed selection with the previous day and hour; the 
   assert.equal(rest.saved.baseline, undefined);
 
   // The previous day: the demo data covers one day, so that baseline is empty.
-  await page.getByLabel('Baseline', { exact: true }).selectOption({ label: 'vs previous day' });
+  await explorer(page).getByLabel('Baseline', { exact: true }).selectOption({ label: 'vs previous day' });
   await page.waitForFunction(() => {
     const c = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-compare');
     return window.__compareSpecs.at(-1)?.baseline?.period === 86400 && c.result && !c.shadowRoot.querySelector('[part="baseline"]').textContent.includes('rest');
@@ -802,7 +802,7 @@ test('explorer: compare a brushed selection with the previous day and hour; the 
   await explorer(page).screenshot({ path: path.join(OUT, 'explorer-baseline-day.png') });
 
   // The previous hour has events: dimensions again, and the description follows.
-  await page.getByLabel('Baseline', { exact: true }).selectOption('3600');
+  await explorer(page).getByLabel('Baseline', { exact: true }).selectOption('3600');
   await page.waitForFunction(() => {
     const c = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-compare');
     return window.__compareSpecs.at(-1)?.baseline?.period === 3600 && c.result?.baseline_count > 0 && c.shadowRoot.querySelector('[part="dimension"]');
