@@ -643,8 +643,8 @@ fn clickhouse_sql_matches_the_embedded_server() {
             .as_bytes(),
     );
     assert_eq!(r.status, 400, "{}", r.text());
-    // Calculated fields are not compiled to SQL yet: refused by name on both endpoints,
-    // never answered without them.
+    // Calculated fields compile to SQL, typed as the engine types them: an unknown
+    // column is named with its position on both endpoints.
     let calc = json!([{ "name": "is_fail", "expression": "IF($status_code >= 500, 1, 0)" }]);
     for (path, spec) in [
         ("/api/query", json!({ "calculated_fields": calc, "calculations": [{ "op": "AVG", "column": "is_fail" }] })),
@@ -659,9 +659,7 @@ fn clickhouse_sql_matches_the_embedded_server() {
         );
         assert_eq!(r.status, 400, "{path}: {}", r.text());
         assert!(
-            r.text().contains(
-                "calculated_fields: calculated fields (\\\"is_fail\\\") are not compiled to ClickHouse SQL yet"
-            ),
+            r.text().contains("calculated field \\\"is_fail\\\": col 4: unknown column $status_code"),
             "{path}: {}",
             r.text()
         );

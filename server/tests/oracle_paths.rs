@@ -274,6 +274,14 @@ fn every_oracle_spec_gives_the_same_answer_on_clickhouse() {
                 spec["measures"] = if edges { json!(["f", "duration_ms"]) } else { json!(["f", "i"]) };
                 spec["min_count"] = json!(rng.below(4));
             }
+            // Calculated fields in the scope: dimensions and selections over them, in SQL.
+            if n % 4 == 2 && !edges {
+                spec["scope"]["calculated_fields"] = json!([
+                    { "name": "band", "expression": "IF($f > 500, \"high\", $f > 0, \"low\", \"none\")" },
+                    { "name": "hot", "expression": "$i > 20 OR STARTS_WITH($s_low, \"a\")" }
+                ]);
+                spec["selection"]["filters"] = json!([{ "column": "hot", "op": "=", "value": true }]);
+            }
             let parsed: sightline::compare::CompareSpec = serde_json::from_value(spec.clone()).unwrap();
             let want = sightline::compare::compare(ds, &parsed);
             let r = http::request(
