@@ -1030,3 +1030,85 @@ test('demo page: a week sampled at the source, weighted, with a calculated field
   await assertClean(assert, page, log);
   await context.close();
 });
+
+test('crossfilter: a brush narrows the breakdown and the events, shown as a chip; a result row filters everything; no long task over 50 ms', { timeout: 180_000 }, async (t) => {
+  const { context, page, log } = await openPage(env.browser);
+  await page.goto(env.baseUrl);
+  await waitReady(page);
+  await waitResults(page, (r) => r.matched === 1000000);
+  // Group by build, so the narrowed breakdown says what the brushed requests ran.
+  await explorer(page).getByRole('button', { name: 'Add a group by column' }).click();
+  await explorer(page).getByLabel('Group by column', { exact: true }).selectOption('build_id');
+  await waitResults(page, (r) => r.columns[0] === 'build_id' && r.matched === 1000000);
+  await page.waitForTimeout(500);
+  await page.evaluate(() => {
+    window.__long = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__long.push(Math.round(e.duration));
+    }).observe({ type: 'longtask' });
+  });
+  const started = Date.now();
+  await brushIncident(page);
+  const narrowed = await waitResults(page, (r) => r.matched < 1000000);
+  const elapsed = Date.now() - started;
+  // The engine's own answer for the brushed region: the oracle.
+  const sel = await page.evaluate(() => document.querySelector('sightline-explorer').source.selection);
+  assert.ok(sel && sel.column === 'duration_ms' && sel.min > 0, JSON.stringify(sel));
+  const want = await page.evaluate(async (sel) => {
+    const filters = [{ column: sel.column, op: '>=', value: sel.min }];
+    if (sel.max !== undefined) filters.push({ column: sel.column, op: '<', value: sel.max });
+    const r = await document.querySelector('sightline-explorer').source.client.query({
+      breakdowns: ['build_id'], filters, start_time: sel.start_time, end_time: sel.end_time, disable_series: true,
+      calculations: [{ op: 'COUNT' }],
+    });
+    return { matched: r.matched, top: r.results[0].build_id };
+  }, sel);
+  assert.equal(narrowed.matched, want.matched);
+  assert.equal(narrowed.results[0].build_id, BAD_BUILD, 'the brushed slow requests ran the bad build');
+  assert.equal(want.top, BAD_BUILD);
+  // The events follow: every row inside the brushed window and value range.
+  await page.waitForFunction(
+    (sel) => {
+      const e = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-events');
+      const r = e?.result;
+      return r && r.rows.length > 0 && r.matched < 1000000;
+    },
+    sel,
+    { timeout: 30_000, polling: 100 },
+  );
+  const ev = await page.evaluate(() => {
+    const r = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-events').result;
+    const ti = r.columns.indexOf('timestamp');
+    const di = r.columns.indexOf('duration_ms');
+    return { matched: r.matched, rows: r.rows.map((row) => [row[ti], row[di]]) };
+  });
+  assert.equal(ev.matched, want.matched);
+  for (const [ts, d] of ev.rows) {
+    // Times in events are unix seconds.
+    assert.ok(ts >= sel.start_time && ts < sel.end_time, `event at ${ts} outside the brush`);
+    assert.ok(d >= sel.min, `event of ${d} ms below the brush`);
+  }
+  await page.waitForTimeout(300);
+  const long = await page.evaluate(() => window.__long);
+  t.diagnostic(`crossfilter update in ${elapsed} ms; long tasks: ${JSON.stringify(long)}`);
+  assert.ok(long.every((d) => d <= 50), `long tasks over 50 ms: ${JSON.stringify(long)}`);
+  // The chip says what narrows the view; removing it restores everything.
+  const chip = explorer(page).locator('[part="selection-chip"]');
+  await chip.waitFor();
+  assert.match(await chip.textContent(), /^Selection: .*duration_ms/);
+  await page.waitForTimeout(200);
+  await explorer(page).screenshot({ path: path.join(OUT, 'explorer-crossfilter.png') });
+  await chip.getByRole('button', { name: 'Clear the selection' }).click();
+  await waitResults(page, (r) => r.matched === 1000000);
+  assert.equal(await explorer(page).locator('[part="selection-chip"]').count(), 0);
+  // A click on a result row filters every part by that group, as a removable chip.
+  await page.evaluate(() => {
+    const b = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-breakdown');
+    b.shadowRoot.querySelector('tbody tr').click();
+  });
+  const one = await waitResults(page, (r) => r.results.length === 1);
+  const filters = await page.evaluate(() => document.querySelector('sightline-explorer').query.filters);
+  assert.deepEqual(filters, [{ column: 'build_id', op: '=', value: one.results[0].build_id }]);
+  await assertClean(assert, page, log);
+  await context.close();
+});

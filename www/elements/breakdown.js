@@ -7,7 +7,7 @@ import { CALCULATION_OPS } from '../engine/spec.js';
 import { earlierLabel } from '../shared/text.js';
 import { parseCalcs, parseHavings, parseOrders } from '../shared/spec-text.js';
 import { Part, channel, listAttr } from './part.js';
-import { contextSpec } from './source-bound.js';
+import { linkedSpec } from './source-bound.js';
 import { Table, canvasBlob, download, toCSV } from './table.js';
 
 const MAX_CHART_LINES = 10;
@@ -19,7 +19,7 @@ const MAX_CHART_LINES = 10;
  * whole query specification.
  */
 export class SightlineBreakdown extends Part {
-  static observedAttributes = ['src', 'source', 'calculations', 'breakdowns', 'orders', 'havings', 'limit', 'time-zone', 'charts'];
+  static observedAttributes = ['src', 'source', 'calculations', 'breakdowns', 'orders', 'havings', 'limit', 'time-zone', 'charts', 'ignore-selection'];
 
   #query = null;
   #result = null;
@@ -83,7 +83,8 @@ export class SightlineBreakdown extends Part {
 
   #fullSpec() {
     const q = this.query;
-    const ctx = contextSpec(this.source);
+    // The source's context, narrowed by a brushed selection (crossfilter).
+    const ctx = linkedSpec(this.source, this);
     const spec = { ...q, ...ctx, filters: [...(q.filters ?? []), ...ctx.filters] };
     for (const k of ['start_time', 'end_time', 'time_range', 'filter_combination']) if (q[k] !== undefined) spec[k] = q[k];
     spec.calculations = (q.calculations ?? []).filter((c) => c.op !== 'HEATMAP');
@@ -110,6 +111,7 @@ export class SightlineBreakdown extends Part {
       this.#ui.status.textContent =
         `${formatInt(r.results.length)} of ${formatInt(r.groups)} groups · ${formatInt(r.matched)} of ${formatInt(r.scanned)} events · ` +
         `${formatTimeRange(r.start_time, r.end_time, this.#zone())} · ${formatValue(ms, 'ms')}${zone ? ` · ${zone}` : ''}` +
+        (this.source.selection && this.followsSelection() ? ' · in the brushed selection' : '') +
         (r.sample_rate_column ? ` · weighted by ${displayText(r.sample_rate_column)}: counts, sums, averages and percentiles stand for every event the sample represents` : '');
       this.#ui.status.classList.toggle('weighted', !!r.sample_rate_column);
       this.#fillTable();
@@ -127,6 +129,11 @@ export class SightlineBreakdown extends Part {
   }
 
   #spec = null;
+
+  /** A brushed selection narrows the breakdown unless `ignore-selection` is set. */
+  followsSelection() {
+    return !this.hasAttribute('ignore-selection');
+  }
 
   /** The `time-zone` attribute (resolved by the formatters: IANA name, `utc`, local). */
   #zone() {

@@ -4,7 +4,7 @@
 
 import { cellText, displayText, el, option, emit, formatInt, formatTimeRange, formatValue, intAttr, timeZoneProblem } from '../shared/ui.js';
 import { Part, channel } from './part.js';
-import { contextSpec } from './source-bound.js';
+import { contextSpec, selectionSpec } from './source-bound.js';
 
 /** Baselines offered by the comparison: the rest of the scope, or the same events earlier. */
 const BASELINES = [
@@ -126,11 +126,7 @@ export class SightlineCompare extends Part {
     if (!spec) {
       const sel = this.source?.selection;
       if (!sel) return null;
-      const filters = [];
-      if (sel.column && sel.min !== undefined) filters.push({ column: sel.column, op: '>=', value: sel.min });
-      if (sel.column && sel.max !== undefined) filters.push({ column: sel.column, op: '<', value: sel.max });
-      const selection = { start_time: sel.start_time, end_time: sel.end_time, filters: [...filters, ...(sel.filters ?? [])] };
-      spec = { scope: contextSpec(this.source), selection, top: intAttr(this, 'top', 6, 1, 50) };
+      spec = { scope: contextSpec(this.source), selection: selectionSpec(sel), top: intAttr(this, 'top', 6, 1, 50) };
     }
     const period = this.baselinePeriod;
     return period ? { ...spec, baseline: { period } } : spec;

@@ -4,7 +4,7 @@
 
 import { cellText, displayText, el, emit, formatInt, intAttr, jsonListAttr, timeZoneNote } from '../shared/ui.js';
 import { Part, channel, listAttr } from './part.js';
-import { contextSpec } from './source-bound.js';
+import { linkedSpec } from './source-bound.js';
 import { Table } from './table.js';
 
 /**
@@ -13,7 +13,7 @@ import { Table } from './table.js';
  * e.g. to one customer.
  */
 export class SightlineEvents extends Part {
-  static observedAttributes = ['src', 'source', 'limit', 'columns', 'filters', 'time-zone'];
+  static observedAttributes = ['src', 'source', 'limit', 'columns', 'filters', 'time-zone', 'ignore-selection'];
   #ui;
   #result = null;
   #schema = null;
@@ -49,13 +49,18 @@ export class SightlineEvents extends Part {
   }
 
   onSource(type, detail) {
-    if (type === 'context') this.#limit = 0;
+    if (type === 'context' || type === 'select') this.#limit = 0;
     super.onSource(type, detail);
+  }
+
+  /** A brushed selection narrows the events unless `ignore-selection` is set. */
+  followsSelection() {
+    return !this.hasAttribute('ignore-selection');
   }
 
   async refresh() {
     if (!this.ready()) return;
-    const ctx = contextSpec(this.source);
+    const ctx = linkedSpec(this.source, this);
     const spec = { ...ctx, filters: [...ctx.filters, ...this.filters], limit: this.#effectiveLimit(), order: 'newest' };
     const cols = listAttr(this, 'columns');
     if (cols.length) spec.columns = cols;

@@ -81,6 +81,19 @@ function parseValue(text, op) {
   return t;
 }
 
+/** `16:00–16:30 UTC, duration_ms 1.1s to 20s` for a brushed selection. */
+function selectionText(sel, zone) {
+  const parts = [];
+  if (sel.start_time !== undefined && sel.end_time !== undefined) parts.push(formatTimeRange(sel.start_time, sel.end_time, zone));
+  if (sel.column && (sel.min !== undefined || sel.max !== undefined)) {
+    const unit = /_ms$/.test(sel.column) ? 'ms' : undefined;
+    const lo = sel.min !== undefined ? formatValue(sel.min, unit) : null;
+    const hi = sel.max !== undefined ? formatValue(sel.max, unit) : null;
+    parts.push(lo && hi ? `${sel.column} ${lo} to ${hi}` : lo ? `${sel.column} ≥ ${lo}` : `${sel.column} < ${hi}`);
+  }
+  return parts.join(', ');
+}
+
 function valueText(v) {
   return Array.isArray(v) ? v.join(', ') : v === undefined || v === null ? '' : String(v);
 }
@@ -159,6 +172,20 @@ export class SightlineExplorer extends SourceBound {
     });
     // The baseline is part of the view (save(), the URL); the event goes on to the page.
     compare.addEventListener('sightline-baseline-change', () => this.#saveUrl());
+    // Crossfilter: a click on a result row filters every part by that group's values
+    // (removable chips); the event goes on to the page.
+    breakdown.addEventListener('sightline-row-click', (e) => {
+      if (e.detail.kind !== 'result') return;
+      const row = e.detail.row;
+      const add = (this.#query.breakdowns ?? [])
+        .filter((b) => b in row)
+        .map((b) => (row[b] === null || row[b] === undefined ? { column: b, op: 'does-not-exist' } : { column: b, op: '=', value: row[b] }));
+      if (!add.length) return;
+      const key = (f) => JSON.stringify([f.column, f.op, f.value]);
+      const have = new Set(this.#query.filters.map(key));
+      this.#query.filters = [...this.#query.filters, ...add.filter((f) => !have.has(key(f)))];
+      this.#userChange();
+    });
     compare.addEventListener('sightline-group-by', (e) => {
       e.stopPropagation();
       if (!this.#query.breakdowns.includes(e.detail.column)) this.#query.breakdowns = [...this.#query.breakdowns, e.detail.column];
@@ -285,6 +312,7 @@ export class SightlineExplorer extends SourceBound {
       // A selection (brushed here, restored, or set on the source) opens the comparison.
       if (detail.selection) this.#ui.compare.spec = null;
       this.#ui.compareBlock.hidden = !detail.selection && !this.#ui.compare.spec;
+      this.#showFilters();
       this.#saveUrl();
     }
     if (type === 'progress' || type === 'state' || type === 'ready' || type === 'error' || type === 'computed') this.#showStatus();
@@ -460,6 +488,8 @@ export class SightlineExplorer extends SourceBound {
   compareCustomer() {
     const f = this.#lensFilter();
     if (!f || !this.source) return;
+    // A brush left from before compared something else: clear it, with its box.
+    if (this.source.selection) this.source.select(null, { origin: this });
     const scope = contextSpec(this.source);
     this.#ui.compare.spec = { scope, selection: { filters: [f] }, top: 6 };
     this.#ui.compareBlock.hidden = false;
@@ -468,7 +498,23 @@ export class SightlineExplorer extends SourceBound {
 
   #showFilters() {
     const q = this.#query;
+    // The brushed selection narrows every linked part (crossfilter): a chip that clears it.
+    const sel = this.source?.selection;
+    const selChip = sel
+      ? [
+          el(
+            'span',
+            { class: 'chip', part: 'selection-chip' },
+            el('span', { text: displayText(`Selection: ${selectionText(sel, this.getAttribute('time-zone'))}`) }),
+            removeButton('Clear the selection', () => {
+              this.source?.select(null, { origin: this });
+              emit(this, 'sightline-select', { selection: null });
+            }),
+          ),
+        ]
+      : [];
     this.#ui.filtersBar.replaceChildren(
+      ...selChip,
       ...q.filters.map((f, i) =>
         el(
           'span',

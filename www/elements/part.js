@@ -191,12 +191,19 @@ export class Part extends SourceBound {
     if (type === 'error' && this.ownsSource) emit(this, 'sightline-error', detail);
     if (type === 'ready' && this.ownsSource) emit(this, 'sightline-ready', detail);
     if (['ready', 'context', 'bind'].includes(type)) this.schedule();
+    // Crossfilter: a linked part follows the brushed selection.
+    if (type === 'select' && this.followsSelection()) this.schedule();
     if (type === 'data') this.schedule(500);
   }
 
   schedule(delay = 0) {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.refresh(), delay);
+  }
+
+  /** Whether a brushed selection narrows this part (breakdown, events); override. */
+  followsSelection() {
+    return false;
   }
 
   /** Recomputes; override. */

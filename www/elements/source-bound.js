@@ -203,6 +203,35 @@ export class SourceBound extends HTMLElement {
 }
 
 /** The query context of a source as query-spec fields. */
+/** A brushed selection `{ start_time, end_time, column?, min?, max?, filters? }` as a
+ * spec's window and filters. */
+export function selectionSpec(sel) {
+  const filters = [];
+  if (sel.column && sel.min !== undefined) filters.push({ column: sel.column, op: '>=', value: sel.min });
+  if (sel.column && sel.max !== undefined) filters.push({ column: sel.column, op: '<', value: sel.max });
+  return { start_time: sel.start_time, end_time: sel.end_time, filters: [...filters, ...(sel.filters ?? [])] };
+}
+
+/**
+ * Crossfilter: the source's context narrowed by its brushed selection, which linked
+ * parts (breakdown, events) show while a region is brushed; `part` opts out with the
+ * `ignore-selection` attribute. With `OR` filters the selection's value range cannot
+ * join them in one flat list: only its time window applies (`partial`).
+ */
+export function linkedSpec(source, part) {
+  const ctx = contextSpec(source);
+  const sel = source?.selection;
+  if (!sel || part?.hasAttribute?.('ignore-selection')) return ctx;
+  const s = selectionSpec(sel);
+  const out = { ...ctx };
+  delete out.time_range;
+  if (s.start_time !== undefined) out.start_time = s.start_time;
+  if (s.end_time !== undefined) out.end_time = s.end_time;
+  const or = ctx.filter_combination === 'OR' && ctx.filters.length > 0;
+  if (!or) out.filters = [...ctx.filters, ...s.filters];
+  return out;
+}
+
 export function contextSpec(source) {
   const c = source?.context ?? { filters: [] };
   const out = { filters: c.filters ?? [] };
