@@ -161,8 +161,17 @@ test('explorer: streams 1M rows with progress, breaks down with percentiles, bru
   await page.waitForTimeout(200);
   await explorer(page).screenshot({ path: path.join(OUT, 'explorer-compare.png') });
 
-  // Click the bad build: it becomes a filter, and every view follows.
-  const badCount = await page.evaluate(
+  // Click the bad build: it becomes a filter, and every view follows (the breakdown
+  // within the brushed selection: crossfilter).
+  const badCount = await page.evaluate((b) => {
+    const s = document.querySelector('sightline-explorer').source;
+    const sel = s.selection;
+    const filters = [{ column: 'build_id', op: '=', value: b }, { column: sel.column, op: '>=', value: sel.min }];
+    if (sel.max !== undefined) filters.push({ column: sel.column, op: '<', value: sel.max });
+    return s.client.query({ filters, start_time: sel.start_time, end_time: sel.end_time });
+  }, BAD_BUILD);
+  // The heatmap draws the whole bad build, with the brush over it.
+  const badAll = await page.evaluate(
     (b) => document.querySelector('sightline-explorer').source.client.query({ filters: [{ column: 'build_id', op: '=', value: b }] }),
     BAD_BUILD,
   );
@@ -175,7 +184,7 @@ test('explorer: streams 1M rows with progress, breaks down with percentiles, bru
     const x = document.querySelector('sightline-explorer');
     return {
       filters: x.query.filters,
-      chips: [...x.shadowRoot.querySelectorAll('[part="filters"] .chip')].map((c) => c.firstChild.textContent),
+      chips: [...x.shadowRoot.querySelectorAll('[part="filters"] .chip:not([part="selection-chip"])')].map((c) => c.firstChild.textContent),
       events: x.shadowRoot.querySelector('sightline-events').result?.matched,
       heatmapTotal: x.shadowRoot.querySelector('sightline-heatmap').heatmap?.total,
     };
@@ -185,9 +194,9 @@ test('explorer: streams 1M rows with progress, breaks down with percentiles, bru
   await page.waitForFunction(
     (n) => {
       const x = document.querySelector('sightline-explorer');
-      return x.shadowRoot.querySelector('sightline-events').result?.matched === n && x.shadowRoot.querySelector('sightline-heatmap').heatmap?.total === n;
+      return x.shadowRoot.querySelector('sightline-events').result?.matched === n[0] && x.shadowRoot.querySelector('sightline-heatmap').heatmap?.total === n[1];
     },
-    badCount.matched,
+    [badCount.matched, badAll.matched],
     { timeout: 20_000 },
   );
   changes = (await page.evaluate(() => window.__events)).filter((e) => e.type === 'sightline-query-change');
@@ -312,8 +321,11 @@ test('explorer: save() and restore() round-trip the view, and the URL carries it
   // Setting the property is not a user action: no event.
   const changes = (await page.evaluate(() => window.__events)).filter((e) => e.type === 'sightline-query-change');
   assert.deepEqual(changes, []);
+  const whole = await waitResults(page, (r) => r.columns[0] === 'region' && r.results.length === 3);
   await brushIncident(page);
   await waitCompare(page);
+  // Crossfilter: the breakdown narrows to the brushed region.
+  const narrowed = await waitResults(page, (r) => r.columns[0] === 'region' && r.matched < whole.matched);
   const saved = await page.evaluate(() => document.querySelector('sightline-explorer').save());
   assert.equal(saved.v, 1);
   for (const [k, v] of Object.entries(query)) assert.deepEqual(saved.query[k], v, k);
@@ -326,7 +338,8 @@ test('explorer: save() and restore() round-trip the view, and the URL carries it
   const second = await openPage(env.browser);
   await second.page.goto(url);
   await waitReady(second.page);
-  await waitResults(second.page, (r) => r.columns[0] === 'region' && r.results.length === 3);
+  // The restored selection narrows the breakdown as it did on the first page.
+  await waitResults(second.page, (r) => r.columns[0] === 'region' && r.matched === narrowed.matched);
   await waitCompare(second.page);
   const reopened = await second.page.evaluate(() => {
     const x = document.querySelector('sightline-explorer');
@@ -1092,6 +1105,22 @@ test('crossfilter: a brush narrows the breakdown and the events, shown as a chip
   const long = await page.evaluate(() => window.__long);
   t.diagnostic(`crossfilter update in ${elapsed} ms; long tasks: ${JSON.stringify(long)}`);
   assert.ok(long.every((d) => d <= 50), `long tasks over 50 ms: ${JSON.stringify(long)}`);
+  // The comparison draws each measure as two histograms on one axis: duration first.
+  await page.waitForFunction(() => {
+    const c = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-compare');
+    return c?.shadowRoot.querySelector('[part="measure"]');
+  }, null, { timeout: 30_000, polling: 100 });
+  const figures = await page.evaluate(() => {
+    const c = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-compare');
+    return [...c.shadowRoot.querySelectorAll('[part="measure"]')].map((f) => ({
+      column: f.dataset.column,
+      bars: [...f.querySelectorAll('.hist')].map((h) => h.children.length),
+      label: f.getAttribute('aria-label'),
+    }));
+  });
+  assert.equal(figures[0].column, 'duration_ms', JSON.stringify(figures));
+  assert.deepEqual(figures[0].bars, [32, 32]);
+  assert.match(figures[0].label, /^duration_ms: selection p50 .* vs .*Kolmogorov-Smirnov distance 0\.\d\d$/);
   // The chip says what narrows the view; removing it restores everything.
   const chip = explorer(page).locator('[part="selection-chip"]');
   await chip.waitFor();

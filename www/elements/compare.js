@@ -132,6 +132,47 @@ export class SightlineCompare extends Part {
     return period ? { ...spec, baseline: { period } } : spec;
   }
 
+  /**
+   * A measure as a picture: the selection's histogram over the baseline's, on the same
+   * buckets and the same share axis, so the shift is seen before it is read; p50 and p95
+   * of each side below.
+   */
+  #measureFigure(m) {
+    const unit = m.column.endsWith('_ms') ? 'ms' : undefined;
+    const column = displayText(m.column);
+    const top = Math.max(1e-9, ...m.selection.histogram, ...m.baseline.histogram);
+    const hist = (side, cls) =>
+      el(
+        'div',
+        { class: `hist ${cls}`, 'aria-hidden': 'true' },
+        ...side.histogram.map((share, k) => {
+          const bar = el('span', { title: `${cls === 'sel' ? 'selection' : 'baseline'} ${(share * 100).toFixed(1)}% in ${formatValue(m.edges[k], unit)} to ${formatValue(m.edges[k + 1], unit)}` });
+          bar.style.height = `${(share / top) * 100}%`;
+          return bar;
+        }),
+      );
+    const first = m.edges[0];
+    const last = m.edges[m.edges.length - 1];
+    const summary =
+      `p50 ${formatValue(m.selection.p50, unit)} vs ${formatValue(m.baseline.p50, unit)}, ` +
+      `p95 ${formatValue(m.selection.p95, unit)} vs ${formatValue(m.baseline.p95, unit)}`;
+    return el(
+      'figure',
+      {
+        class: 'measure',
+        part: 'measure',
+        role: 'listitem',
+        'data-column': m.column,
+        'aria-label': `${column}: selection ${summary} (baseline second); Kolmogorov-Smirnov distance ${m.score.toFixed(2)}`,
+      },
+      el('header', {}, el('h4', { text: column }), el('span', { class: 'score', text: `KS ${m.score.toFixed(2)}`, title: 'Kolmogorov-Smirnov distance between the two histograms' })),
+      hist(m.selection, 'sel'),
+      hist(m.baseline, 'base'),
+      el('div', { class: 'axis muted' }, el('span', { text: formatValue(first, unit) }), el('span', { text: `${m.scale} scale` }), el('span', { text: formatValue(last, unit) })),
+      el('div', { class: 'muted', text: summary }),
+    );
+  }
+
   async refresh() {
     let spec = this.currentSpec();
     if (!spec) {
@@ -273,12 +314,7 @@ export class SightlineCompare extends Part {
       ...(measures.length
         ? [
             el('h4', { text: 'Measures that differ', class: 'muted' }),
-            ...measures.map((m) => {
-              const unit = m.column.endsWith('_ms') ? 'ms' : undefined;
-              return el('div', {
-                text: `${displayText(m.column)}: p50 ${formatValue(m.selection.p50, unit)} vs ${formatValue(m.baseline.p50, unit)}, p95 ${formatValue(m.selection.p95, unit)} vs ${formatValue(m.baseline.p95, unit)} (KS ${m.score.toFixed(2)})`,
-              });
-            }),
+            el('div', { class: 'measures', role: 'list' }, ...measures.map((m) => this.#measureFigure(m))),
           ]
         : []),
     );

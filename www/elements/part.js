@@ -100,6 +100,16 @@ dl.fields dd { margin: 0; word-break: break-all; unicode-bidi: isolate; white-sp
 .bar { height: 5px; border-radius: 2px; min-width: 1px; }
 .bar.sel { background: var(--sightline-selection); }
 .bar.base { background: var(--sightline-baseline); }
+.measures { display: grid; grid-template-columns: repeat(auto-fill, minmax(240px, 1fr)); gap: 10px; }
+.measure { margin: 0; border: 1px solid var(--sightline-border); border-radius: 8px; padding: 8px 10px; }
+.measure header { display: flex; gap: 8px; align-items: baseline; }
+.measure header .score { margin-left: auto; }
+.hist { display: flex; align-items: flex-end; gap: 1px; height: 34px; }
+.hist.base { height: 22px; margin-top: 2px; }
+.hist span { flex: 1 1 0; min-height: 0; border-radius: 1px 1px 0 0; }
+.hist.sel span { background: var(--sightline-selection); }
+.hist.base span { background: var(--sightline-baseline); }
+.measure .axis { display: flex; justify-content: space-between; font-size: 11px; }
 .diff { text-align: right; font-size: 12px; font-variant-numeric: tabular-nums; }
 .diff.up { color: var(--sightline-selection); }
 .key { display: inline-flex; align-items: center; gap: 5px; font-size: 12px; }
