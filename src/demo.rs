@@ -109,6 +109,38 @@ impl DemoOptions {
     }
 }
 
+/// A moment worth a line on every chart: a deploy or an incident.
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct Marker {
+    /// Unix seconds.
+    pub time: f64,
+    /// What happened.
+    pub label: String,
+    /// `deploy` or `incident`.
+    pub kind: &'static str,
+}
+
+impl DemoOptions {
+    /// The deploys of the window, as the generator rolls builds out: each base build
+    /// from its first hour, and the bad build's canary on the last day (the incident's
+    /// cause, with a marker where the first one went out).
+    pub fn markers(&self) -> Vec<Marker> {
+        let at = |f: f64| (self.start_s() as f64 + self.span_s as f64 * f).floor();
+        let mut out: Vec<Marker> = [(5.0, 1), (11.0, 2), (20.0, 4)]
+            .iter()
+            .map(|(h, b)| Marker { time: at(h / 24.0), label: format!("deploy {}", BUILDS[*b]), kind: "deploy" })
+            .collect();
+        let bad = &self.incidents()[0];
+        out.push(Marker {
+            time: bad.start_s as f64,
+            label: format!("deploy {BAD_BUILD} (canary, us-east-1)"),
+            kind: "deploy",
+        });
+        out.sort_by(|a, b| a.time.total_cmp(&b.time));
+        out
+    }
+}
+
 /// SplitMix64: small, fast, and identical on every platform.
 #[derive(Debug, Clone)]
 pub(crate) struct Rng(u64);
@@ -740,5 +772,38 @@ mod tests {
         let theirs = crate::query::run(&full, &serde_json::from_value(errors.clone()).unwrap()).unwrap();
         assert_eq!(q(errors).results, theirs.results);
         assert_eq!(full.row_count(), rows);
+    }
+
+    /// Each deploy marker is where its build's first request is (the data's truth).
+    #[test]
+    fn deploy_markers_are_where_builds_start() {
+        let o = DemoOptions { rows: 50_000, ..Default::default() };
+        let mut ds = crate::Dataset::new();
+        ds.push(&ipc_stream(&o).unwrap()).unwrap();
+        ds.finish().unwrap();
+        let markers = o.markers();
+        assert_eq!(markers.len(), 4);
+        for m in &markers {
+            let build = m.label.trim_start_matches("deploy ").split(' ').next().unwrap();
+            let ev = crate::query::events::events(
+                &ds,
+                &serde_json::from_value(serde_json::json!({
+                    "filters": [{ "column": "build_id", "op": "=", "value": build }],
+                    "columns": ["timestamp"], "order": "oldest", "limit": 1
+                }))
+                .unwrap(),
+            )
+            .unwrap();
+            let first = match &ev.rows[0][0] {
+                crate::query::Cell::Num(t) => *t,
+                other => panic!("{other:?}"),
+            };
+            assert!(
+                first >= m.time && first < m.time + 120.0,
+                "{}: first request at {first}, marker at {}",
+                m.label,
+                m.time
+            );
+        }
     }
 }

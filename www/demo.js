@@ -25,7 +25,14 @@ week.query = {
 // Loaded after the first explorer: it has the network and the cores first.
 explorer.addEventListener(
   'sightline-ready',
-  () => requestIdleCallback(() => (week.src = week.dataset.src), { timeout: 2000 }),
+  () =>
+    requestIdleCallback(
+      () => {
+        week.src = week.dataset.src;
+        week.setAttribute('markers', '/api/markers?days=8');
+      },
+      { timeout: 2000 },
+    ),
   { once: true },
 );
 const form = document.getElementById('lens-form');

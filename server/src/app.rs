@@ -170,6 +170,7 @@ pub fn router(state: Shared) -> Router {
         .route("/api/demo", get(demo_stream))
         .route("/api/demo/schema", get(demo_schema))
         .route("/api/sources", get(sources))
+        .route("/api/markers", get(markers))
         .route("/api/columns", get(columns))
         .route("/api/query", axum::routing::post(query))
         .route("/api/compare", axum::routing::post(compare))
@@ -489,6 +490,23 @@ async fn demo_schema() -> Json<serde_json::Value> {
         .map(|f| json!({ "name": f.name(), "type": f.data_type().to_string() }))
         .collect();
     Json(json!({ "fields": fields }))
+}
+
+/// Deploys and incidents to draw on every chart: the demo's (for `/api/demo` with the same
+/// `days`); other sources have none recorded yet.
+async fn markers(RawQuery(raw): RawQuery) -> Result<Json<serde_json::Value>, ApiError> {
+    let query = query_pairs(raw.as_deref())?;
+    for (k, _) in &query {
+        if k != "days" {
+            return Err(ParamError::new("query", format!("unknown parameter \"{k}\" (days)")).into());
+        }
+    }
+    let days = param::<i64>(&query, "days")?.unwrap_or(1);
+    if !(1..=31).contains(&days) {
+        return Err(ParamError::new("days", "between 1 and 31").into());
+    }
+    let opts = DemoOptions { span_s: days * 86_400, ..Default::default() };
+    Ok(Json(json!({ "markers": opts.markers() })))
 }
 
 async fn sources(State(state): State<Shared>) -> Json<serde_json::Value> {

@@ -1105,6 +1105,18 @@ test('crossfilter: a brush narrows the breakdown and the events, shown as a chip
   const long = await page.evaluate(() => window.__long);
   t.diagnostic(`crossfilter update in ${elapsed} ms; long tasks: ${JSON.stringify(long)}`);
   assert.ok(long.every((d) => d <= 50), `long tasks over 50 ms: ${JSON.stringify(long)}`);
+  // Markers: the demo's deploys on the heatmap, the bad build's canary at 16:00 on the
+  // brushed breakdown's charts too (they start at it).
+  const marks = await page.evaluate(() => {
+    const x = document.querySelector('sightline-explorer').shadowRoot;
+    const h = x.querySelector('sightline-heatmap');
+    return { heat: h.drawnMarkers, plot: h.plot, charts: x.querySelector('sightline-breakdown').drawnMarkers };
+  });
+  assert.equal(marks.heat.length, 4, JSON.stringify(marks.heat));
+  const canary = marks.heat.find((m) => m.label.includes(BAD_BUILD));
+  assert.equal(canary.time, INCIDENT_START);
+  assert.ok(canary.x > marks.plot.x + marks.plot.w * 0.6 && canary.x < marks.plot.x + marks.plot.w * 0.75, JSON.stringify(canary));
+  assert.ok(marks.charts.length > 0 && marks.charts.every((c) => c.some((m) => m.time === INCIDENT_START)), JSON.stringify(marks.charts));
   // The comparison draws each measure as two histograms on one axis: duration first.
   await page.waitForFunction(() => {
     const c = document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-compare');

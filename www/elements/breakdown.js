@@ -2,7 +2,7 @@
 //
 // Data-derived text only goes through textContent, attribute values and canvas fillText.
 
-import { devicePixelRatio, displayText, drawMessage, drawRendered, el, emit, formatInt, formatTimeRange, formatValue, intAttr, readTheme, renderTimeOptions, resolveTimeZone, timeZoneNote } from '../shared/ui.js';
+import { devicePixelRatio, displayText, drawMarkers, drawMessage, drawRendered, el, emit, formatInt, formatTimeRange, formatValue, intAttr, readTheme, renderTimeOptions, resolveTimeZone, timeZoneNote } from '../shared/ui.js';
 import { CALCULATION_OPS } from '../engine/spec.js';
 import { earlierLabel } from '../shared/text.js';
 import { parseCalcs, parseHavings, parseOrders } from '../shared/spec-text.js';
@@ -130,6 +130,17 @@ export class SightlineBreakdown extends Part {
 
   #spec = null;
 
+  onSource(type, detail) {
+    super.onSource(type, detail);
+    // Markers redraw over the charts already drawn, without a new query.
+    if (type === 'markers' && this.#result) this.#drawCharts(this.#result);
+  }
+
+  /** The source's markers drawn on each chart: `[[{ time, label, kind, x }]]`. */
+  get drawnMarkers() {
+    return this.#charts.map((c) => c.markers ?? []);
+  }
+
   /** A brushed selection narrows the breakdown unless `ignore-selection` is set. */
   followsSelection() {
     return !this.hasAttribute('ignore-selection');
@@ -256,6 +267,8 @@ export class SightlineBreakdown extends Part {
       if (c.render) {
         drawRendered(chart.canvas, c.render, theme, dpr);
         chart.plot = c.render.plot;
+        const buckets = c.series[0]?.values.length ?? 0;
+        chart.markers = drawMarkers(chart.canvas, c.render.plot, c.start, c.start + buckets * c.granularity, this.source?.markers, theme, dpr);
         const n = c.series.length;
         chart.canvas.setAttribute('aria-label', displayText(`${c.name} over time, ${n} ${n === 1 ? 'line' : 'lines'}: ${c.series.map((s) => s.name).join(', ')}`));
       } else {

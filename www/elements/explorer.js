@@ -7,7 +7,7 @@ import { displayText, el, emit, option, select, formatInt, formatTimeRange, form
 import { defaultColumns } from '../shared/columns.js';
 import { calcName } from '../shared/spec-text.js';
 import { partsStyle } from './part.js';
-import { SourceBound, contextSpec } from './source-bound.js';
+import { SourceBound, contextSpec, loadMarkers } from './source-bound.js';
 import { download, toCSV } from './table.js';
 // The engine's operator lists, generated from its Rust source by the build: the menus
 // offer exactly what the engine accepts.
@@ -106,7 +106,7 @@ const STATE_KEY = 'sightline';
  * and with `customer-column` and `customer` set, a lens on one customer.
  */
 export class SightlineExplorer extends SourceBound {
-  static observedAttributes = ['src', 'source', 'value-column', 'time-column', 'customer-column', 'customer', 'sync-url', 'time-zone'];
+  static observedAttributes = ['src', 'source', 'value-column', 'time-column', 'customer-column', 'customer', 'sync-url', 'time-zone', 'markers'];
 
   // Until the data's schema is known (or the page sets `query`), the calculations are
   // the default view's: HEATMAP and P99 of the value column, and COUNT.
@@ -272,6 +272,7 @@ export class SightlineExplorer extends SourceBound {
     window.addEventListener('popstate', this.#popstate);
     if (!this.source && this.src) this.ensureSource();
     this.connectSource();
+    if (this.getAttribute('markers')) loadMarkers(this.source, this.getAttribute('markers'), this.fetchInit);
     this.#link();
     this.#apply();
   }
@@ -284,6 +285,10 @@ export class SightlineExplorer extends SourceBound {
   attributeChangedCallback(name, oldValue, newValue) {
     if (oldValue === newValue) return;
     if (name === 'src') return this.srcChanged(newValue);
+    if (name === 'markers') {
+      if (this.connectedOnce) loadMarkers(this.source, newValue, this.fetchInit);
+      return;
+    }
     if (name === 'source') {
       if (this.isConnected) {
         this.connectSource();

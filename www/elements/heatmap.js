@@ -5,7 +5,7 @@
 // `src` attribute (or `load()`) it owns a private source; with `source="id"` (the id of
 // a <sightline-source>) or the `source` property it shares one with other elements.
 
-import { devicePixelRatio, displayText, drawMessage, drawRendered, el, emit, formatInt, formatTimeRange, formatValue, intAttr, jsonListAttr, readTheme, renderTimeOptions, styleSheet, timeFormats, timeZoneNote } from '../shared/ui.js';
+import { devicePixelRatio, displayText, drawMarkers, drawMessage, drawRendered, el, emit, formatInt, formatTimeRange, formatValue, intAttr, jsonListAttr, readTheme, renderTimeOptions, styleSheet, timeFormats, timeZoneNote } from '../shared/ui.js';
 import { defaultColumns } from '../shared/columns.js';
 import { SourceBound, contextSpec } from './source-bound.js';
 
@@ -199,8 +199,18 @@ export class SightlineHeatmap extends SourceBound {
     this.#media.push(off);
   }
 
+  #drawnMarkers = [];
+
+  /** The source's markers drawn on the last render: `[{ time, label, kind, x }]` (x in CSS pixels). */
+  get drawnMarkers() {
+    return this.#drawnMarkers;
+  }
+
   onSource(type, detail) {
     switch (type) {
+      case 'markers':
+        this.#scheduleRender(true);
+        break;
       case 'bind':
       case 'state':
         this.#gen += 1;
@@ -423,6 +433,8 @@ export class SightlineHeatmap extends SourceBound {
       const r = await s.client.renderQuery(this.#spec(), options);
       if (gen !== this.#gen && s.state === 'loading' && s.rows === 0) return;
       drawRendered(this.#ui.canvas, r, theme, dpr);
+      const edges = r.heatmap.time_edges;
+      this.#drawnMarkers = drawMarkers(this.#ui.canvas, r.plot, edges[0], edges[edges.length - 1], s.markers, theme, dpr);
       this.#view = { plot: r.plot, heatmap: r.heatmap, counts: r.heatmap.counts, low: r.heatmap.low, matched: r.matched, weighted: r.sample_rate_column ?? null };
       this.#describe();
       if (this.#renderError) {

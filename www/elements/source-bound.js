@@ -77,7 +77,7 @@ export class SourceBound extends HTMLElement {
     if (old && wasOwned) old.close();
     if (!s) return;
     s.retain(this);
-    for (const type of ['progress', 'data', 'ready', 'error', 'context', 'select', 'state', 'computed']) {
+    for (const type of ['progress', 'data', 'ready', 'error', 'context', 'select', 'state', 'computed', 'markers']) {
       const on = (e) => this.onSource(type, e.detail);
       s.addEventListener(type, on);
       this.#listeners.push(() => s.removeEventListener(type, on));
@@ -230,6 +230,21 @@ export function linkedSpec(source, part) {
   const or = ctx.filter_combination === 'OR' && ctx.filters.length > 0;
   if (!or) out.filters = [...ctx.filters, ...s.filters];
   return out;
+}
+
+/**
+ * Loads markers for `source` from a `markers` attribute: a URL answering
+ * `{ markers: [{ time, label, kind }] }` (the server's `/api/markers`) or a JSON list.
+ */
+export async function loadMarkers(source, value, fetchInit) {
+  if (!source || !value) return;
+  const text = value.trim();
+  try {
+    const list = text.startsWith('[') ? JSON.parse(text) : (await (await fetch(text, fetchInit ?? {})).json()).markers;
+    source.setMarkers(list);
+  } catch (err) {
+    source.dispatchEvent(new CustomEvent('error', { detail: { message: `markers: ${err?.message ?? err}` } }));
+  }
 }
 
 export function contextSpec(source) {

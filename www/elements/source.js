@@ -2,11 +2,11 @@
 
 import { SightlineSource } from '../engine/client.js';
 import { emit } from '../shared/ui.js';
-import { openOptions } from './source-bound.js';
+import { loadMarkers, openOptions } from './source-bound.js';
 
 /** `<sightline-source id="prod" src="/api/events">`: a shared, invisible data source. */
 export class SightlineSourceElement extends HTMLElement {
-  static observedAttributes = ['src'];
+  static observedAttributes = ['src', 'markers'];
   #source = null;
 
   get source() {
@@ -38,10 +38,12 @@ export class SightlineSourceElement extends HTMLElement {
   connectedCallback() {
     this.hidden = true;
     if (this.src && this.source.state === 'idle') this.source.open(this.src, openOptions(this)).catch(() => {});
+    if (this.getAttribute('markers')) loadMarkers(this.source, this.getAttribute('markers'));
   }
 
   attributeChangedCallback(name, oldValue, newValue) {
     if (name === 'src' && newValue && oldValue !== newValue && this.isConnected) this.source.open(newValue, openOptions(this)).catch(() => {});
+    if (name === 'markers' && oldValue !== newValue && this.isConnected) loadMarkers(this.source, newValue);
   }
 
   disconnectedCallback() {

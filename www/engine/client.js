@@ -665,6 +665,18 @@ export class SightlineSource extends EventTarget {
     this.setContext({ ...this.context, filters: [...filters, filter] }, cause);
   }
 
+  /** Deploys and incidents drawn on every chart of the source: `[{ time, label, kind }]`. */
+  markers = [];
+
+  /** Sets the markers (time: unix seconds; kind: `deploy`, `incident`, ...); every chart redraws. */
+  setMarkers(markers, cause = {}) {
+    const list = Array.isArray(markers) ? markers : [];
+    this.markers = list
+      .filter((m) => m && Number.isFinite(Number(m.time)))
+      .map((m) => ({ time: Number(m.time), label: String(m.label ?? ''), kind: String(m.kind ?? 'deploy') }));
+    this.dispatchEvent(event('markers', { markers: this.markers, ...cause }));
+  }
+
   /** Sets or clears (null) the brushed selection. */
   select(selection, cause = {}) {
     this.selection = selection;

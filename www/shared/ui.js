@@ -554,6 +554,41 @@ export function drawRendered(canvas, r, theme, dpr) {
   ctx.setTransform(1, 0, 0, 1, 0, 0);
 }
 
+/**
+ * Draws markers (deploys, incidents) over a rendered time chart: a dashed vertical line
+ * at each marker's time within `[t0, t1)` of the plot, its label at the top (fillText:
+ * data-derived text never becomes markup). Returns where each was drawn (CSS pixels).
+ */
+export function drawMarkers(canvas, plot, t0, t1, markers, theme, dpr) {
+  const drawn = [];
+  if (!plot || !markers?.length || !(t1 > t0)) return drawn;
+  const ctx = canvas.getContext('2d');
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.font = `11px ${theme.family}`;
+  ctx.textBaseline = 'top';
+  for (const m of markers) {
+    if (!(m.time >= t0 && m.time < t1)) continue;
+    const x = plot.x + (plot.w * (m.time - t0)) / (t1 - t0);
+    const colour = m.kind === 'incident' ? '#cf222e' : theme.foreground;
+    ctx.strokeStyle = colour;
+    ctx.fillStyle = colour;
+    ctx.lineWidth = 1.5;
+    ctx.setLineDash([4, 3]);
+    ctx.beginPath();
+    ctx.moveTo(Math.round(x) + 0.5, plot.y);
+    ctx.lineTo(Math.round(x) + 0.5, plot.y + plot.h);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    const text = displayText(m.label);
+    const w = ctx.measureText(text).width;
+    const left = x + 4 + w > plot.x + plot.w ? x - 4 - w : x + 4;
+    ctx.fillText(text, left, plot.y + 2 + (drawn.length % 2) * 13);
+    drawn.push({ time: m.time, label: m.label, kind: m.kind, x });
+  }
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  return drawn;
+}
+
 /** Fills a canvas of `w` x `h` CSS pixels with one centred line of text (e.g. an error naming a column). */
 export function drawMessage(canvas, w, h, message, theme) {
   if (!w || !h) return;
