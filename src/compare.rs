@@ -191,6 +191,20 @@ pub struct Measure {
     pub baseline: SideStats,
 }
 
+/// A column the selection has one value of, when the selection fixes a column (a
+/// customer): a fact about the selection (each customer has one plan), not a difference.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Fact {
+    /// Column name.
+    pub column: String,
+    /// The selection's one value.
+    #[cfg_attr(test, ts(type = "ResultValue"))]
+    pub value: serde_json::Value,
+    /// Its share of the baseline (how unusual the fact is).
+    pub baseline_share: f64,
+}
+
 /// What `compare` returns.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -205,6 +219,10 @@ pub struct Comparison {
     pub measures: Vec<Measure>,
     /// Tests corrected together (the Benjamini-Hochberg family: dimension values and measures).
     pub tests: u64,
+    /// When the selection fixes a column (`=` or `in` among its filters, as "this
+    /// customer vs all" does): the dimensions with one value over the whole selection,
+    /// as facts about it rather than ranked differences.
+    pub facts: Vec<Fact>,
     /// The column whose sample rates weighted the counts, when one did: every count and
     /// share is of the events the sample stands for.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -964,6 +982,31 @@ pub fn finish(
 ) -> Result<Comparison> {
     let (alpha, top, min_count) = options(spec)?;
     let ev = evidence.unwrap_or(Evidence { selection: 1.0, baseline: 1.0 });
+    // A selection that fixes a column: a dimension with one value over all of it is a
+    // fact the selection determines (each customer has one plan), not a difference to
+    // rank, and it stays out of the tests (dimensions asked for by name stay ranked).
+    let pins = spec.dimensions.is_none() && spec.selection.filters.iter().any(|f| f.op == "=" || f.op == "in");
+    let mut facts = Vec::new();
+    let mut counted = counted;
+    if pins && ns > 0 {
+        counted.retain(|c| {
+            let mut present = c.rows.iter().enumerate().filter(|(_, r)| r.0 > 0);
+            let (Some((r, row)), None) = (present.next(), present.next()) else { return true };
+            if c.unlisted.selection_count > 0 {
+                return true;
+            }
+            let value = (c.value)(r);
+            if value == DimValue::Null {
+                return true;
+            }
+            facts.push(Fact {
+                column: c.column.clone(),
+                value: value.to_json(),
+                baseline_share: row.1 as f64 / nb.max(1) as f64,
+            });
+            false
+        });
+    }
 
     // Test values with enough events.
     let mut tests: Vec<(usize, usize, f64)> = Vec::new(); // (dimension, row, ln p)
@@ -1096,6 +1139,7 @@ pub fn finish(
         dimensions: dimensions.into_iter().map(|d| d.0).collect(),
         measures: measured.into_iter().map(|m| m.0).collect(),
         tests: m as u64,
+        facts,
         sample_rate_column: None,
     })
 }

@@ -460,3 +460,31 @@ fn sample_rates_weight_the_comparison() {
     let (px, py) = (w.measures[0].log10_p_value.unwrap(), u.measures[0].log10_p_value.unwrap());
     assert!((px - py).abs() <= 1e-9 * px.abs().max(1.0), "measure {px} vs {py}");
 }
+
+/// "This customer vs all": what the customer determines (one plan per customer) is a
+/// fact about the customer, not a difference ranked above the real ones.
+#[test]
+fn what_a_fixed_column_determines_is_a_fact() {
+    let opts = DemoOptions { rows: 100_000, ..Default::default() };
+    let ds = load(&ipc_stream(&opts).unwrap());
+    let c = compare(
+        &ds,
+        &spec(serde_json::json!({ "selection": { "filters": [{ "column": "customer_id", "op": "=", "value": BAD_BUILD_CUSTOMERS[0] }] } })),
+    )
+    .unwrap();
+    let facts: Vec<&str> = c.facts.iter().map(|f| f.column.as_str()).collect();
+    assert!(facts.contains(&"plan"), "facts {facts:?}");
+    assert!(c.dimensions.iter().all(|d| d.column != "plan"), "plan is not ranked");
+    assert!(c.dimensions.iter().all(|d| d.column != "customer_id"), "the pinned column is not ranked");
+    let plan = c.facts.iter().find(|f| f.column == "plan").unwrap();
+    assert!(plan.value.is_string() && plan.baseline_share > 0.0 && plan.baseline_share < 1.0, "{plan:?}");
+    // A brush fixes no column: one value in the selection stays a ranked difference.
+    let inc = &opts.incidents()[0];
+    let b = compare(
+        &ds,
+        &spec(serde_json::json!({ "selection": { "start_time": inc.start_s, "end_time": inc.end_s,
+            "filters": [{ "column": "duration_ms", "op": ">=", "value": 5000 }] } })),
+    )
+    .unwrap();
+    assert!(b.facts.is_empty(), "{:?}", b.facts);
+}

@@ -267,6 +267,11 @@ test('explorer: the customer lens shows one customer beside everyone, newest fir
   assert.equal(clicks[0].detail.kind, 'event');
 
   // One click: this customer vs all.
+  // A brush left from before: the lens clears it when it compares its customer.
+  await page.evaluate(
+    ([a, b]) => document.querySelector('sightline-explorer').source.select({ start_time: a, end_time: b, column: 'duration_ms', min: 1000 }),
+    [INCIDENT_START, INCIDENT_END],
+  );
   await explorer(page).getByRole('button', { name: 'Compare this customer vs all' }).click();
   await waitCompare(page);
   const cmp = await page.evaluate(() => document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-compare').result);
@@ -276,6 +281,15 @@ test('explorer: the customer lens shows one customer beside everyone, newest fir
   const dims = cmp.dimensions.map((d) => `${d.column} ${d.score.toFixed(2)}`).join(', ');
   assert.ok(!cmp.dimensions.some((d) => d.column === 'customer_id'), dims);
   assert.ok(cmp.dimensions[0].score > 0.3, dims);
+  // The customer's plan is a fact about them (one plan per customer), not a difference.
+  assert.ok(cmp.facts.some((f) => f.column === 'plan'), JSON.stringify(cmp.facts));
+  assert.ok(!cmp.dimensions.some((d) => d.column === 'plan'), dims);
+  const factsText = await page.evaluate(() =>
+    document.querySelector('sightline-explorer').shadowRoot.querySelector('sightline-compare').shadowRoot.querySelector('[part="facts"]').textContent,
+  );
+  assert.match(factsText, /^Always, in the selection: .*plan = /);
+  // The brush drawn before the lens compared is gone (it compared something else).
+  assert.equal(await page.evaluate(() => document.querySelector('sightline-explorer').source.selection), null);
   await page.waitForTimeout(300);
   await explorer(page).screenshot({ path: path.join(OUT, 'explorer-lens.png') });
 

@@ -58,10 +58,11 @@ export class SightlineCompare extends Part {
     const status = el('div', { class: 'muted', part: 'status', role: 'status', 'aria-live': 'polite', text: 'Brush a region of the heatmap to compare it with the rest.' });
     const described = el('div', { class: 'muted', part: 'baseline', hidden: true });
     const empty = el('p', { class: 'empty', part: 'empty', hidden: true });
+    const facts = el('p', { class: 'facts', part: 'facts', hidden: true });
     const dims = el('div', { class: 'dims', part: 'dimensions', role: 'list', 'aria-label': 'Dimensions, most different first' });
     const measures = el('div', { part: 'measures' });
-    this.root.append(el('div', { class: 'row' }, title, baseline, el('span', { class: 'spacer' }), key), status, described, empty, dims, measures);
-    this.#ui = { title, baseline, status, described, empty, dims, measures };
+    this.root.append(el('div', { class: 'row' }, title, baseline, el('span', { class: 'spacer' }), key), status, described, empty, facts, dims, measures);
+    this.#ui = { title, baseline, status, described, empty, facts, dims, measures };
     this.#syncBaseline();
   }
 
@@ -179,6 +180,7 @@ export class SightlineCompare extends Part {
       this.#result = null;
       this.#ui.dims.replaceChildren();
       this.#ui.measures.replaceChildren();
+      this.#ui.facts.hidden = true;
       this.#ui.described.hidden = true;
       this.#ui.empty.hidden = true;
       this.#ui.status.textContent = 'Brush a region of the heatmap to compare it with the rest.';
@@ -258,6 +260,19 @@ export class SightlineCompare extends Part {
       this.#ui.measures.replaceChildren();
       return;
     }
+    // What the selection's fixed column determines (a customer's plan): facts, not differences.
+    const facts = r.facts ?? [];
+    this.#ui.facts.hidden = facts.length === 0;
+    this.#ui.facts.replaceChildren(
+      el('strong', { text: 'Always, in the selection: ' }),
+      ...facts.flatMap((f, i) => [
+        ...(i ? [el('span', { text: ' · ' })] : []),
+        el('span', {
+          text: `${displayText(f.column)} = ${cellText(f.value)}`,
+          title: `${(f.baseline_share * 100).toFixed(1)}% of the baseline has it too`,
+        }),
+      ]),
+    );
     const dims = r.dimensions.filter((d) => d.values.length && d.score > 0);
     const quiet = r.dimensions.filter((d) => d.values.length && d.score === 0).map((d) => displayText(d.column));
     this.#ui.dims.replaceChildren(

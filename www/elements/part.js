@@ -117,6 +117,7 @@ dl.fields dd { margin: 0; word-break: break-all; unicode-bidi: isolate; white-sp
 .key i.sel { background: var(--sightline-selection); }
 .key i.base { background: var(--sightline-baseline); }
 .empty { padding: 16px; text-align: center; color: var(--sightline-muted); }
+.facts { margin: 4px 0 8px; font-size: 13px; }
 .error { color: var(--sightline-error, #cf222e); }
 `;
 

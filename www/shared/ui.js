@@ -561,6 +561,7 @@ export function drawRendered(canvas, r, theme, dpr) {
  */
 export function drawMarkers(canvas, plot, t0, t1, markers, theme, dpr) {
   const drawn = [];
+  const placed = [];
   if (!plot || !markers?.length || !(t1 > t0)) return drawn;
   const ctx = canvas.getContext('2d');
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -582,7 +583,12 @@ export function drawMarkers(canvas, plot, t0, t1, markers, theme, dpr) {
     const text = displayText(m.label);
     const w = ctx.measureText(text).width;
     const left = x + 4 + w > plot.x + plot.w ? x - 4 - w : x + 4;
-    ctx.fillText(text, left, plot.y + 2 + (drawn.length % 2) * 13);
+    // The first of three rows where the label overlaps none placed; none: the line alone.
+    const row = [0, 1, 2].find((k) => !placed.some((p) => p.row === k && left < p.r + 4 && left + w > p.l - 4));
+    if (row !== undefined && left >= 0) {
+      ctx.fillText(text, left, plot.y + 2 + row * 13);
+      placed.push({ row, l: left, r: left + w });
+    }
     drawn.push({ time: m.time, label: m.label, kind: m.kind, x });
   }
   ctx.setTransform(1, 0, 0, 1, 0, 0);
