@@ -8,7 +8,7 @@
 
 use ts_rs::{Config, TS};
 
-use crate::compare::{CompareSpec, Comparison, Dimension, Measure, Other, SideSpec, SideStats, ValueDiff};
+use crate::compare::{CompareSpec, Comparison, Dimension, Fact, Measure, Other, SideSpec, SideStats, ValueDiff};
 use crate::error::{ErrorInfo, ErrorKind};
 use crate::heatmap::{Heatmap, HeatmapSpec, Scale};
 use crate::query::events::{Events, EventsSpec};
@@ -77,6 +77,7 @@ pub fn declarations() -> String {
         decl::<Dimension>(&cfg),
         decl::<SideStats>(&cfg),
         decl::<Measure>(&cfg),
+        decl::<Fact>(&cfg),
         decl::<Comparison>(&cfg),
         decl::<EventsSpec>(&cfg),
         decl::<Events>(&cfg),
@@ -119,6 +120,7 @@ fn typescript() {
         "EventsSpec",
         "QueryResult",
         "Comparison",
+        "Fact",
         "EventsResult",
         "Filter",
         "CompareSide",
