@@ -1421,6 +1421,10 @@ pub fn formula_values(
     values: &[Vec<Option<f64>>],
     n: usize,
 ) -> Result<Vec<Vec<Option<f64>>>> {
+    // Every query passes here: without formulas, copy no calculation into a column.
+    if formulas.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut cols = result_columns(calcs, values);
     let mut out = Vec::with_capacity(formulas.len());
     for f in formulas {

@@ -140,6 +140,28 @@ fn key_of(vals: &[J]) -> String {
         .join("|")
 }
 
+/// DuckDB's rows and our results keyed by their first column (one breakdown), and
+/// whether every group has the same values (floats within 1e-9 relative).
+fn by_first_column(
+    r: &sightline::query::QueryResult,
+    rows: &[Vec<J>],
+) -> (BTreeMap<String, Vec<J>>, BTreeMap<String, Vec<J>>, bool) {
+    let want: BTreeMap<String, Vec<J>> = rows.iter().map(|row| (key_of(&row[..1]), row[1..].to_vec())).collect();
+    let got: BTreeMap<String, Vec<J>> = r
+        .results
+        .iter()
+        .map(|row| {
+            let vals: Vec<J> = row.0.iter().map(|(_, c)| cell_json(c)).collect();
+            (key_of(&vals[..1]), vals[1..].to_vec())
+        })
+        .collect();
+    let same = want.len() == got.len()
+        && want.iter().all(|(key, w)| {
+            got.get(key).is_some_and(|g| g.len() == w.len() && g.iter().zip(w).all(|(a, b)| close(a, b)))
+        });
+    (want, got, same)
+}
+
 /// Runs `cases` (`{ data, sql }`) in DuckDB, all in one Python process; each case's rows.
 fn duckdb(dir: &std::path::Path, cases: &[J]) -> Vec<Vec<Vec<J>>> {
     let cases_path = dir.join("cases.json");
@@ -646,17 +668,7 @@ fn calculated_fields_agree_with_duckdb() {
     let theirs = duckdb(&dir, &cases);
     let mut failures = Vec::new();
     for (k, ((expr, r), rows)) in ours.iter().zip(&theirs).enumerate() {
-        let want: BTreeMap<String, Vec<J>> = rows.iter().map(|row| (key_of(&row[..1]), row[1..].to_vec())).collect();
-        let got: BTreeMap<String, Vec<J>> = r
-            .results
-            .iter()
-            .map(|row| {
-                let vals: Vec<J> = row.0.iter().map(|(_, c)| cell_json(c)).collect();
-                (key_of(&vals[..1]), vals[1..].to_vec())
-            })
-            .collect();
-        let same = want.len() == got.len()
-            && want.iter().all(|(key, w)| got.get(key).is_some_and(|g| g.iter().zip(w).all(|(a, b)| close(a, b))));
+        let (want, got, same) = by_first_column(r, rows);
         if !same {
             failures.push(format!("{expr}\n  sql    {}\n  duckdb {want:?}\n  ours   {got:?}", cases[k]["sql"]));
         }
@@ -731,20 +743,8 @@ fn sample_rates_and_time_offsets_agree_with_duckdb() {
     let mut failures = Vec::new();
     let mut compared = 0;
     for (k, (r, rows)) in ours.iter().zip(&theirs).enumerate() {
-        let want: BTreeMap<String, Vec<J>> = rows.iter().map(|row| (key_of(&row[..1]), row[1..].to_vec())).collect();
-        let got: BTreeMap<String, Vec<J>> = r
-            .results
-            .iter()
-            .map(|row| {
-                let vals: Vec<J> = row.0.iter().map(|(_, c)| cell_json(c)).collect();
-                (key_of(&vals[..1]), vals[1..].to_vec())
-            })
-            .collect();
+        let (want, got, same) = by_first_column(r, rows);
         compared += want.len();
-        let same = want.len() == got.len()
-            && want.iter().all(|(key, w)| {
-                got.get(key).is_some_and(|g| g.len() == w.len() && g.iter().zip(w).all(|(a, b)| close(a, b)))
-            });
         if !same {
             failures.push(format!("{}\n  sql    {}\n  duckdb {want:?}\n  ours   {got:?}", labels[k], cases[k]["sql"]));
         }
@@ -807,23 +807,9 @@ fn query_math_agrees_with_duckdb() {
     let theirs = duckdb(&dir, &cases);
     let mut compared = 0;
     for (k, (r, rows)) in ours.iter().zip(&theirs).enumerate() {
-        let want: BTreeMap<String, Vec<J>> = rows.iter().map(|row| (key_of(&row[..1]), row[1..].to_vec())).collect();
-        let got: BTreeMap<String, Vec<J>> = r
-            .results
-            .iter()
-            .map(|row| {
-                let vals: Vec<J> = row.0.iter().map(|(_, c)| cell_json(c)).collect();
-                (key_of(&vals[..1]), vals[1..].to_vec())
-            })
-            .collect();
+        let (want, got, same) = by_first_column(r, rows);
         compared += want.len();
-        assert!(
-            want.len() == got.len()
-                && want.iter().all(|(key, w)| got
-                    .get(key)
-                    .is_some_and(|g| g.len() == w.len() && g.iter().zip(w).all(|(a, b)| close(a, b)))),
-            "data{k}\n  duckdb {want:?}\n  ours   {got:?}"
-        );
+        assert!(same, "data{k}\n  duckdb {want:?}\n  ours   {got:?}");
     }
     println!("{} query-math queries, {compared} groups compared with DuckDB", ours.len());
     assert!(compared > 10);

@@ -170,6 +170,19 @@ fn basic(view: &NumView, rows: &Rows, gid: &[u32], n: usize, weights: Option<Wei
     Basic { acc }
 }
 
+/// Where each group's values start in one buffer laid out group after group (a counting
+/// sort by the groups' sizes `nn`): `n + 1` offsets, the last the total.
+fn group_offsets(nn: &[u32]) -> Vec<usize> {
+    let mut offsets = Vec::with_capacity(nn.len() + 1);
+    let mut total = 0usize;
+    offsets.push(0);
+    for c in nn {
+        total += *c as usize;
+        offsets.push(total);
+    }
+    offsets
+}
+
 /// Percentiles `ps` of each group's values where each value counts `weight` times:
 /// over `W` total weight, the value at expanded rank `p (W - 1)` (interpolated between
 /// the ranks either side), the value at rank `r` being the first whose cumulative
@@ -184,13 +197,8 @@ fn weighted_percentiles(
     wt: Weights,
 ) -> Vec<Vec<Option<f64>>> {
     let n = nn.len();
-    let mut offsets = Vec::with_capacity(n + 1);
-    let mut total = 0usize;
-    offsets.push(0);
-    for c in nn {
-        total += *c as usize;
-        offsets.push(total);
-    }
+    let offsets = group_offsets(nn);
+    let total = offsets[n];
     let mut cursor = offsets.clone();
     let mut buf = vec![(0u64, 0f64); total];
     let mut k = 0;
@@ -239,13 +247,8 @@ fn weighted_percentiles(
 /// Exact percentiles `ps` (ascending fractions) of each group's values.
 fn percentiles(view: &NumView, rows: &Rows, gid: &[u32], nn: &[u32], ps: &[f64]) -> Vec<Vec<Option<f64>>> {
     let n = nn.len();
-    let mut offsets = Vec::with_capacity(n + 1);
-    let mut total = 0usize;
-    offsets.push(0);
-    for c in nn {
-        total += *c as usize;
-        offsets.push(total);
-    }
+    let offsets = group_offsets(nn);
+    let total = offsets[n];
     let mut cursor = offsets.clone();
     let mut buf = vec![0u64; total];
     let mut put = |g: usize, v: f64| {

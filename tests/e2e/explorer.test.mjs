@@ -48,6 +48,16 @@ function brushIncident(page, selector = 'sightline-explorer') {
   return brushHeatmap(page, selector, INCIDENT_START + 60, INCIDENT_END - 60, 1100);
 }
 
+/** Records the main thread's long tasks (ms) in `window.__long` from now on. */
+function watchLongTasks(page) {
+  return page.evaluate(() => {
+    window.__long = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__long.push(Math.round(e.duration));
+    }).observe({ type: 'longtask' });
+  });
+}
+
 async function waitCompare(page, host = 'sightline-explorer') {
   await page.waitForFunction(
     (sel) => {
@@ -652,12 +662,7 @@ test('no long task over 50 ms on the main thread while queries run on 1M rows', 
   await waitReady(page);
   await waitResults(page, (r) => r.matched === 1000000);
   await page.waitForTimeout(500);
-  await page.evaluate(() => {
-    window.__long = [];
-    new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) window.__long.push(Math.round(e.duration));
-    }).observe({ type: 'longtask' });
-  });
+  await watchLongTasks(page);
   const started = Date.now();
   // A breakdown, a filter, a percentile, a brush: each a new query on 1M rows.
   await explorer(page).getByRole('button', { name: 'Add a group by column' }).click();
@@ -1068,12 +1073,7 @@ test('crossfilter: a brush narrows the breakdown and the events, shown as a chip
   await explorer(page).getByLabel('Group by column', { exact: true }).selectOption('build_id');
   await waitResults(page, (r) => r.columns[0] === 'build_id' && r.matched === 1000000);
   await page.waitForTimeout(500);
-  await page.evaluate(() => {
-    window.__long = [];
-    new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) window.__long.push(Math.round(e.duration));
-    }).observe({ type: 'longtask' });
-  });
+  await watchLongTasks(page);
   const started = Date.now();
   await brushIncident(page);
   const narrowed = await waitResults(page, (r) => r.matched < 1000000);
