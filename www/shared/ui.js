@@ -585,7 +585,7 @@ export function drawMarkers(canvas, plot, t0, t1, markers, theme, dpr) {
     const left = x + 4 + w > plot.x + plot.w ? x - 4 - w : x + 4;
     // The first of three rows where the label overlaps none placed; none: the line alone.
     const row = [0, 1, 2].find((k) => !placed.some((p) => p.row === k && left < p.r + 4 && left + w > p.l - 4));
-    if (row !== undefined && left >= 0) {
+    if (row !== undefined && left >= plot.x) {
       ctx.fillText(text, left, plot.y + 2 + row * 13);
       placed.push({ row, l: left, r: left + w });
     }
