@@ -866,6 +866,10 @@ export class SightlineExplorer extends SourceBound {
   #customerPicker() {
     const column = this.customerColumn;
     if (!column || !this.#schema.some((f) => f.name === column) || this.source?.state !== 'ready') return null;
+    // Kept across the builder's rebuilds: a thousand options cost the main thread
+    // milliseconds on every click of the builder otherwise.
+    const key = JSON.stringify([this.source.version, column, this.customer ?? '']);
+    if (this.#picker.key === key) return this.#picker.node;
     const list = el('datalist', { id: 'customer-values' });
     const raw = new Map();
     const input = el('input', {
@@ -893,8 +897,12 @@ export class SightlineExplorer extends SourceBound {
     };
     input.addEventListener('change', choose);
     input.addEventListener('search', choose);
-    return el('div', { class: 'clauses' }, input, list, el('span', { class: 'muted', text: displayText(column) }));
+    const node = el('div', { class: 'clauses' }, input, list, el('span', { class: 'muted', text: displayText(column) }));
+    this.#picker = { key, node };
+    return node;
   }
+
+  #picker = { key: '', node: null };
 
   /** The results table as CSV text. */
   toCSV() {
