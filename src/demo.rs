@@ -23,6 +23,8 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::error::{Error, Result};
 
+pub mod trace;
+
 /// End of the default window: 2026-11-01T00:00:00Z.
 pub const DEFAULT_END_S: i64 = 1_793_491_200;
 /// The build whose canary causes the main incident.

@@ -22,6 +22,10 @@ import type {
   SightlineSelectDetail,
   SightlineSource,
   SightlineSourceElement,
+  SightlineSpanClickDetail,
+  SightlineTrace,
+  SightlineTraceDetail,
+  SightlineTraceOpenDetail,
 } from './sightline.js';
 
 export type SightlineHandler<D> = (event: CustomEvent<D>) => void;
@@ -64,6 +68,8 @@ export interface ExplorerProps extends Bound<SightlineExplorer> {
   onQueryChange?: SightlineHandler<SightlineQueryChangeDetail>;
   onRowClick?: SightlineHandler<SightlineRowClickDetail>;
   onSelect?: SightlineHandler<SightlineSelectDetail>;
+  /** A trace id clicked in the events table (the explorer then shows the trace). */
+  onTraceOpen?: SightlineHandler<SightlineTraceOpenDetail>;
 }
 
 export interface HeatmapProps extends Bound<SightlineHeatmap> {
@@ -113,7 +119,28 @@ export interface EventsProps extends Bound<SightlineEvents> {
   /** `time, endpoint, duration_ms` */
   columns?: string;
   filters?: Filter[];
+  /** The column of trace ids (default: `trace_id`, `trace.trace_id`, `TraceId` or `traceId`). */
+  traceColumn?: string;
+  /** The id of the `<sightline-trace>` a clicked trace id opens in. */
+  traceTarget?: string;
   onRowClick?: SightlineHandler<SightlineRowClickDetail>;
+  onTraceOpen?: SightlineHandler<SightlineTraceOpenDetail>;
+}
+
+export interface TraceProps extends Bound<SightlineTrace> {
+  traceId?: string;
+  /** A URL with `{id}` answering as `/api/trace`. */
+  traceSrc?: string;
+  traceColumn?: string;
+  spanColumn?: string;
+  parentColumn?: string;
+  nameColumn?: string;
+  serviceColumn?: string;
+  durationColumn?: string;
+  durationUnit?: 's' | 'ms' | 'us' | 'ns';
+  timeColumn?: string;
+  onTrace?: SightlineHandler<SightlineTraceDetail>;
+  onSpanClick?: SightlineHandler<SightlineSpanClickDetail>;
 }
 
 export interface SourceProps extends Base<SightlineSourceElement> {
@@ -127,6 +154,7 @@ export const Heatmap: ForwardRefExoticComponent<HeatmapProps>;
 export const Breakdown: ForwardRefExoticComponent<BreakdownProps>;
 export const Compare: ForwardRefExoticComponent<CompareProps>;
 export const Events: ForwardRefExoticComponent<EventsProps>;
+export const Trace: ForwardRefExoticComponent<TraceProps>;
 export const Source: ForwardRefExoticComponent<SourceProps>;
 
 /** The raw tags in JSX, with their attributes (strings, as HTML has them). */
@@ -142,7 +170,22 @@ declare module 'react' {
       >;
       'sightline-breakdown': Tag<SightlineBreakdown, { calculations?: string; breakdowns?: string; orders?: string; havings?: string; limit?: string | number; charts?: 'none' }>;
       'sightline-compare': Tag<SightlineCompare, { top?: string | number; 'baseline-period'?: string | number; 'no-filter'?: boolean | '' }>;
-      'sightline-events': Tag<SightlineEvents, { limit?: string | number; columns?: string; filters?: string }>;
+      'sightline-events': Tag<SightlineEvents, { limit?: string | number; columns?: string; filters?: string; 'trace-column'?: string; 'trace-target'?: string }>;
+      'sightline-trace': Tag<
+        SightlineTrace,
+        {
+          'trace-id'?: string;
+          'trace-src'?: string;
+          'trace-column'?: string;
+          'span-column'?: string;
+          'parent-column'?: string;
+          'name-column'?: string;
+          'service-column'?: string;
+          'duration-column'?: string;
+          'duration-unit'?: 's' | 'ms' | 'us' | 'ns';
+          'time-column'?: string;
+        }
+      >;
       'sightline-source': Tag<SightlineSourceElement, { 'budget-bytes'?: string | number }>;
     }
   }

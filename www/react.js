@@ -28,6 +28,9 @@ const EVENTS = {
   onBaselineChange: 'sightline-baseline-change',
   onFilter: 'sightline-filter',
   onGroupBy: 'sightline-group-by',
+  onTraceOpen: 'sightline-trace-open',
+  onTrace: 'sightline-trace',
+  onSpanClick: 'sightline-span-click',
 };
 
 const COMMON_ATTRIBUTES = ['src', 'mode', 'localRows', 'timeZone'];
@@ -42,7 +45,7 @@ const ELEMENTS = {
     tag: 'sightline-explorer',
     attributes: [...COMMON_ATTRIBUTES, 'valueColumn', 'timeColumn', 'customerColumn', 'customer', 'syncUrl'],
     properties: ['query', 'fetchInit'],
-    events: ['onProgress', 'onReady', 'onError', 'onQueryChange', 'onRowClick', 'onSelect'],
+    events: ['onProgress', 'onReady', 'onError', 'onQueryChange', 'onRowClick', 'onSelect', 'onTraceOpen'],
   },
   Heatmap: {
     tag: 'sightline-heatmap',
@@ -64,9 +67,19 @@ const ELEMENTS = {
   },
   Events: {
     tag: 'sightline-events',
-    attributes: [...COMMON_ATTRIBUTES, 'limit', 'columns'],
+    attributes: [...COMMON_ATTRIBUTES, 'limit', 'columns', 'traceColumn', 'traceTarget'],
     properties: ['filters', 'fetchInit'],
-    events: ['onProgress', 'onReady', 'onError', 'onRowClick'],
+    events: ['onProgress', 'onReady', 'onError', 'onRowClick', 'onTraceOpen'],
+  },
+  Trace: {
+    tag: 'sightline-trace',
+    attributes: [
+      ...COMMON_ATTRIBUTES,
+      'traceId', 'traceSrc', 'traceColumn', 'spanColumn', 'parentColumn', 'nameColumn',
+      'serviceColumn', 'durationColumn', 'durationUnit', 'timeColumn',
+    ],
+    properties: ['fetchInit'],
+    events: ['onProgress', 'onReady', 'onError', 'onTrace', 'onSpanClick'],
   },
   Source: {
     tag: 'sightline-source',
@@ -144,4 +157,5 @@ export const Heatmap = component('Heatmap', ELEMENTS.Heatmap);
 export const Breakdown = component('Breakdown', ELEMENTS.Breakdown);
 export const Compare = component('Compare', ELEMENTS.Compare);
 export const Events = component('Events', ELEMENTS.Events);
+export const Trace = component('Trace', ELEMENTS.Trace);
 export const Source = component('Source', ELEMENTS.Source);

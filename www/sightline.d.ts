@@ -269,6 +269,11 @@ export class SightlineSource extends EventTarget {
   /** Where the last answer was computed. */
   computed: SightlineComputed | null;
   /**
+   * The trace endpoint its server announced (`X-Sightline-Trace`), absolute, with `{id}`
+   * where a trace id goes; null when the server names none.
+   */
+  traceUrl: string | null;
+  /**
    * Opens a `src` URL where its data lives: `local` loads the events into the page;
    * `remote` sends every query, comparison and events page to the server (a Sightline
    * server's plain `/api/events` URL); `auto` (default) loads them when the server
@@ -372,6 +377,9 @@ export interface SightlineEventMap extends HTMLElementEventMap {
   'sightline-result': CustomEvent<SightlineResultDetail>;
   'sightline-filter': CustomEvent<SightlineFilterDetail>;
   'sightline-group-by': CustomEvent<SightlineGroupByDetail>;
+  'sightline-trace-open': CustomEvent<SightlineTraceOpenDetail>;
+  'sightline-trace': CustomEvent<SightlineTraceDetail>;
+  'sightline-span-click': CustomEvent<SightlineSpanClickDetail>;
 }
 
 /** What every element bound to a source has: `src`, `source`, `load`, `appendStream`. */
@@ -491,11 +499,84 @@ export class SightlineCompare extends SightlineSourceBound {
 /**
  * `<sightline-events limit="50">`: the raw events behind the source's filters, newest
  * first; click one for every field. Attributes `limit`, `columns`, `filters` (JSON),
- * `time-zone`.
+ * `time-zone`, `ignore-selection`, `trace-column` (default: `trace_id`,
+ * `trace.trace_id`, `TraceId` or `traceId`, whichever the data has) and `trace-target`
+ * (the id of a `<sightline-trace>`): each trace id is a button that opens its trace.
  */
 export class SightlineEvents extends SightlineSourceBound {
   filters: Filter[];
   readonly result: EventsResult | null;
+  /**
+   * Fires `sightline-trace-open` (cancelable); unless cancelled, sets `trace-id` on the
+   * `<sightline-trace>` that `trace-target` names.
+   */
+  openTrace(traceId: string, row?: Record<string, string | number | boolean | null> | null): void;
+}
+
+/** A span as `<sightline-trace>` drew it. */
+export interface SightlineSpan {
+  id: string;
+  /** Null for a root. */
+  parent: string | null;
+  name: string;
+  service: string;
+  /** Unix seconds. */
+  start: number;
+  /** Milliseconds. */
+  duration: number;
+  /** The error message, `status 5xx`, or null. */
+  error: string | null;
+  /** Every non-null field of the span's row. */
+  fields: Record<string, string | number | boolean | null>;
+  /** 0 for a root. */
+  depth: number;
+  /** Its parent is named but not in the trace. */
+  orphan: boolean;
+  children: SightlineSpan[];
+}
+
+/**
+ * `<sightline-trace trace-id="…">`: one trace's waterfall, spans under their parents
+ * (children in start order) with duration bars on the trace's time axis, errors marked,
+ * a span's fields on click or Enter. Spans come from the source's own rows when it has
+ * trace, span and parent columns and computes locally, else from `trace-src` (a URL with
+ * `{id}`, answering as `/api/trace`) or the source's `traceUrl`. Attributes: `trace-id`,
+ * `trace-src`, `trace-column`, `span-column`, `parent-column`, `name-column`,
+ * `service-column`, `duration-column`, `duration-unit` (`ms` default, `s`, `us`, `ns`),
+ * `time-column`, `time-zone`. Keyboard (a tree): arrows, Home/End, Left/Right fold and
+ * unfold, Enter shows the fields. Parts `status`, `services`, `waterfall`, `span`,
+ * `span-detail`. Events `sightline-trace`, `sightline-span-click`, `sightline-error`.
+ */
+export class SightlineTrace extends SightlineSourceBound {
+  traceId: string;
+  /** The spans drawn, depth first. */
+  readonly spans: SightlineSpan[];
+}
+
+/** Spans nested under their parents, depth first, each parent's children in start order. */
+export function spanTree<S extends { id: string; parent: string | null; start: number; duration: number }>(spans: S[]): Array<S & { depth: number; orphan: boolean; children: S[] }>;
+
+/** Column names `<sightline-trace>` and `<sightline-events>` look for, in order. */
+export const TRACE_NAMES: Readonly<Record<'trace' | 'span' | 'parent' | 'name' | 'service' | 'duration' | 'time' | 'error' | 'status', readonly string[]>>;
+
+export interface SightlineTraceOpenDetail {
+  traceId: string;
+  /** The event whose trace id was clicked. */
+  row: Record<string, string | number | boolean | null>;
+}
+
+export interface SightlineTraceDetail {
+  traceId: string;
+  spans: number;
+  errors: number;
+  durationMs: number;
+}
+
+export interface SightlineSpanClickDetail {
+  traceId: string;
+  spanId: string;
+  /** The span's fields. */
+  span: Record<string, string | number | boolean | null>;
 }
 
 /** What `save()` returns and `restore()` takes. */
@@ -544,6 +625,7 @@ declare global {
     'sightline-compare': SightlineCompare;
     'sightline-events': SightlineEvents;
     'sightline-explorer': SightlineExplorer;
+    'sightline-trace': SightlineTrace;
   }
   interface HTMLElementEventMap {
     'sightline-progress': CustomEvent<SightlineProgressDetail>;
@@ -557,5 +639,8 @@ declare global {
     'sightline-result': CustomEvent<SightlineResultDetail>;
     'sightline-filter': CustomEvent<SightlineFilterDetail>;
     'sightline-group-by': CustomEvent<SightlineGroupByDetail>;
+    'sightline-trace-open': CustomEvent<SightlineTraceOpenDetail>;
+    'sightline-trace': CustomEvent<SightlineTraceDetail>;
+    'sightline-span-click': CustomEvent<SightlineSpanClickDetail>;
   }
 }

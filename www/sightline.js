@@ -24,6 +24,7 @@ import { SightlineEvents } from './elements/events.js';
 import { SightlineExplorer } from './elements/explorer.js';
 import { SightlineHeatmap } from './elements/heatmap.js';
 import { SightlineSourceElement } from './elements/source.js';
+import { SightlineTrace, TRACE_NAMES, spanTree } from './elements/trace.js';
 import { SourceBound as SightlineSourceBound } from './elements/source-bound.js';
 import { csvCell, toCSV } from './elements/table.js';
 
@@ -33,6 +34,7 @@ const ELEMENTS = [
   ['sightline-breakdown', SightlineBreakdown],
   ['sightline-compare', SightlineCompare],
   ['sightline-events', SightlineEvents],
+  ['sightline-trace', SightlineTrace],
   ['sightline-explorer', SightlineExplorer],
 ];
 for (const [name, cls] of ELEMENTS) {
@@ -50,6 +52,9 @@ export {
   SightlineExplorer,
   SightlineSourceElement,
   SightlineSourceBound,
+  SightlineTrace,
+  spanTree,
+  TRACE_NAMES,
   csvCell,
   toCSV,
 };

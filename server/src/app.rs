@@ -49,7 +49,7 @@ img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; object-src 'n
 frame-ancestors 'self'";
 
 /// Headers exposed to cross-origin pages when CORS is on.
-const EXPOSED: [&str; 3] = ["x-sightline-rows", "x-sightline-matched", "x-sightline-sample"];
+const EXPOSED: [&str; 4] = ["x-sightline-rows", "x-sightline-matched", "x-sightline-sample", "x-sightline-trace"];
 const ARROW: &str = "application/vnd.apache.arrow.stream";
 
 /// What the handlers share.
@@ -169,6 +169,8 @@ pub fn router(state: Shared) -> Router {
         .route("/api/events", get(events_get).post(events_post))
         .route("/api/demo", get(demo_stream))
         .route("/api/demo/schema", get(demo_schema))
+        .route("/api/demo/trace", get(demo_trace))
+        .route("/api/trace", get(trace))
         .route("/api/sources", get(sources))
         .route("/api/markers", get(markers))
         .route("/api/columns", get(columns))
@@ -435,52 +437,60 @@ fn arrow_response(body: Body, compression: Compression, headers: &[(&'static str
     r
 }
 
-async fn demo_stream(State(state): State<Shared>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
-    let query = query_pairs(raw.as_deref())?;
-    for (k, _) in &query {
-        if !["rows", "seed", "compression", "batch_rows", "days", "keep"].contains(&k.as_str()) {
-            return Err(ParamError::new(
-                "query",
-                format!("unknown parameter \"{k}\" (rows, seed, compression, batch_rows, days, keep)"),
-            )
-            .into());
+/// The demo's options from `/api/demo`'s parameters (`rows`, `seed`, `days`, `keep`,
+/// `batch_rows`), refusing any not in `known`.
+fn demo_options(query: &[(String, String)], config: &Config, known: &[&str]) -> Result<DemoOptions, ApiError> {
+    for (k, _) in query {
+        if !known.contains(&k.as_str()) {
+            return Err(ParamError::new("query", format!("unknown parameter \"{k}\" ({})", known.join(", "))).into());
         }
     }
-    let rows = param::<usize>(&query, "rows")?.unwrap_or(state.config.rows);
+    let rows = param::<usize>(query, "rows")?.unwrap_or(config.rows);
     if rows > MAX_DEMO_ROWS {
         return Err(ParamError::new("rows", format!("at most {MAX_DEMO_ROWS}")).into());
     }
-    let batch_rows = param::<usize>(&query, "batch_rows")?.unwrap_or(65_536);
+    let batch_rows = param::<usize>(query, "batch_rows")?.unwrap_or(65_536);
     if !(1..=1 << 20).contains(&batch_rows) {
         return Err(ParamError::new("batch_rows", "between 1 and 1048576").into());
     }
-    let seed = param::<u64>(&query, "seed")?.unwrap_or(state.config.seed);
+    let seed = param::<u64>(query, "seed")?.unwrap_or(config.seed);
+    let days = param::<i64>(query, "days")?.unwrap_or(1);
+    if !(1..=31).contains(&days) {
+        return Err(ParamError::new("days", "between 1 and 31").into());
+    }
+    let keep_one_in = param::<u32>(query, "keep")?.unwrap_or(1);
+    if !(1..=10_000).contains(&keep_one_in) {
+        return Err(ParamError::new("keep", "between 1 and 10000 (keep one in this many ordinary requests)").into());
+    }
+    Ok(DemoOptions { rows, seed, batch_rows, span_s: days * 86_400, keep_one_in, ..Default::default() })
+}
+
+async fn demo_stream(State(state): State<Shared>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let query = query_pairs(raw.as_deref())?;
+    let opts = demo_options(&query, &state.config, &["rows", "seed", "compression", "batch_rows", "days", "keep"])?;
     let compression = param::<String>(&query, "compression")?
         .unwrap_or_default()
         .parse::<Compression>()
         .map_err(|e| ParamError::new("compression", e.to_string()))?;
-    let days = param::<i64>(&query, "days")?.unwrap_or(1);
-    if !(1..=31).contains(&days) {
-        return Err(ParamError::new("days", "between 1 and 31").into());
-    }
-    let keep_one_in = param::<u32>(&query, "keep")?.unwrap_or(1);
-    if !(1..=10_000).contains(&keep_one_in) {
-        return Err(ParamError::new("keep", "between 1 and 10000 (keep one in this many ordinary requests)").into());
-    }
-    let gen = demo::Generator::new(DemoOptions {
-        rows,
-        seed,
-        batch_rows,
-        span_s: days * 86_400,
-        keep_one_in,
-        ..Default::default()
-    });
+    let gen = demo::Generator::new(opts);
     let schema = gen.schema();
     let deadline = Instant::now() + state.config.timeout;
     let body = ipc_body(schema, gen.map(|b| b.map_err(|e| e.to_string())), compression, deadline)?;
+    // Where one request's trace is (the same generator, expanded into its spans),
+    // relative to this URL so that it works behind a proxy's path prefix.
+    let trace = format!(
+        "demo/trace?rows={}&seed={}&days={}&keep={}&id={{id}}",
+        opts.rows,
+        opts.seed,
+        opts.span_s / 86_400,
+        opts.keep_one_in
+    );
+    let mut headers = vec![("x-sightline-trace", trace)];
     // Sampled, the rows sent are not known before the stream ends.
-    let headers: &[(&str, String)] = if keep_one_in > 1 { &[] } else { &[("x-sightline-rows", rows.to_string())] };
-    Ok(arrow_response(body, compression, headers))
+    if opts.keep_one_in <= 1 {
+        headers.push(("x-sightline-rows", opts.rows.to_string()));
+    }
+    Ok(arrow_response(body, compression, &headers))
 }
 
 async fn demo_schema() -> Json<serde_json::Value> {
@@ -490,6 +500,78 @@ async fn demo_schema() -> Json<serde_json::Value> {
         .map(|f| json!({ "name": f.name(), "type": f.data_type().to_string() }))
         .collect();
     Json(json!({ "fields": fields }))
+}
+
+/// One demo request's trace: the same parameters as `/api/demo`, and its `id`.
+async fn demo_trace(State(state): State<Shared>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let query = query_pairs(raw.as_deref())?;
+    let opts = demo_options(&query, &state.config, &["rows", "seed", "days", "keep", "id"])?;
+    let id = param::<String>(&query, "id")?.ok_or_else(|| ParamError::new("id", "the trace id is required"))?;
+    crate::trace::check_id(&id)?;
+    demo_trace_response(opts, id).await
+}
+
+async fn demo_trace_response(opts: DemoOptions, id: String) -> Result<Response, ApiError> {
+    let shown = id.clone();
+    let found = compute(move || crate::trace::demo_spans(&opts, &id))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))??;
+    match found {
+        Some(v) => json_response(&v),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no trace {shown:?} in this demo stream"))),
+    }
+}
+
+/// One trace of a configured source: `source`, `id`, and `trace_column` when the source
+/// names it otherwise than [`crate::trace::TRACE_COLUMNS`].
+async fn trace(State(state): State<Shared>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let query = query_pairs(raw.as_deref())?;
+    if let Some((k, _)) = query.iter().find(|(k, _)| !["source", "id", "trace_column"].contains(&k.as_str())) {
+        return Err(ParamError::new("query", format!("unknown parameter {k:?} (source, id, trace_column)")).into());
+    }
+    let name = param::<String>(&query, "source")?;
+    let id = param::<String>(&query, "id")?.ok_or_else(|| ParamError::new("id", "the trace id is required"))?;
+    crate::trace::check_id(&id)?;
+    let given = param::<String>(&query, "trace_column")?;
+    let not_found = |id: &str| ApiError::new(StatusCode::NOT_FOUND, format!("no spans of trace {id:?}"));
+    match state.source(name.as_deref())? {
+        Source::Demo { rows, seed, .. } if given.is_none() => {
+            let opts = DemoOptions { rows: *rows, seed: *seed, ..Default::default() };
+            demo_trace_response(opts, id).await
+        }
+        Source::ClickHouse { client, schema, .. } => {
+            let has = |c: &str| schema.columns.iter().any(|x| x.name == c);
+            let column = crate::trace::trace_column(given.as_deref(), has)?;
+            let sql = clickhouse::compile(
+                schema,
+                &crate::trace::clickhouse_request(&column, &id),
+                state.config.timeout.as_secs().max(1),
+            )?;
+            let bytes = crate::trace::read_all(client.post(sql).await?).await?;
+            let v = compute(move || {
+                let ds = crate::trace::dataset_of_ipc(&bytes)?;
+                crate::trace::spans_json(&ds, &column, &id)
+            })
+            .await
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))??;
+            if v["matched"] == json!(0) {
+                return Err(not_found(v["trace_id"].as_str().unwrap_or_default()));
+            }
+            json_response(&v)
+        }
+        _ => {
+            let table = table_of(&state, name).await?;
+            let has = |c: &str| table.dataset().column(c).is_ok();
+            let column = crate::trace::trace_column(given.as_deref(), has)?;
+            let v = compute(move || crate::trace::spans_json(table.dataset(), &column, &id))
+                .await
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))??;
+            if v["matched"] == json!(0) {
+                return Err(not_found(v["trace_id"].as_str().unwrap_or_default()));
+            }
+            json_response(&v)
+        }
+    }
 }
 
 /// Deploys and incidents to draw on every chart: the demo's (for `/api/demo` with the same
@@ -721,7 +803,7 @@ async fn events(state: Shared, r: EventsRequest, head_only: bool) -> Result<Resp
             }
         }
         let sql = clickhouse::compile(schema, &r, state.config.timeout.as_secs().max(1))?;
-        let headers = [("x-sightline-sample", sample)];
+        let headers = [("x-sightline-sample", sample), ("x-sightline-trace", trace_link(r.source.as_deref()))];
         if head_only {
             return Ok(arrow_response(Body::empty(), Compression::None, &headers));
         }
@@ -735,6 +817,7 @@ async fn events(state: Shared, r: EventsRequest, head_only: bool) -> Result<Resp
     let table = table_of(&state, r.source.clone()).await?;
     let compression = r.compression()?;
     let batch_rows = r.batch_rows.unwrap_or(DEFAULT_BATCH_ROWS);
+    let req_source = r.source.clone();
     let (t, req) = (table.clone(), r);
     let sel =
         compute(move || t.select(&req)).await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))??;
@@ -742,6 +825,7 @@ async fn events(state: Shared, r: EventsRequest, head_only: bool) -> Result<Resp
         ("x-sightline-rows", sel.rows.len().to_string()),
         ("x-sightline-matched", sel.matched.to_string()),
         ("x-sightline-sample", sample),
+        ("x-sightline-trace", trace_link(req_source.as_deref())),
     ];
     if head_only {
         return Ok(arrow_response(Body::empty(), compression, &headers));
@@ -749,6 +833,17 @@ async fn events(state: Shared, r: EventsRequest, head_only: bool) -> Result<Resp
     let batches = SelectedBatches::new(table, sel, batch_rows);
     let body = ipc_body(batches.schema.clone(), batches, compression, deadline)?;
     Ok(arrow_response(body, compression, &headers))
+}
+
+/// Where a source's traces are, relative to `/api/events` (`{id}` for the trace id).
+fn trace_link(source: Option<&str>) -> String {
+    match source {
+        Some(s) => format!(
+            "trace?source={}&id={{id}}",
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)
+        ),
+        None => "trace?id={id}".to_string(),
+    }
 }
 
 /// Maps a URL path to a file under `root`, or `None` if it could escape it.

@@ -20,6 +20,7 @@ pub mod clickhouse;
 pub mod files;
 pub mod listen;
 pub mod source;
+pub mod trace;
 
 use std::future::Future;
 use std::path::PathBuf;

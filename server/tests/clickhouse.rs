@@ -554,6 +554,30 @@ fn clickhouse_sql_matches_the_embedded_server() {
     let cols: serde_json::Value = serde_json::from_slice(&cols.body).unwrap();
     assert_eq!(cols["time_column"], "timestamp");
     assert_eq!(cols["columns"][2], json!({ "name": "endpoint", "type": "LowCardinality(String)", "role": "string" }));
+    // A trace by id: ClickHouse selects its rows (here the one request that has it) and
+    // the engine answers them as the embedded server does.
+    let probe = sightline::query::events::events(
+        demo.dataset(),
+        &sightline::query::events::EventsSpec { limit: Some(3), offset: 777, ..Default::default() },
+    )
+    .unwrap();
+    let at = probe.columns.iter().position(|c| c == "trace_id").unwrap();
+    for row in &probe.rows {
+        let id = serde_json::to_value(&row[at]).unwrap();
+        let id = id.as_str().unwrap();
+        let r = http::get(addr, &format!("/api/trace?source=events&id={id}"));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let got: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let want = sightline_server::trace::spans_json(demo.dataset(), "trace_id", id).unwrap();
+        assert_eq!(got["matched"], 1, "{got}");
+        assert_eq!(got["columns"], want["columns"]);
+        assert_eq!(got["rows"], want["rows"]);
+    }
+    let r = http::get(addr, "/api/trace?source=events&id=00000000000000000000000000000000");
+    assert_eq!(r.status, 404, "{}", r.text());
+    let r = http::get(addr, "/api/trace?source=events&id=x'%20OR%201=1");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("\"parameter\":\"id\""), "{}", r.text());
     let r = http::get(addr, "/api/events?source=events&compression=lz4");
     assert_eq!(r.status, 400);
     assert!(r.text().contains("\"parameter\":\"compression\""), "{}", r.text());

@@ -316,12 +316,63 @@ fn local_files() {
         logs.push('\n');
     }
     std::fs::write(dir.join("logs.ndjson"), logs).unwrap();
+    // Spans of three demo requests, as an OpenTelemetry export would store them.
+    let requests: Vec<_> = batches[0]
+        .column(11)
+        .as_any()
+        .downcast_ref::<arrow_array::StringArray>()
+        .unwrap()
+        .iter()
+        .take(3)
+        .map(|id| demo::trace::find_request(&opts, id.unwrap()).unwrap().unwrap())
+        .collect();
+    let span_batches: Vec<_> = requests.iter().map(|r| demo::trace::spans(r).unwrap()).collect();
+    let mut sw = arrow_ipc::writer::StreamWriter::try_new(
+        std::fs::File::create(dir.join("spans.arrow")).unwrap(),
+        &span_batches[0].schema(),
+    )
+    .unwrap();
+    for b in span_batches.iter().rev() {
+        sw.write(b).unwrap();
+    }
+    sw.finish().unwrap();
     std::fs::write(dir.join("ignored.txt"), "not data").unwrap();
 
     let addr = start(Config { data: vec![dir.clone()], ..Config::default() });
     let src = json_body(&http::get(addr, "/api/sources"));
     let names: Vec<&str> = src["sources"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["file", "logs", "stream", "table", "demo"]);
+    assert_eq!(names, ["file", "logs", "spans", "stream", "table", "demo"]);
+
+    // A trace from a file of spans: only its own, oldest first, parents before children.
+    for (r, b) in requests.iter().zip(&span_batches) {
+        let t = json_body(&http::get(addr, &format!("/api/trace?source=spans&id={}", r.trace_id)));
+        let rows = t["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), b.num_rows(), "{t}");
+        let col = |n: &str| t["columns"].as_array().unwrap().iter().position(|c| c == n).unwrap();
+        assert!(rows.iter().all(|row| row[col("trace_id")] == json!(r.trace_id)));
+        assert!(rows[0][col("parent_span_id")].is_null());
+        for (k, row) in rows.iter().enumerate().skip(1) {
+            let parent = &row[col("parent_span_id")];
+            assert!(rows[..k].iter().any(|p| &p[col("span_id")] == parent), "span {k}'s parent comes first");
+        }
+    }
+    // The demo source answers with the spans its request fans out into.
+    let demo_rows =
+        demo::Generator::new(DemoOptions { rows: ROWS, seed: 42, ..Default::default() }).next().unwrap().unwrap();
+    let id = demo_rows.column(11).as_any().downcast_ref::<arrow_array::StringArray>().unwrap().value(9).to_string();
+    let t = json_body(&http::get(addr, &format!("/api/trace?source=demo&id={id}")));
+    assert!(t["rows"].as_array().unwrap().len() >= 3, "{t}");
+    let r = http::get(addr, "/api/trace?source=logs&id=abc");
+    assert_eq!(r.status, 400, "no trace_id column in logs: {}", r.text());
+    assert!(r.text().contains("trace_column"), "{}", r.text());
+    let t = json_body(&http::get(addr, &format!("/api/trace?source=logs&trace_column=trace.id&id={:032x}", 7)));
+    assert_eq!(t["matched"], 1, "{t}");
+    assert_eq!(http::get(addr, "/api/trace?source=spans&id=feedbeef").status, 404);
+    // Every events answer says where its traces are; the demo stream says it for its own options.
+    let r = http::get(addr, "/api/events?source=spans&limit=1");
+    assert_eq!(r.header("x-sightline-trace"), Some("trace?source=spans&id={id}"));
+    let r = http::get(addr, "/api/demo?rows=10&days=8&keep=10");
+    assert_eq!(r.header("x-sightline-trace"), Some("demo/trace?rows=10&seed=42&days=8&keep=10&id={id}"));
 
     let ds = decode(&demo::ipc_stream(&opts).unwrap());
     let f = json!([{ "column": "status_code", "op": ">=", "value": 400 }, { "column": "endpoint", "op": "contains", "value": "orders" }]);

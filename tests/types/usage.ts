@@ -6,6 +6,9 @@ import {
   RemoteError,
   SightlineClient,
   SightlineSource,
+  TRACE_NAMES,
+  spanTree,
+  type SightlineSpan,
   type QuerySpec,
   type CompareSpec,
   type EventsSpec,
@@ -92,6 +95,17 @@ async function usage(): Promise<void> {
   const events = document.createElement('sightline-events');
   events.source = source;
   console.log(events.result?.matched, compare.result?.dimensions[0]?.score, breakdown.result?.matched);
+  events.addEventListener('sightline-trace-open', (e) => console.log(e.detail.traceId.length, e.detail.row.endpoint));
+  events.openTrace('0af7651916cd43dd8448eb211c80319c');
+  const trace = document.createElement('sightline-trace');
+  trace.source = source;
+  trace.traceId = '0af7651916cd43dd8448eb211c80319c';
+  trace.addEventListener('sightline-trace', (e) => console.log(e.detail.spans + e.detail.errors, e.detail.durationMs.toFixed(1)));
+  trace.addEventListener('sightline-span-click', (e) => console.log(e.detail.spanId, e.detail.span.name));
+  const root: SightlineSpan | undefined = trace.spans[0];
+  console.log(root?.children.length, root?.depth, source.traceUrl?.replace('{id}', trace.traceId), TRACE_NAMES.span[0]);
+  const tree = spanTree([{ id: 'a', parent: null, start: 0, duration: 1, name: 'x' }]);
+  console.log(tree[0].depth, tree[0].name);
 
   const client = new SightlineClient();
   const e: EventsSpec = { limit: 500, order: 'newest', filters: [{ column: 'customer_id', op: '=', value: 'x' }] };

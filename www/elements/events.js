@@ -6,6 +6,7 @@ import { cellText, displayText, el, emit, formatInt, intAttr, jsonListAttr, time
 import { Part, channel, listAttr } from './part.js';
 import { linkedSpec } from './source-bound.js';
 import { Table } from './table.js';
+import { TRACE_NAMES } from './trace.js';
 
 /**
  * `<sightline-events limit="100">`: the raw events behind the source's filters, newest
@@ -13,7 +14,7 @@ import { Table } from './table.js';
  * e.g. to one customer.
  */
 export class SightlineEvents extends Part {
-  static observedAttributes = ['src', 'source', 'limit', 'columns', 'filters', 'time-zone', 'ignore-selection'];
+  static observedAttributes = ['src', 'source', 'limit', 'columns', 'filters', 'time-zone', 'ignore-selection', 'trace-column', 'trace-target'];
   #ui;
   #result = null;
   #schema = null;
@@ -75,10 +76,16 @@ export class SightlineEvents extends Part {
       this.#ui.status.textContent = `${formatInt(r.rows.length)} newest of ${formatInt(r.matched)} matching events${zone ? ` · ${zone}` : ''}`;
       this.#ui.more.hidden = r.rows.length >= r.matched || r.rows.length >= 10000;
       const shown = cols.length ? cols.filter((c) => r.columns.includes(c)) : r.columns;
+      const traceColumn = this.getAttribute('trace-column') ?? TRACE_NAMES.trace.find((c) => this.#schema.has(c));
       const columns = shown.map((name) => {
         const f = this.#schema.get(name);
         const numeric = f?.role === 'number';
-        return { key: name, label: name, numeric, format: (v) => cellText(v, f, this.getAttribute('time-zone')) };
+        const column = { key: name, label: name, numeric, format: (v) => cellText(v, f, this.getAttribute('time-zone')) };
+        if (name === traceColumn && f?.role === 'string') {
+          column.action = (row) => this.openTrace(String(row[name]), row);
+          column.actionLabel = () => 'Open this trace';
+        }
+        return column;
       });
       const rows = r.rows.map((values, i) => {
         const o = { __id: r.row_ids[i] };
@@ -93,6 +100,24 @@ export class SightlineEvents extends Part {
       this.#ui.status.classList.add('error');
       this.#ui.status.textContent = displayText(err?.message || String(err));
       this.table.set([], []);
+    }
+  }
+
+  /**
+   * Opens trace `traceId`: sets `trace-id` on the `<sightline-trace>` that `trace-target`
+   * names (by id), and emits `sightline-trace-open` `{ traceId, row }` (cancelable).
+   */
+  openTrace(traceId, row = null) {
+    const event = {};
+    for (const [k, v] of Object.entries(row ?? {})) if (!k.startsWith('__')) event[k] = v;
+    const e = new CustomEvent('sightline-trace-open', { bubbles: true, composed: true, cancelable: true, detail: { traceId, row: event } });
+    if (!this.dispatchEvent(e)) return;
+    const id = this.getAttribute('trace-target');
+    const target = id ? (this.getRootNode().getElementById?.(id) ?? document.getElementById(id)) : null;
+    if (target) {
+      target.setAttribute('trace-id', traceId);
+      target.hidden = false;
+      target.scrollIntoView?.({ block: 'nearest' });
     }
   }
 

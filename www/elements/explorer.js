@@ -152,6 +152,26 @@ export class SightlineExplorer extends SourceBound {
     compareBlock.append(el('div', { class: 'row', part: 'selection-tools' }, el('span', { class: 'spacer' }), zoom, clearSel), compare);
     const events = document.createElement('sightline-events');
     events.setAttribute('part', 'events');
+    // One request's trace, opened from its trace id in the events table.
+    const trace = document.createElement('sightline-trace');
+    trace.setAttribute('part', 'trace');
+    const closeTrace = el('button', { type: 'button', text: 'Close trace', 'aria-label': 'Close the trace' });
+    const traceBlock = el(
+      'section',
+      { class: 'block', hidden: true, 'aria-label': 'Trace' },
+      el('div', { class: 'row' }, el('h3', { text: 'Trace' }), el('span', { class: 'spacer' }), closeTrace),
+      trace,
+    );
+    closeTrace.addEventListener('click', () => {
+      traceBlock.hidden = true;
+      trace.traceId = '';
+    });
+    events.addEventListener('sightline-trace-open', (e) => {
+      e.preventDefault();
+      trace.traceId = e.detail.traceId;
+      traceBlock.hidden = false;
+      traceBlock.scrollIntoView?.({ block: 'nearest' });
+    });
     this.#root.append(
       el('div', { class: 'bar-top' }, status, share),
       progress,
@@ -162,8 +182,9 @@ export class SightlineExplorer extends SourceBound {
       compareBlock,
       el('section', { class: 'block', 'aria-label': 'Results' }, el('h3', { text: 'Results' }), breakdown),
       el('section', { class: 'block', 'aria-label': 'Events' }, el('h3', { text: 'Events, newest first' }), events),
+      traceBlock,
     );
-    this.#ui = { status, progress, fill, share, builder, lens, filtersBar, heatmaps, breakdown, compare, compareBlock, events };
+    this.#ui = { status, progress, fill, share, builder, lens, filtersBar, heatmaps, breakdown, compare, compareBlock, events, trace, traceBlock };
 
     compare.addEventListener('sightline-filter', (e) => {
       e.stopPropagation();
@@ -306,7 +327,7 @@ export class SightlineExplorer extends SourceBound {
   #link() {
     const s = this.source;
     if (!s) return;
-    for (const part of [this.#ui.breakdown, this.#ui.compare, this.#ui.events, ...this.#root.querySelectorAll('sightline-heatmap')]) {
+    for (const part of [this.#ui.breakdown, this.#ui.compare, this.#ui.events, this.#ui.trace, ...this.#root.querySelectorAll('sightline-heatmap')]) {
       if (part.source !== s) part.source = s;
     }
   }
@@ -407,7 +428,7 @@ export class SightlineExplorer extends SourceBound {
     for (const k of ['filter_combination', 'start_time', 'end_time', 'time_range', 'time_column', 'calculated_fields']) delete rest[k];
     if (!rest.calculations.length) rest.calculations = [{ op: 'COUNT' }];
     this.#ui.breakdown.query = rest;
-    for (const part of [this.#ui.breakdown, this.#ui.compare, this.#ui.events]) {
+    for (const part of [this.#ui.breakdown, this.#ui.compare, this.#ui.events, this.#ui.trace]) {
       if (tz) part.setAttribute('time-zone', tz);
       else part.removeAttribute('time-zone');
     }

@@ -38,7 +38,10 @@ export function canvasBlob(canvas) {
   );
 }
 
-/** A sortable table: `columns` `[{ key, label, numeric? }]`, rows of objects. */
+/**
+ * A sortable table: `columns` `[{ key, label, numeric?, format?, action?, actionLabel? }]`
+ * (`action(row)`: the cell is a button that runs it), rows of objects.
+ */
 export class Table {
   constructor(caption, onRow) {
     this.table = el('table', { part: 'table' });
@@ -96,6 +99,15 @@ export class Table {
         for (const c of this.columns) {
           const text = c.format ? c.format(r[c.key], r) : cellText(r[c.key]);
           const cell = el('td', { class: c.numeric ? 'num' : '', text, title: text.length > 40 ? text : undefined });
+          if (c.action && r[c.key] !== null && r[c.key] !== undefined) {
+            // A link-like button in the cell (its own action, not the row's).
+            const b = el('button', { type: 'button', class: 'link', text, title: c.actionLabel ? c.actionLabel(r) : undefined });
+            b.addEventListener('click', (e) => {
+              e.stopPropagation();
+              c.action(r);
+            });
+            cell.replaceChildren(b);
+          }
           if (c.swatch && r.__colour) cell.prepend(el('span', { class: 'swatch-dot', 'aria-hidden': 'true' }));
           if (c.swatch && r.__colour) cell.firstChild.style.background = r.__colour;
           row.append(cell);
@@ -103,6 +115,7 @@ export class Table {
         if (this.onRow) {
           row.addEventListener('click', () => this.onRow(r, row));
           row.addEventListener('keydown', (e) => {
+            if (e.target !== row) return; // a button inside the row acts for itself
             if (e.key === 'Enter' || e.key === ' ') {
               e.preventDefault();
               this.onRow(r, row);

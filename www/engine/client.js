@@ -356,6 +356,13 @@ export class SightlineSource extends EventTarget {
   fetchInit = undefined;
   /** When queries run on the server (`open` chose `remote`): `{ baseUrl, source, engine, rows }`; else null. */
   remote = null;
+  /**
+   * Where one trace's spans are: a URL with `{id}` for the trace id, from the server's
+   * `X-Sightline-Trace` header on the stream loaded (a Sightline server's `/api/events`
+   * or `/api/demo`), or set by the page; null when unknown. `<sightline-trace>` uses it
+   * when the loaded rows have no span columns.
+   */
+  traceUrl = null;
   /** The last answer's `{ where, rows, ms }` (`where`: `browser`, `ClickHouse` or `server`). */
   computed = null;
 
@@ -498,6 +505,7 @@ export class SightlineSource extends EventTarget {
     if (quiet) this.#quietGen = gen;
     const started = performance.now();
     if (!append) this.remote = null;
+    if (!append && source.url !== undefined) this.traceUrl = null;
     if (!append) {
       this.rows = 0;
       this.bytes = 0;
@@ -571,6 +579,16 @@ export class SightlineSource extends EventTarget {
     const encoded = response.headers.get('Content-Encoding');
     this.totalBytes = sizeHint ?? (length > 0 && !encoded ? length : undefined);
     const rows = Number(response.headers.get('X-Sightline-Rows'));
+    const trace = response.headers.get('X-Sightline-Trace');
+    if (trace) {
+      // Resolved against the stream's URL; `{id}` survives resolution percent-encoded.
+      const base = response.url || globalThis.location?.href;
+      try {
+        this.traceUrl = new URL(trace, base).href.replaceAll('%7Bid%7D', '{id}');
+      } catch {
+        // a header that is not a URL: no trace link
+      }
+    }
     this.totalRows = rows > 0 ? this.rows + rows : undefined;
     this.#emitProgress();
     if (!response.body) return;
