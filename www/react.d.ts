@@ -26,6 +26,10 @@ import type {
   SightlineTrace,
   SightlineTraceDetail,
   SightlineTraceOpenDetail,
+  SightlineBoard,
+  SightlineBoardChangeDetail,
+  SightlineBoardSpec,
+  SightlineSaveToBoardDetail,
 } from './sightline.js';
 
 export type SightlineHandler<D> = (event: CustomEvent<D>) => void;
@@ -70,6 +74,11 @@ export interface ExplorerProps extends Bound<SightlineExplorer> {
   onSelect?: SightlineHandler<SightlineSelectDetail>;
   /** A trace id clicked in the events table (the explorer then shows the trace). */
   onTraceOpen?: SightlineHandler<SightlineTraceOpenDetail>;
+  /** A URL answering `{ markers: [{ time, label, kind }] }`, or the JSON list. */
+  markers?: string;
+  /** The id of a `<sightline-board>`: shows "Save to board". */
+  board?: string;
+  onSaveToBoard?: SightlineHandler<SightlineSaveToBoardDetail>;
 }
 
 export interface HeatmapProps extends Bound<SightlineHeatmap> {
@@ -155,6 +164,17 @@ export const Breakdown: ForwardRefExoticComponent<BreakdownProps>;
 export const Compare: ForwardRefExoticComponent<CompareProps>;
 export const Events: ForwardRefExoticComponent<EventsProps>;
 export const Trace: ForwardRefExoticComponent<TraceProps>;
+
+export interface BoardProps extends Bound<SightlineBoard> {
+  /** The board (checked when set: a bad one throws `BoardError`, naming the field). */
+  board?: SightlineBoardSpec;
+  /** `lazy`: open `src` when the board is first on screen. */
+  loading?: 'lazy' | 'eager';
+  syncUrl?: boolean;
+  markers?: string;
+  onBoardChange?: SightlineHandler<SightlineBoardChangeDetail>;
+}
+export const Board: ForwardRefExoticComponent<BoardProps>;
 export const Source: ForwardRefExoticComponent<SourceProps>;
 
 /** The raw tags in JSX, with their attributes (strings, as HTML has them). */
@@ -163,7 +183,7 @@ type Tag<E extends HTMLElement, A> = HTMLAttributes<E> & RefAttributes<E> & A & 
 declare module 'react' {
   namespace JSX {
     interface IntrinsicElements {
-      'sightline-explorer': Tag<SightlineExplorer, { 'value-column'?: string; 'time-column'?: string; 'customer-column'?: string; customer?: string; 'sync-url'?: boolean | '' }>;
+      'sightline-explorer': Tag<SightlineExplorer, { 'value-column'?: string; 'time-column'?: string; 'customer-column'?: string; customer?: string; 'sync-url'?: boolean | ''; markers?: string; board?: string }>;
       'sightline-heatmap': Tag<
         SightlineHeatmap,
         { column?: string; 'time-column'?: string; 'time-buckets'?: string | number; 'value-buckets'?: string | number; scale?: 'log' | 'linear'; unit?: string; label?: string; filters?: string }
@@ -171,6 +191,7 @@ declare module 'react' {
       'sightline-breakdown': Tag<SightlineBreakdown, { calculations?: string; breakdowns?: string; orders?: string; havings?: string; limit?: string | number; charts?: 'none' }>;
       'sightline-compare': Tag<SightlineCompare, { top?: string | number; 'baseline-period'?: string | number; 'no-filter'?: boolean | '' }>;
       'sightline-events': Tag<SightlineEvents, { limit?: string | number; columns?: string; filters?: string; 'trace-column'?: string; 'trace-target'?: string }>;
+      'sightline-board': Tag<SightlineBoard, { board?: string; loading?: 'lazy' | 'eager'; 'sync-url'?: boolean | ''; markers?: string }>;
       'sightline-trace': Tag<
         SightlineTrace,
         {

@@ -31,6 +31,8 @@ const EVENTS = {
   onTraceOpen: 'sightline-trace-open',
   onTrace: 'sightline-trace',
   onSpanClick: 'sightline-span-click',
+  onBoardChange: 'sightline-board-change',
+  onSaveToBoard: 'sightline-save-to-board',
 };
 
 const COMMON_ATTRIBUTES = ['src', 'mode', 'localRows', 'timeZone'];
@@ -43,9 +45,9 @@ const COMMON_ATTRIBUTES = ['src', 'mode', 'localRows', 'timeZone'];
 const ELEMENTS = {
   Explorer: {
     tag: 'sightline-explorer',
-    attributes: [...COMMON_ATTRIBUTES, 'valueColumn', 'timeColumn', 'customerColumn', 'customer', 'syncUrl'],
+    attributes: [...COMMON_ATTRIBUTES, 'valueColumn', 'timeColumn', 'customerColumn', 'customer', 'syncUrl', 'markers', 'board'],
     properties: ['query', 'fetchInit'],
-    events: ['onProgress', 'onReady', 'onError', 'onQueryChange', 'onRowClick', 'onSelect', 'onTraceOpen'],
+    events: ['onProgress', 'onReady', 'onError', 'onQueryChange', 'onRowClick', 'onSelect', 'onTraceOpen', 'onSaveToBoard'],
   },
   Heatmap: {
     tag: 'sightline-heatmap',
@@ -80,6 +82,12 @@ const ELEMENTS = {
     ],
     properties: ['fetchInit'],
     events: ['onProgress', 'onReady', 'onError', 'onTrace', 'onSpanClick'],
+  },
+  Board: {
+    tag: 'sightline-board',
+    attributes: [...COMMON_ATTRIBUTES, 'loading', 'syncUrl', 'markers'],
+    properties: ['board', 'fetchInit'],
+    events: ['onProgress', 'onReady', 'onError', 'onBoardChange'],
   },
   Source: {
     tag: 'sightline-source',
@@ -158,4 +166,5 @@ export const Breakdown = component('Breakdown', ELEMENTS.Breakdown);
 export const Compare = component('Compare', ELEMENTS.Compare);
 export const Events = component('Events', ELEMENTS.Events);
 export const Trace = component('Trace', ELEMENTS.Trace);
+export const Board = component('Board', ELEMENTS.Board);
 export const Source = component('Source', ELEMENTS.Source);

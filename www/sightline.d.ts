@@ -380,6 +380,8 @@ export interface SightlineEventMap extends HTMLElementEventMap {
   'sightline-trace-open': CustomEvent<SightlineTraceOpenDetail>;
   'sightline-trace': CustomEvent<SightlineTraceDetail>;
   'sightline-span-click': CustomEvent<SightlineSpanClickDetail>;
+  'sightline-board-change': CustomEvent<SightlineBoardChangeDetail>;
+  'sightline-save-to-board': CustomEvent<SightlineSaveToBoardDetail>;
 }
 
 /** What every element bound to a source has: `src`, `source`, `load`, `appendStream`. */
@@ -461,7 +463,9 @@ export class SightlineSourceElement extends HTMLElement {
 /**
  * `<sightline-breakdown calculations="COUNT, P99(duration_ms)" breakdowns="endpoint">`:
  * a line chart per calculation (the top ten groups) and a sortable results table.
- * Attributes: `calculations`, `breakdowns`, `limit`, `charts="none"`, `time-zone`; parts
+ * Attributes: `calculations`, `breakdowns`, `orders`, `havings`, `limit`, `charts`
+ * (`lines` default, `bars`, `number`, `none`), `table="none"`, `time-zone`,
+ * `ignore-selection`; parts
  * `charts`, `chart`, `table`, `status`, `export-csv`, `tooltip`.
  */
 export class SightlineBreakdown extends SightlineSourceBound {
@@ -606,9 +610,73 @@ export class SightlineExplorer extends SightlineSourceBound {
   restore(state: SightlineSavedView): void;
   /** Compares the lens customer's events with everyone else's. */
   compareCustomer(): void;
+  /**
+   * The view as board panels (a heatmap panel per HEATMAP, a line panel with the rest);
+   * fires `sightline-save-to-board` (cancelable), then adds them to the board the `board`
+   * attribute names.
+   */
+  saveToBoard(): SightlineBoardPanel[];
   toCSV(): string;
   exportCSV(filename?: string): void;
   exportPNG(filename?: string): Promise<void>;
+}
+
+/** What a board panel draws its query as. */
+export type SightlineBoardKind = 'heatmap' | 'line' | 'bars' | 'table' | 'number';
+
+export interface SightlineBoardPanel {
+  /** Default: named from the query (`P99(duration_ms) by build_id where method = POST`). */
+  title?: string;
+  kind: SightlineBoardKind;
+  query: QuerySpec;
+  /** Columns of the two-column grid; default 2 for heatmap and line, else 1. */
+  width?: 1 | 2;
+}
+
+/** A board's JSON. Its time fields become its source's time range. */
+export interface SightlineBoardSpec {
+  v?: 1;
+  title?: string;
+  time_range?: number;
+  start_time?: number;
+  end_time?: number;
+  panels: SightlineBoardPanel[];
+}
+
+/** A board that cannot be read: `field` names what is wrong (`panels[2].kind`). */
+export class BoardError extends Error {
+  readonly field: string;
+}
+
+export const BOARD_KINDS: readonly SightlineBoardKind[];
+
+/** Checks and normalises a board (object or JSON text); throws `BoardError`. */
+export function parseBoard(input: SightlineBoardSpec | string): Required<Pick<SightlineBoardSpec, 'v' | 'title'>> & SightlineBoardSpec & { panels: Array<Required<SightlineBoardPanel>> };
+
+/**
+ * `<sightline-board board="/boards/checkout.json">`: a saved report, a grid of panels
+ * over one source and one time range, linked (a brush or a click on a group narrows
+ * every panel; chips say what narrows them). Attributes `board` (URL or JSON), `src`,
+ * `source`, `loading="lazy"`, `sync-url`, `markers`, `time-zone`. Events
+ * `sightline-board-change`, `sightline-error`.
+ */
+export class SightlineBoard extends SightlineSourceBound {
+  /** The board (its time range read from the source); setting it checks it (throws `BoardError`). */
+  board: SightlineBoardSpec;
+  addPanel(...panels: SightlineBoardPanel[]): number;
+  removePanel(index: number): void;
+  toJSON(): SightlineBoardSpec;
+  exportJSON(filename?: string): void;
+  /** Replaces the board from JSON text; a bad one changes nothing and is returned (and fired). */
+  importJSON(text: string): BoardError | Error | null;
+}
+
+export interface SightlineBoardChangeDetail {
+  board: SightlineBoardSpec;
+}
+
+export interface SightlineSaveToBoardDetail {
+  panels: SightlineBoardPanel[];
 }
 
 /** A CSV cell, with spreadsheet formulas defused by a leading apostrophe. */
@@ -626,6 +694,7 @@ declare global {
     'sightline-events': SightlineEvents;
     'sightline-explorer': SightlineExplorer;
     'sightline-trace': SightlineTrace;
+    'sightline-board': SightlineBoard;
   }
   interface HTMLElementEventMap {
     'sightline-progress': CustomEvent<SightlineProgressDetail>;
@@ -642,5 +711,7 @@ declare global {
     'sightline-trace-open': CustomEvent<SightlineTraceOpenDetail>;
     'sightline-trace': CustomEvent<SightlineTraceDetail>;
     'sightline-span-click': CustomEvent<SightlineSpanClickDetail>;
+    'sightline-board-change': CustomEvent<SightlineBoardChangeDetail>;
+    'sightline-save-to-board': CustomEvent<SightlineSaveToBoardDetail>;
   }
 }

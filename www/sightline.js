@@ -18,6 +18,7 @@
 // ever goes through textContent, attributes or canvas fillText.
 
 import { SightlineClient, SightlineSource } from './engine/client.js';
+import { BOARD_KINDS, BoardError, SightlineBoard, parseBoard } from './elements/board.js';
 import { SightlineBreakdown } from './elements/breakdown.js';
 import { SightlineCompare } from './elements/compare.js';
 import { SightlineEvents } from './elements/events.js';
@@ -36,6 +37,7 @@ const ELEMENTS = [
   ['sightline-events', SightlineEvents],
   ['sightline-trace', SightlineTrace],
   ['sightline-explorer', SightlineExplorer],
+  ['sightline-board', SightlineBoard],
 ];
 for (const [name, cls] of ELEMENTS) {
   if (!customElements.get(name)) customElements.define(name, cls);
@@ -53,6 +55,10 @@ export {
   SightlineSourceElement,
   SightlineSourceBound,
   SightlineTrace,
+  SightlineBoard,
+  BoardError,
+  BOARD_KINDS,
+  parseBoard,
   spanTree,
   TRACE_NAMES,
   csvCell,

@@ -8,6 +8,10 @@ import {
   SightlineSource,
   TRACE_NAMES,
   spanTree,
+  BOARD_KINDS,
+  BoardError,
+  parseBoard,
+  type SightlineBoardPanel,
   type SightlineSpan,
   type QuerySpec,
   type CompareSpec,
@@ -104,6 +108,16 @@ async function usage(): Promise<void> {
   trace.addEventListener('sightline-span-click', (e) => console.log(e.detail.spanId, e.detail.span.name));
   const root: SightlineSpan | undefined = trace.spans[0];
   console.log(root?.children.length, root?.depth, source.traceUrl?.replace('{id}', trace.traceId), TRACE_NAMES.span[0]);
+  const board = document.createElement('sightline-board');
+  board.source = source;
+  const panel: SightlineBoardPanel = { kind: 'bars', query: { calculations: [{ op: 'P95', column: 'duration_ms' }], breakdowns: ['customer_id'] }, width: 1 };
+  board.board = { title: 'Checkout', time_range: 86400, panels: [panel] };
+  console.log(board.addPanel({ kind: 'number', query: { calculations: [{ op: 'COUNT' }] } }), BOARD_KINDS.length);
+  board.addEventListener('sightline-board-change', (e) => console.log(e.detail.board.panels.length));
+  explorer.addEventListener('sightline-save-to-board', (e) => e.detail.panels.forEach((p) => console.log(p.kind)));
+  console.log(explorer.saveToBoard().length, parseBoard('{"panels":[]}').title);
+  const bad = board.importJSON('{');
+  if (bad instanceof BoardError) console.log(bad.field);
   const tree = spanTree([{ id: 'a', parent: null, start: 0, duration: 1, name: 'x' }]);
   console.log(tree[0].depth, tree[0].name);
 

@@ -4,7 +4,7 @@
 
 import { devicePixelRatio, displayText, drawMarkers, drawMessage, drawRendered, el, emit, formatInt, formatTimeRange, formatValue, intAttr, readTheme, renderTimeOptions, resolveTimeZone, timeZoneNote } from '../shared/ui.js';
 import { CALCULATION_OPS } from '../engine/spec.js';
-import { earlierLabel } from '../shared/text.js';
+import { calcUnit, earlierLabel } from '../shared/text.js';
 import { parseCalcs, parseHavings, parseOrders } from '../shared/spec-text.js';
 import { Part, channel, listAttr } from './part.js';
 import { linkedSpec } from './source-bound.js';
@@ -12,14 +12,50 @@ import { Table, canvasBlob, download, toCSV } from './table.js';
 
 const MAX_CHART_LINES = 10;
 
+const MAX_BARS = 20;
+
+/** A single number in full: counts with thousands separators, durations with their unit. */
+function numberText(v, unit) {
+  if (v === null || v === undefined) return '–';
+  const n = Number(v);
+  if (unit) return formatValue(n, unit);
+  return Number.isInteger(n) && Math.abs(n) < 1e15 ? formatInt(n) : formatValue(n);
+}
+
+const BREAKDOWN_STYLE = `
+.barlist { list-style: none; margin: 0 0 8px; padding: 0; display: grid; gap: 2px; }
+.barlist button { all: unset; box-sizing: border-box; width: 100%; display: grid; grid-template-columns: minmax(80px, 34%) 1fr 64px; gap: 8px; align-items: center; padding: 2px 4px; border-radius: 4px; cursor: pointer; }
+.barlist button:hover { background: var(--sightline-subtle); }
+.barlist button:focus-visible { outline: 2px solid var(--sightline-accent); }
+.barlist .name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; unicode-bidi: isolate; }
+.barlist .track { height: 12px; }
+.barlist .fill { height: 100%; border-radius: 2px; background: var(--sightline-accent); min-width: 1px; }
+.barlist .v { text-align: right; font-variant-numeric: tabular-nums; }
+.numbers { display: flex; flex-wrap: wrap; gap: 8px 28px; margin: 4px 0 10px; }
+.number { display: flex; flex-direction: column; }
+.number .big { font-size: 30px; font-weight: 600; line-height: 1.15; font-variant-numeric: tabular-nums; }
+.number .what { color: var(--sightline-muted); font-size: 12px; }
+`;
+
+let breakdownSheet = null;
+function breakdownStyle() {
+  if (!breakdownSheet) {
+    breakdownSheet = new CSSStyleSheet();
+    breakdownSheet.replaceSync(BREAKDOWN_STYLE);
+  }
+  return breakdownSheet;
+}
+
 /**
  * `<sightline-breakdown calculations="COUNT, P99(duration_ms)" breakdowns="build"
  * orders="P99(duration_ms) desc" havings="COUNT > 10">`: a line chart per calculation
  * (one line per group, the top ten) and a sortable results table; or set `query` to a
- * whole query specification.
+ * whole query specification. `charts="bars"` draws the first calculation as a bar per
+ * group instead, `charts="number"` each calculation as one big number, `charts="none"`
+ * nothing; `table="none"` leaves the table out.
  */
 export class SightlineBreakdown extends Part {
-  static observedAttributes = ['src', 'source', 'calculations', 'breakdowns', 'orders', 'havings', 'limit', 'time-zone', 'charts', 'ignore-selection'];
+  static observedAttributes = ['src', 'source', 'calculations', 'breakdowns', 'orders', 'havings', 'limit', 'time-zone', 'charts', 'table', 'ignore-selection'];
 
   #query = null;
   #result = null;
@@ -30,6 +66,7 @@ export class SightlineBreakdown extends Part {
 
   constructor() {
     super();
+    this.root.adoptedStyleSheets = [...this.root.adoptedStyleSheets, breakdownStyle()];
     const status = el('div', { class: 'muted', part: 'status', role: 'status', 'aria-live': 'polite', text: 'No data' });
     const csv = el('button', { type: 'button', part: 'export-csv', text: 'Export CSV', 'aria-label': 'Export the results table as CSV' });
     csv.addEventListener('click', () => this.exportCSV());
@@ -87,6 +124,15 @@ export class SightlineBreakdown extends Part {
     const ctx = linkedSpec(this.source, this);
     const spec = { ...q, ...ctx, filters: [...(q.filters ?? []), ...ctx.filters] };
     for (const k of ['start_time', 'end_time', 'time_range', 'filter_combination']) if (q[k] !== undefined) spec[k] = q[k];
+    // A followed selection's window narrows a query with times of its own too.
+    const sel = this.followsSelection() ? this.source?.selection : null;
+    if (sel && (q.start_time !== undefined || q.end_time !== undefined || q.time_range !== undefined)) {
+      delete spec.time_range;
+      spec.start_time = sel.start_time;
+      spec.end_time = sel.end_time;
+    }
+    // Only line charts need the series.
+    if (this.#mode() !== 'lines' && spec.disable_series === undefined) spec.disable_series = true;
     spec.calculations = (q.calculations ?? []).filter((c) => c.op !== 'HEATMAP');
     if (!spec.calculations.length) spec.calculations = [{ op: 'COUNT' }];
     // Day buckets start at local midnight in the element's zone.
@@ -94,13 +140,22 @@ export class SightlineBreakdown extends Part {
     return spec;
   }
 
+  /** What is drawn above the table: `lines` (default), `bars`, `number` or `none`. */
+  #mode() {
+    const v = this.getAttribute('charts');
+    return ['none', 'bars', 'number'].includes(v) ? v : 'lines';
+  }
+
   async refresh() {
     if (!this.ready()) return;
     const spec = this.#fullSpec();
+    const tableShown = this.getAttribute('table') !== 'none';
+    this.table.wrap.hidden = !tableShown;
+    this.#ui.csv.hidden = !tableShown;
     this.#ui.status.textContent = 'Running…';
     const t0 = performance.now();
     try {
-      const lines = this.getAttribute('charts') === 'none' ? null : this.#lineOptions();
+      const lines = this.#mode() === 'lines' ? this.#lineOptions() : null;
       const { result: r, charts } = await this.latest.run(() => this.source.client.breakdown(spec, lines, { channel: this.channel }));
       this.#result = r;
       this.#spec = spec;
@@ -116,6 +171,8 @@ export class SightlineBreakdown extends Part {
       this.#ui.status.classList.toggle('weighted', !!r.sample_rate_column);
       this.#fillTable();
       this.#drawCharts(r);
+      if (this.#mode() === 'bars') this.#drawBars(r);
+      if (this.#mode() === 'number') this.#drawNumbers(r);
       emit(this, 'sightline-result', { result: r, ms });
     } catch (err) {
       if (err?.name === 'AbortError') return;
@@ -133,7 +190,7 @@ export class SightlineBreakdown extends Part {
   onSource(type, detail) {
     super.onSource(type, detail);
     // Markers redraw over the charts already drawn, without a new query.
-    if (type === 'markers' && this.#result) this.#drawCharts(this.#result);
+    if (type === 'markers' && this.#result && this.#mode() === 'lines') this.#drawCharts(this.#result);
   }
 
   /** The source's markers drawn on each chart: `[[{ time, label, kind, x }]]`. */
@@ -217,6 +274,57 @@ export class SightlineBreakdown extends Part {
   }
 
   #rendered = null;
+
+  /** The first calculation as one bar per group (the top twenty); a click filters by the group. */
+  #drawBars(r) {
+    const breakdowns = this.#spec.breakdowns ?? [];
+    const calc = r.columns.find((c) => !breakdowns.includes(c));
+    if (!calc) return;
+    const unit = calcUnit(calc);
+    const rows = r.results.slice(0, MAX_BARS);
+    const max = Math.max(0, ...rows.map((row) => Number(row[calc]) || 0));
+    const list = el('ul', { class: 'barlist', part: 'bars', 'aria-label': displayText(`${calc} by ${breakdowns.join(', ') || 'all events'}`) });
+    for (const row of rows) {
+      const name = breakdowns.length ? breakdowns.map((b) => (row[b] === null || row[b] === undefined ? '∅' : displayText(row[b]))).join(' · ') : 'all events';
+      const v = row[calc];
+      const text = v === null || v === undefined ? '–' : formatValue(Number(v), unit);
+      const fill = el('div', { class: 'fill' });
+      fill.style.width = `${max > 0 && Number(v) > 0 ? (100 * Number(v)) / max : 0}%`;
+      const b = el(
+        'button',
+        { type: 'button', part: 'bar', 'aria-label': `${name}: ${text}` },
+        el('span', { class: 'name', text: name, title: name }),
+        el('span', { class: 'track' }, fill),
+        el('span', { class: 'v', text }),
+      );
+      b.addEventListener('click', () => emit(this, 'sightline-row-click', { row: this.#plain(row), kind: 'result' }));
+      list.append(el('li', {}, b));
+    }
+    this.#ui.charts.replaceChildren(el('h4', { text: displayText(calc) }), list);
+  }
+
+  /** Each calculation as one number (the first group's, or all events'), its earlier value beside it. */
+  #drawNumbers(r) {
+    const breakdowns = this.#spec.breakdowns ?? [];
+    const row = r.results[0] ?? {};
+    const before = r.previous?.results?.[0];
+    const ago = r.previous ? earlierLabel(r.start_time - r.previous.start_time) : '';
+    const boxes = r.columns
+      .filter((c) => !breakdowns.includes(c))
+      .map((c) => {
+        const unit = calcUnit(c);
+        const v = row[c];
+        const box = el(
+          'div',
+          { class: 'number', part: 'number' },
+          el('span', { class: 'big', text: numberText(v, unit) }),
+          el('span', { class: 'what', text: displayText(c) }),
+        );
+        if (before && before[c] !== null && before[c] !== undefined) box.append(el('span', { class: 'what', text: `${numberText(before[c], unit)} ${ago}` }));
+        return box;
+      });
+    this.#ui.charts.replaceChildren(el('div', { class: 'numbers' }, ...boxes));
+  }
 
   /** Size, colours and time zone of the line charts, for the worker. */
   #lineOptions() {

@@ -6,6 +6,7 @@
 import { displayText, el, emit, option, select, formatInt, formatTimeRange, formatValue, timeZoneProblem } from '../shared/ui.js';
 import { defaultColumns } from '../shared/columns.js';
 import { calcName } from '../shared/spec-text.js';
+import { filterChip, removeButton, selectionChip, valueText } from '../shared/chips.js';
 import { partsStyle } from './part.js';
 import { SourceBound, contextSpec, loadMarkers } from './source-bound.js';
 import { download, toCSV } from './table.js';
@@ -45,9 +46,6 @@ section.block > h3 { margin-bottom: 6px; }
 .heatmaps { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 12px; }
 .lens { border: 1px solid var(--sightline-accent); border-radius: 8px; padding: 10px 12px; margin-bottom: 12px; }
 .lens h3 { font-size: 15px; }
-.filters-bar { display: flex; gap: 6px; flex-wrap: wrap; margin-bottom: 8px; }
-.chip { display: inline-flex; align-items: center; gap: 4px; border: 1px solid var(--sightline-border); border-radius: 12px; padding: 1px 4px 1px 10px; font-size: 12px; background: var(--sightline-subtle); }
-.chip button { min-height: 0; border: none; background: none; padding: 0 4px; }
 `;
 let explorerSheet = null;
 function explorerStyle() {
@@ -60,11 +58,6 @@ function explorerStyle() {
 
 
 
-function removeButton(label, onClick) {
-  const b = el('button', { type: 'button', class: 'icon', text: '×', 'aria-label': displayText(label) });
-  b.addEventListener('click', onClick);
-  return b;
-}
 
 function parseValue(text, op) {
   if (op === 'in' || op === 'not-in') {
@@ -82,21 +75,6 @@ function parseValue(text, op) {
 }
 
 /** `16:00–16:30 UTC, duration_ms 1.1s to 20s` for a brushed selection. */
-function selectionText(sel, zone) {
-  const parts = [];
-  if (sel.start_time !== undefined && sel.end_time !== undefined) parts.push(formatTimeRange(sel.start_time, sel.end_time, zone));
-  if (sel.column && (sel.min !== undefined || sel.max !== undefined)) {
-    const unit = /_ms$/.test(sel.column) ? 'ms' : undefined;
-    const lo = sel.min !== undefined ? formatValue(sel.min, unit) : null;
-    const hi = sel.max !== undefined ? formatValue(sel.max, unit) : null;
-    parts.push(lo && hi ? `${sel.column} ${lo} to ${hi}` : lo ? `${sel.column} ≥ ${lo}` : `${sel.column} < ${hi}`);
-  }
-  return parts.join(', ');
-}
-
-function valueText(v) {
-  return Array.isArray(v) ? v.join(', ') : v === undefined || v === null ? '' : String(v);
-}
 
 const STATE_KEY = 'sightline';
 
@@ -106,7 +84,7 @@ const STATE_KEY = 'sightline';
  * and with `customer-column` and `customer` set, a lens on one customer.
  */
 export class SightlineExplorer extends SourceBound {
-  static observedAttributes = ['src', 'source', 'value-column', 'time-column', 'customer-column', 'customer', 'sync-url', 'time-zone', 'markers'];
+  static observedAttributes = ['src', 'source', 'value-column', 'time-column', 'customer-column', 'customer', 'sync-url', 'time-zone', 'markers', 'board'];
 
   // Until the data's schema is known (or the page sets `query`), the calculations are
   // the default view's: HEATMAP and P99 of the value column, and COUNT.
@@ -127,6 +105,8 @@ export class SightlineExplorer extends SourceBound {
     const progress = el('div', { part: 'progress', role: 'progressbar', 'aria-label': 'Loading data', 'aria-valuemin': '0', 'aria-valuemax': '100' }, fill);
     const share = el('button', { type: 'button', text: 'Copy link', hidden: true, 'aria-label': 'Copy a link to this view' });
     share.addEventListener('click', () => navigator.clipboard?.writeText(location.href).catch(() => {}));
+    const toBoard = el('button', { type: 'button', part: 'save-to-board', text: 'Save to board', hidden: true, 'aria-label': 'Save this view to the board' });
+    toBoard.addEventListener('click', () => this.saveToBoard());
     const builder = el('form', { part: 'builder', 'aria-label': 'Query builder' });
     builder.addEventListener('submit', (e) => {
       e.preventDefault();
@@ -173,7 +153,7 @@ export class SightlineExplorer extends SourceBound {
       traceBlock.scrollIntoView?.({ block: 'nearest' });
     });
     this.#root.append(
-      el('div', { class: 'bar-top' }, status, share),
+      el('div', { class: 'bar-top' }, status, toBoard, share),
       progress,
       lens,
       builder,
@@ -184,7 +164,7 @@ export class SightlineExplorer extends SourceBound {
       el('section', { class: 'block', 'aria-label': 'Events' }, el('h3', { text: 'Events, newest first' }), events),
       traceBlock,
     );
-    this.#ui = { status, progress, fill, share, builder, lens, filtersBar, heatmaps, breakdown, compare, compareBlock, events, trace, traceBlock };
+    this.#ui = { status, progress, fill, share, toBoard, builder, lens, filtersBar, heatmaps, breakdown, compare, compareBlock, events, trace, traceBlock };
 
     compare.addEventListener('sightline-filter', (e) => {
       e.stopPropagation();
@@ -247,6 +227,39 @@ export class SightlineExplorer extends SourceBound {
   }
 
   /** Restores a view saved by `save()`. */
+  /**
+   * The current view as board panels: a heatmap panel per HEATMAP calculation and a line
+   * panel with the other calculations, each with the view's filters and calculated
+   * fields. Fires `sightline-save-to-board` `{ panels }` (cancelable); unless cancelled,
+   * adds them to the `<sightline-board>` the `board` attribute names. Returns the panels.
+   */
+  saveToBoard() {
+    const q = this.#query;
+    const base = {};
+    if (q.filters?.length) base.filters = structuredClone(q.filters);
+    if (q.filter_combination) base.filter_combination = q.filter_combination;
+    const fields = (q.calculated_fields ?? []).filter((f) => f.name && f.expression);
+    if (fields.length) base.calculated_fields = structuredClone(fields);
+    const panels = q.calculations
+      .filter((c) => c.op === 'HEATMAP' && c.column)
+      .map((c) => ({ kind: 'heatmap', query: { ...structuredClone(base), calculations: [{ op: 'HEATMAP', column: c.column }] } }));
+    const rest = q.calculations.filter((c) => c.op !== 'HEATMAP');
+    if (rest.length) {
+      const query = { ...structuredClone(base), calculations: structuredClone(rest), breakdowns: [...(q.breakdowns ?? [])] };
+      for (const k of ['orders', 'havings', 'limit', 'granularity', 'formulas', 'compare_time_offset_seconds']) if (q[k] !== undefined) query[k] = structuredClone(q[k]);
+      panels.push({ kind: 'line', query });
+    }
+    const event = new CustomEvent('sightline-save-to-board', { bubbles: true, composed: true, cancelable: true, detail: { panels } });
+    if (!this.dispatchEvent(event)) return panels;
+    const id = this.getAttribute('board');
+    const target = id ? (this.getRootNode().getElementById?.(id) ?? document.getElementById(id)) : null;
+    if (target?.addPanel) {
+      target.addPanel(...panels);
+      this.#ui.status.textContent = `Saved ${panels.length} ${panels.length === 1 ? 'panel' : 'panels'} to the board`;
+    }
+    return panels;
+  }
+
   restore(state) {
     if (!state || typeof state !== 'object') throw new TypeError('restore() takes the object save() returned');
     if (state.v !== 1) throw new Error(`unknown saved view version ${JSON.stringify(state.v)}`);
@@ -306,6 +319,10 @@ export class SightlineExplorer extends SourceBound {
   attributeChangedCallback(name, oldValue, newValue) {
     if (oldValue === newValue) return;
     if (name === 'src') return this.srcChanged(newValue);
+    if (name === 'board') {
+      this.#ui.toBoard.hidden = !newValue;
+      return;
+    }
     if (name === 'markers') {
       if (this.connectedOnce) loadMarkers(this.source, newValue, this.fetchInit);
       return;
@@ -526,34 +543,21 @@ export class SightlineExplorer extends SourceBound {
     const q = this.#query;
     // The brushed selection narrows every linked part (crossfilter): a chip that clears it.
     const sel = this.source?.selection;
-    const selChip = sel
-      ? [
-          el(
-            'span',
-            { class: 'chip', part: 'selection-chip' },
-            el('span', { text: displayText(`Selection: ${selectionText(sel, this.getAttribute('time-zone'))}`) }),
-            removeButton('Clear the selection', () => {
-              this.source?.select(null, { origin: this });
-              emit(this, 'sightline-select', { selection: null });
-            }),
-          ),
-        ]
-      : [];
+    const clear = () => {
+      this.source?.select(null, { origin: this });
+      emit(this, 'sightline-select', { selection: null });
+    };
     this.#ui.filtersBar.replaceChildren(
-      ...selChip,
+      ...(sel ? [selectionChip(sel, this.getAttribute('time-zone'), clear)] : []),
       ...q.filters.map((f, i) =>
-        el(
-          'span',
-          { class: 'chip' },
-          el('span', { text: displayText(`${f.column} ${f.op}${f.value === undefined ? '' : ` ${valueText(f.value)}`}`) }),
-          removeButton(`Remove filter ${f.column} ${f.op}`, () => {
-            q.filters.splice(i, 1);
-            this.#userChange();
-          }),
-        ),
+        filterChip(f, () => {
+          q.filters.splice(i, 1);
+          this.#userChange();
+        }),
       ),
     );
   }
+
 
   #userChange() {
     this.#defaultView = false;

@@ -119,6 +119,9 @@ dl.fields dd { margin: 0; word-break: break-all; unicode-bidi: isolate; white-sp
 .empty { padding: 16px; text-align: center; color: var(--sightline-muted); }
 .facts { margin: 4px 0 8px; font-size: 13px; }
 .error { color: var(--sightline-error, #cf222e); }
+.filters-bar { display: flex; gap: 6px; flex-wrap: wrap; margin-bottom: 8px; }
+.chip { display: inline-flex; align-items: center; gap: 4px; border: 1px solid var(--sightline-border); border-radius: 12px; padding: 1px 4px 1px 10px; font-size: 12px; background: var(--sightline-subtle); }
+.chip button { min-height: 0; border: none; background: none; padding: 0 4px; }
 `;
 
 let partsSheet = null;

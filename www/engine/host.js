@@ -38,7 +38,7 @@
 // true }` without running (a new query supersedes one in flight).
 
 import { Dataset } from '../../pkg/sightline.js';
-import { displayText, earlierLabel } from '../shared/text.js';
+import { calcUnit, displayText, earlierLabel } from '../shared/text.js';
 import { RemoteDataset } from './remote.js';
 
 /**
@@ -277,7 +277,7 @@ export function createHost(ready, post) {
           series.push(...earlier);
         }
         const chart = { start_time: r.start_time, end_time: r.start_time + buckets * r.granularity, granularity: r.granularity, series };
-        const unit = /_ms\)$/.test(name) && !/^COUNT/.test(name) ? 'ms' : undefined;
+        const unit = calcUnit(name);
         if (unit) chart.unit = unit;
         const out = { name, series, start: r.start_time, granularity: r.granularity, unit };
         try {

@@ -55,3 +55,11 @@ export function earlierLabel(seconds) {
   }
   return `(${seconds} s ago)`;
 }
+
+/**
+ * The unit of a calculation's results by its name, as the charts label them: `ms` for a
+ * value of a `*_ms` column (`P99(duration_ms)`), none for counts.
+ */
+export function calcUnit(name) {
+  return /_ms\)$/.test(name) && !/^COUNT/.test(name) ? 'ms' : undefined;
+}
