@@ -88,6 +88,19 @@ impl Catalog {
             .ok_or_else(|| Error::UnknownColumn { column: name.to_string() })
     }
 
+    /// The duration CONCURRENCY measures when the spec names none: `duration_ms`, else the
+    /// first number column whose name says milliseconds (`http.server.duration_ms`,
+    /// `elapsed.ms`, `latencyMs`, `took_millis`). A column in another unit is never taken
+    /// (its spans would be a thousand times too long or short), so data without one
+    /// gets an error naming what to set.
+    pub fn duration_column(&self) -> Option<usize> {
+        let number = |c: &&ColumnMeta| c.role == Role::Number;
+        if let Some(i) = self.columns.iter().position(|c| c.name == "duration_ms" && number(&c)) {
+            return Some(i);
+        }
+        self.columns.iter().position(|c| number(&c) && names_milliseconds(&c.name))
+    }
+
     /// The column of sample rates: `named` (`""` for none), or without a name
     /// [`SAMPLE_RATE`] when the table has a numeric column of that name.
     pub fn sample_rate_column(&self, named: Option<&str>) -> Result<Option<usize>> {
@@ -470,5 +483,47 @@ impl QueryPlan {
         out.extend(self.visible().iter().map(|c| self.calcs[*c].name.clone()));
         out.extend(self.formulas.iter().map(|f| f.name.clone()));
         out
+    }
+}
+
+/// Whether a column name ends in a milliseconds unit: `_ms`, `.ms`, `-ms`, `Ms` (camel
+/// case), `_millis`, `_milliseconds`.
+fn names_milliseconds(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let suffixed = |unit: &str| {
+        lower.len() > unit.len() + 1
+            && lower.ends_with(unit)
+            && matches!(lower.as_bytes()[lower.len() - unit.len() - 1], b'_' | b'.' | b'-')
+    };
+    suffixed("ms") || suffixed("millis") || suffixed("milliseconds") || (name.len() > 2 && name.ends_with("Ms"))
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    fn cat(cols: &[(&str, Role)]) -> Catalog {
+        Catalog {
+            columns: cols
+                .iter()
+                .map(|(n, r)| ColumnMeta { name: n.to_string(), role: *r, type_name: "Float64".into(), unit: None })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn concurrency_takes_duration_ms_else_a_column_named_in_ms() {
+        let c = cat(&[("latency", Role::Number), ("duration_ms", Role::Number)]);
+        assert_eq!(c.duration_column(), Some(1));
+        for name in ["http.server.duration_ms", "elapsed.ms", "latencyMs", "took_millis", "db-time-milliseconds"] {
+            let c = cat(&[("status", Role::Number), (name, Role::Number)]);
+            assert_eq!(c.duration_column(), Some(1), "{name}");
+        }
+        // Other units, a bare "ms", strings and names that merely contain "ms" are not taken.
+        for name in ["duration", "took_us", "duration_ns", "ms", "items", "forms_count", "Ms"] {
+            let c = cat(&[(name, Role::Number)]);
+            assert_eq!(c.duration_column(), None, "{name}");
+        }
+        assert_eq!(cat(&[("duration_ms", Role::String)]).duration_column(), None);
     }
 }

@@ -389,10 +389,14 @@ pub fn check_calculation(cat: &Catalog, op_name: &str, column: Option<&str>) -> 
         }
         (true, Some(name)) => Some(cat.index(name)?),
         (false, Some(name)) if op == Op::Concurrency && !name.is_empty() => Some(cat.index(name)?),
-        (false, _) if op == Op::Concurrency => Some(cat.index("duration_ms").map_err(|_| Error::Operator {
-            op: op_name.into(),
-            column: "duration_ms".into(),
-            message: "CONCURRENCY needs a duration column: name one, or load a duration_ms column".into(),
+        (false, _) if op == Op::Concurrency => Some(cat.duration_column().ok_or_else(|| {
+            Error::Operator {
+                op: op_name.into(),
+                column: "duration_ms".into(),
+                message: "CONCURRENCY needs a duration in milliseconds: name its column (this table has no \
+                      duration_ms and no other number column named in ms)"
+                    .into(),
+            }
         })?),
         (false, _) => None,
     };

@@ -1196,3 +1196,32 @@ test('crossfilter: a brush narrows the breakdown and the events, shown as a chip
   await assertClean(assert, page, log);
   await context.close();
 });
+
+test('dark theme: the explorer\'s brushed comparison and the customer lens, screenshotted to be looked at', { timeout: 180_000 }, async () => {
+  const { context, page, log } = await openPage(env.browser, { colorScheme: 'dark' });
+  await page.goto(env.baseUrl);
+  await waitReady(page);
+  await waitResults(page, (r) => r.matched === 1000000);
+  await brushIncident(page);
+  await waitCompare(page);
+  await waitResults(page, (r) => r.matched < 1000000);
+  // Every part takes the dark palette from prefers-color-scheme.
+  const bgs = await page.evaluate(() => {
+    const x = document.querySelector('sightline-explorer');
+    return ['sightline-heatmap', 'sightline-breakdown', 'sightline-compare', 'sightline-events'].map((t) => getComputedStyle(x.shadowRoot.querySelector(t)).getPropertyValue('--sightline-bg').trim());
+  });
+  assert.deepEqual(bgs, ['#0d1117', '#0d1117', '#0d1117', '#0d1117']);
+  await page.waitForTimeout(300);
+  await explorer(page).screenshot({ path: path.join(OUT, 'explorer-dark.png') });
+  await page.getByLabel('Customer', { exact: true }).fill('cust_00042');
+  await page.getByRole('button', { name: 'Open lens' }).click();
+  await page.waitForFunction(() => {
+    const lens = document.querySelector('sightline-explorer').shadowRoot.querySelector('[part="lens"]');
+    const maps = lens?.querySelectorAll('sightline-heatmap') ?? [];
+    return lens && !lens.hidden && maps.length === 2 && maps[0].heatmap && maps[1].heatmap;
+  }, null, { timeout: 30_000 });
+  await page.waitForTimeout(500);
+  await explorer(page).locator('[part="lens"]').screenshot({ path: path.join(OUT, 'explorer-lens-dark.png') });
+  await assertClean(assert, page, log);
+  await context.close();
+});

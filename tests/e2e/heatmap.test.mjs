@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { OUT, routePage, useServerAndBrowser } from './harness.mjs';
+import { OUT, assertClean, openPage, routePage, useServerAndBrowser } from './harness.mjs';
 
 const ROWS = 1_000_000;
 
@@ -342,5 +342,58 @@ test('errors are reported and the worker survives them', { timeout: 30_000 }, as
   assert.equal(result.compare.first, 'baseline_count,baseline_share,diff_pp,lift,log10_p_value,p_value,selection_count,selection_share,significant,value');
   assert.match(result.clientError, /nope/);
   assert.deepEqual(pageErrors, []);
+  await context.close();
+});
+
+test('markers: a brush starts at a deploy, from the "since" menu or a drag from its line; labels sit on their own background', { timeout: 60_000 }, async () => {
+  const { context, page, log } = await openPage(env.browser, { deviceScaleFactor: 2 });
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>markers</title>
+<script type="module" src="/www/sightline.js"></script></head>
+<body><sightline-source id="s" src="/api/demo?rows=100000" markers="/api/markers"></sightline-source>
+<sightline-heatmap source="s" time-zone="utc" style="height: 300px"></sightline-heatmap>
+<sightline-breakdown source="s" charts="none" calculations="COUNT" time-zone="utc"></sightline-breakdown></body></html>`;
+  await page.goto(await routePage(page, env.baseUrl, '/e2e/markers.html', html));
+  await page.waitForFunction(() => document.querySelector('sightline-heatmap')?.drawnMarkers?.length === 4, null, { timeout: 30_000, polling: 100 });
+  const marks = await page.evaluate(() => document.querySelector('sightline-heatmap').drawnMarkers);
+  const canary = marks.find((m) => m.label.includes('canary'));
+  assert.ok(canary, JSON.stringify(marks));
+  const heat = page.locator('sightline-heatmap');
+  const since = heat.getByRole('combobox', { name: 'Select everything since a marker' });
+  const labels = await since.locator('option').allTextContents();
+  assert.equal(labels.length, 5);
+  assert.equal(labels[0], 'Since a marker…');
+  assert.ok(labels.some((l) => l.startsWith(`Since ${canary.label} (2026-10-31 16:00:00 UTC)`)), JSON.stringify(labels));
+  // Everything since the canary: the selection starts at its time and the breakdown follows.
+  await since.selectOption({ label: labels.find((l) => l.includes('canary')) });
+  const sel = await page.evaluate(() => document.getElementById('s').source.selection);
+  const end = await page.evaluate(() => {
+    const h = document.querySelector('sightline-heatmap').heatmap;
+    return h.time_edges[h.time_edges.length - 1];
+  });
+  assert.deepEqual(sel, { start_time: canary.time, end_time: end, column: 'duration_ms' });
+  await page.waitForFunction(() => document.querySelector('sightline-breakdown').result?.matched < 100000, null, { timeout: 10_000 });
+  const got = await page.evaluate(() => document.querySelector('sightline-breakdown').result.matched);
+  const want = await page.evaluate(
+    (t) => document.getElementById('s').source.client.query({ calculations: [{ op: 'COUNT' }], start_time: t, end_time: 1793491200, disable_series: true }).then((r) => r.matched),
+    canary.time,
+  );
+  assert.equal(got, want);
+  assert.equal(await since.inputValue(), '', 'the menu is ready for the next choice');
+  // A drag that starts on the marker's line starts at the marker's exact time.
+  const box = await page.evaluate(() => {
+    const h = document.querySelector('sightline-heatmap');
+    const c = h.shadowRoot.querySelector('canvas').getBoundingClientRect();
+    return { left: c.left, top: c.top, plot: h.plot };
+  });
+  const x = box.left + canary.x + 2;
+  await page.mouse.move(x, box.top + box.plot.y + 10);
+  await page.mouse.down();
+  await page.mouse.move(x + 60, box.top + box.plot.y + box.plot.h - 10, { steps: 6 });
+  await page.mouse.up();
+  const dragged = await page.evaluate(() => document.getElementById('s').source.selection);
+  assert.equal(dragged.start_time, canary.time);
+  assert.ok(dragged.end_time > canary.time + 600, JSON.stringify(dragged));
+  await heat.screenshot({ path: path.join(OUT, 'heatmap-markers.png') });
+  await assertClean(assert, page, log);
   await context.close();
 });

@@ -187,3 +187,59 @@ test('the explorer compares with an earlier window: the breakdown shows each cal
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('OTel-named data: parts whose default columns are missing fall back to the schema and say so, instead of an error', { timeout: 60_000 }, async () => {
+  const { Table, TimestampMillisecond, Float64, Int32, Utf8, vectorFromArray, tableToIPC } = await import('apache-arrow');
+  const { openPage, routeBytes, assertClean } = await import('./harness.mjs');
+  const n = 5000;
+  const t0 = Date.UTC(2026, 9, 31, 12);
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const table = new Table({
+    time: vectorFromArray(Array.from({ length: n }, (_, i) => t0 + i * 700), new TimestampMillisecond('UTC')),
+    'http.server.duration_ms': vectorFromArray(Array.from({ length: n }, () => 5 + 400 * rand() ** 3), new Float64()),
+    'http.route': vectorFromArray(Array.from({ length: n }, (_, i) => ['/cart', '/pay', '/search'][i % 3]), new Utf8()),
+    'http.status_code': vectorFromArray(Array.from({ length: n }, (_, i) => (i % 50 === 0 ? 500 : 200)), new Int32()),
+    'app.tenant_id': vectorFromArray(Array.from({ length: n }, (_, i) => `tenant-${String(i % 17).padStart(2, '0')}`), new Utf8()),
+  });
+  const { context, page, log } = await openPage(env.browser);
+  await routeBytes(page, env.baseUrl, '/e2e/otel.arrow', Buffer.from(tableToIPC(table, 'stream')));
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>otel</title>
+<script type="module" src="/www/sightline.js"></script></head>
+<body><sightline-source id="s" src="/e2e/otel.arrow"></sightline-source>
+<sightline-explorer source="s" value-column="duration_ms" customer-column="customer_id" time-zone="utc"></sightline-explorer>
+<sightline-heatmap id="h" source="s" column="duration_ms" time-zone="utc"></sightline-heatmap>
+<sightline-breakdown id="b" source="s" charts="none" calculations="CONCURRENCY, COUNT" breakdowns="http.route" time-zone="utc"></sightline-breakdown></body></html>`;
+  await page.goto(await routePage(page, env.baseUrl, '/e2e/otel.html', html));
+  await page.waitForFunction(() => document.getElementById('b')?.result && document.getElementById('h')?.heatmap, null, { timeout: 30_000, polling: 100 });
+  await page.waitForFunction(() => /customer-column/.test(document.querySelector('sightline-explorer').shadowRoot.querySelector('[part="status"]').textContent), null, { timeout: 30_000 });
+  const got = await page.evaluate(() => {
+    const x = document.querySelector('sightline-explorer');
+    return {
+      status: x.shadowRoot.querySelector('[part="status"]').textContent,
+      customer: x.customerColumn,
+      calcs: x.query.calculations,
+      heatColumn: document.getElementById('h').heatmap.column,
+      heatStatus: document.getElementById('h').shadowRoot.querySelector('[part="status"]').textContent,
+      concurrency: document.getElementById('b').result.results,
+    };
+  });
+  assert.match(got.status, /value-column "duration_ms" is not in the data: using "http\.server\.duration_ms"/);
+  assert.match(got.status, /customer-column "customer_id" is not in the data: using "app\.tenant_id"/);
+  assert.equal(got.customer, 'app.tenant_id');
+  assert.deepEqual(got.calcs.find((c) => c.op === 'HEATMAP'), { op: 'HEATMAP', column: 'http.server.duration_ms' });
+  assert.equal(got.heatColumn, 'http.server.duration_ms');
+  assert.match(got.heatStatus, /no column "duration_ms" in this data: drawing http\.server\.duration_ms/);
+  // CONCURRENCY without a column measures the column named in milliseconds.
+  const want = await page.evaluate(() =>
+    document.getElementById('s').source.client
+      .query({ calculations: [{ op: 'CONCURRENCY', column: 'http.server.duration_ms' }, { op: 'COUNT' }], breakdowns: ['http.route'], time_zone: 'UTC', disable_series: true })
+      .then((r) => r.results),
+  );
+  // Named by its column when the spec names one: the values are what the same column gives.
+  const key = Object.keys(want[0]).find((k) => k.startsWith('CONCURRENCY'));
+  assert.deepEqual(got.concurrency, want.map((r) => ({ 'http.route': r['http.route'], CONCURRENCY: r[key], COUNT: r.COUNT })));
+  assert.ok(got.concurrency.every((r) => r.CONCURRENCY > 0));
+  await assertClean(assert, page, log);
+  await context.close();
+});

@@ -278,7 +278,30 @@ export class SightlineExplorer extends SourceBound {
 
   /** The `customer-column` attribute, else a customer-like string column of the schema (`customer_id`, `app.tenant_id`). */
   get customerColumn() {
-    return this.getAttribute('customer-column') ?? this.#defaults.customer ?? '';
+    return this.#named('customer-column', this.#defaults.customer) ?? '';
+  }
+
+  /**
+   * The column an attribute names, or `fallback` (the schema's choice) when the loaded
+   * data has no such column: a default written for other data draws what this data has,
+   * and the status says so (`#missing`), instead of an error in every part.
+   */
+  #named(attr, fallback) {
+    const name = this.getAttribute(attr);
+    if (name === null) return fallback;
+    if (name === '' || !this.#schema.length || this.#schema.some((f) => f.name === name)) return name;
+    return fallback;
+  }
+
+  /** `value-column "duration_ms" is not in the data: using "duration"`, for each attribute that misses. */
+  #missing() {
+    const used = { 'value-column': this.#defaults.value, 'time-column': this.#defaults.time, 'customer-column': this.#defaults.customer };
+    return Object.entries(used)
+      .filter(([attr]) => {
+        const name = this.getAttribute(attr);
+        return name && this.#schema.length && !this.#schema.some((f) => f.name === name);
+      })
+      .map(([attr, col]) => `${attr} "${this.getAttribute(attr)}" is not in the data: ${col ? `using "${col}"` : 'none used'}`);
   }
   set customerColumn(v) {
     this.setAttribute('customer-column', String(v));
@@ -369,6 +392,7 @@ export class SightlineExplorer extends SourceBound {
           this.#defaults = defaultColumns(schema);
           if (this.#defaultView) this.#query.calculations = this.#defaultCalculations();
           this.#apply();
+          this.#showStatus();
         },
         () => {},
       );
@@ -394,7 +418,8 @@ export class SightlineExplorer extends SourceBound {
       const last = c
         ? ` · last answer: ${c.where === 'browser' ? 'in this tab' : c.where}, ${formatInt(c.rows ?? 0)} events, ${formatValue(c.ms, 'ms')}`
         : '';
-      status.textContent = `${loaded}${last}${problem ? ` · ${problem}` : ''}`;
+      const missing = this.#missing().map((m) => ` · ${m}`).join('');
+      status.textContent = displayText(`${loaded}${last}${problem ? ` · ${problem}` : ''}${missing}`);
     } else if (s.state === 'error') {
       status.textContent = `${displayText(s.error)}${s.rows ? ` · ${formatInt(s.rows)} events loaded before it stay` : ''}`;
       status.classList.add('error');
@@ -424,7 +449,8 @@ export class SightlineExplorer extends SourceBound {
       const fields = (q.calculated_fields ?? []).filter((f) => f.name && f.expression);
       if (fields.length) ctx.calculated_fields = fields;
       // The time column every part uses: the query's, else the `time-column` attribute, else the data's own.
-      if (ctx.time_column === undefined && this.getAttribute('time-column')) ctx.time_column = this.getAttribute('time-column');
+      const timeColumn = this.#named('time-column', null);
+      if (ctx.time_column === undefined && timeColumn) ctx.time_column = timeColumn;
       if (JSON.stringify(ctx) !== JSON.stringify(s.context)) s.setContext(ctx, { origin: this });
     }
     // One heatmap per HEATMAP calculation.
@@ -506,7 +532,7 @@ export class SightlineExplorer extends SourceBound {
 
   /** The `value-column` attribute, else a latency-like number column of the schema. */
   #valueColumn() {
-    return this.getAttribute('value-column') || this.#defaults.value;
+    return this.#named('value-column', this.#defaults.value) || this.#defaults.value;
   }
 
   /** The default view: HEATMAP and P99 of the value column, and COUNT (COUNT alone without one). */

@@ -5,7 +5,7 @@
 // `src` attribute (or `load()`) it owns a private source; with `source="id"` (the id of
 // a <sightline-source>) or the `source` property it shares one with other elements.
 
-import { devicePixelRatio, displayText, drawMarkers, drawMessage, drawRendered, el, emit, formatInt, formatTimeRange, formatValue, intAttr, jsonListAttr, readTheme, renderTimeOptions, styleSheet, timeFormats, timeZoneNote } from '../shared/ui.js';
+import { devicePixelRatio, displayText, drawMarkers, drawMessage, drawRendered, el, emit, formatInt, formatTimeRange, formatTimestamp, formatValue, intAttr, jsonListAttr, option, readTheme, renderTimeOptions, styleSheet, timeFormats, timeZoneNote } from '../shared/ui.js';
 import { defaultColumns } from '../shared/columns.js';
 import { SourceBound, contextSpec } from './source-bound.js';
 
@@ -28,7 +28,7 @@ export class SightlineHeatmap extends SourceBound {
   #renderError = null;
   #gen = 0;
   #waiters = [];
-  #fallback = { version: -1, column: '' }; // the column from the schema, without a `column` attribute
+  #fallback = { version: -1, column: '', named: '', missing: null }; // the column drawn when none, or a missing one, is named
 
   #ui;
   #resizeObserver;
@@ -63,8 +63,17 @@ export class SightlineHeatmap extends SourceBound {
     const tipCount = el('div', { class: 'count' });
     const tooltip = el('div', { part: 'tooltip', role: 'tooltip', hidden: '' }, tipTime, tipValue, tipCount);
     const plot = el('div', { class: 'plot' }, canvas, brush, cursor, tooltip);
-    root.append(el('div', { class: 'head' }, status), progress, plot);
-    this.#ui = { status, title, detail, progress, fill, canvas, cursor, brush, tooltip, tipTime, tipValue, tipCount, plot };
+    // "Everything since the deploy": a selection from a marker to the end of the heatmap.
+    const since = el('select', { part: 'since', 'aria-label': 'Select everything since a marker', hidden: '' });
+    since.addEventListener('change', () => {
+      const m = this.#drawnMarkers[Number(since.value)];
+      since.value = '';
+      const h = this.#view?.heatmap;
+      if (!m || !h) return;
+      this.#commitSelection({ start_time: m.time, end_time: h.time_edges[h.time_edges.length - 1], column: h.column });
+    });
+    root.append(el('div', { class: 'head' }, status, since), progress, plot);
+    this.#ui = { status, title, detail, progress, fill, canvas, cursor, brush, tooltip, tipTime, tipValue, tipCount, plot, since };
 
     canvas.addEventListener('pointerdown', (e) => this.#pointerDown(e));
     canvas.addEventListener('pointermove', (e) => this.#pointer(e));
@@ -90,8 +99,11 @@ export class SightlineHeatmap extends SourceBound {
   // --- attributes and properties ---------------------------------------------------------
 
   /** The value column: the `column` attribute, else one chosen from the schema (a latency-like number). */
+  /** The `column` attribute, else (or when the data has no such column) the schema's latency-like column. */
   get column() {
-    return this.getAttribute('column') || this.#fallback.column;
+    const named = this.getAttribute('column');
+    if (named && !(this.#fallback.missing === named && this.#fallback.column)) return named;
+    return this.#fallback.column;
   }
   set column(v) {
     this.setAttribute('column', String(v));
@@ -204,6 +216,20 @@ export class SightlineHeatmap extends SourceBound {
   /** The source's markers drawn on the last render: `[{ time, label, kind, x }]` (x in CSS pixels). */
   get drawnMarkers() {
     return this.#drawnMarkers;
+  }
+
+  /** The "since a marker" menu: one option per marker drawn, hidden when there is none. */
+  #sinceOptions() {
+    const { since } = this.#ui;
+    const key = JSON.stringify(this.#drawnMarkers.map((m) => [m.time, m.label]));
+    if (since.dataset.key === key) return;
+    since.dataset.key = key;
+    const zone = this.#zone();
+    since.replaceChildren(
+      option('', 'Since a marker…', true),
+      ...this.#drawnMarkers.map((m, i) => option(String(i), displayText(`Since ${m.label} (${formatTimestamp(m.time, zone)})`), false)),
+    );
+    since.hidden = this.#drawnMarkers.length === 0;
   }
 
   onSource(type, detail) {
@@ -325,6 +351,7 @@ export class SightlineHeatmap extends SourceBound {
       // Sampled data: the cells count the events the sample stands for.
       if (h && this.#view.weighted) parts.push(`weighted by ${this.#view.weighted}: ${formatInt(h.total)} events represented`);
       parts.push(`${this.scale} scale`);
+      if (this.#fallback.missing) parts.push(`no column "${this.#fallback.missing}" in this data: drawing ${this.#fallback.column}`);
       const zone = timeZoneNote(this.#zone());
       if (zone) parts.push(zone);
       if (s.bytes && this.ownsSource) parts.push(`${formatValue(s.bytes, 'B')} in ${formatValue(s.loadMs, 'ms')}`);
@@ -423,11 +450,16 @@ export class SightlineHeatmap extends SourceBound {
     this.#rendering = true;
     const t0 = performance.now();
     try {
-      if (!this.getAttribute('column') && this.#fallback.version !== s.version) {
+      const named = this.getAttribute('column') || '';
+      if (this.#fallback.version !== s.version || this.#fallback.named !== named) {
+        // The schema's latency-like column when none is named, or the named one is not in
+        // this data (a default written for other data): drawn, and said, not an error.
         const version = s.version;
-        const value = defaultColumns(await s.schema()).value;
-        if (!value) throw new Error('no numeric column to draw: set the column attribute');
-        this.#fallback = { version, column: value };
+        const schema = await s.schema();
+        const has = named && schema.some((f) => f.name === named);
+        const value = has ? named : defaultColumns(schema).value;
+        if (!value) throw new Error(named ? `no column "${named}" and no numeric column to draw instead` : 'no numeric column to draw: set the column attribute');
+        this.#fallback = { version, column: value, named, missing: named && !has ? named : null };
         this.#updateTitle();
       }
       const r = await s.client.renderQuery(this.#spec(), options);
@@ -435,6 +467,7 @@ export class SightlineHeatmap extends SourceBound {
       drawRendered(this.#ui.canvas, r, theme, dpr);
       const edges = r.heatmap.time_edges;
       this.#drawnMarkers = drawMarkers(this.#ui.canvas, r.plot, edges[0], edges[edges.length - 1], s.markers, theme, dpr);
+      this.#sinceOptions();
       this.#view = { plot: r.plot, heatmap: r.heatmap, counts: r.heatmap.counts, low: r.heatmap.low, matched: r.matched, weighted: r.sample_rate_column ?? null };
       this.#describe();
       if (this.#renderError) {
@@ -523,10 +556,13 @@ export class SightlineHeatmap extends SourceBound {
 
   #pointerDown(e) {
     if (e.button !== 0 || !this.#view) return;
-    const b = this.#bucketAt(...this.#local(e));
+    const [x, y] = this.#local(e);
+    const b = this.#bucketAt(x, y);
     if (!b) return;
     this.#ui.canvas.setPointerCapture?.(e.pointerId);
-    this.#drag = { t0: b.t, v0: Math.max(0, b.v), t1: b.t, v1: Math.max(0, b.v), x: e.clientX, y: e.clientY, moved: false };
+    // A drag that starts on a marker's line starts at the marker's time, not its bucket's.
+    const near = this.#drawnMarkers.filter((m) => Math.abs(m.x - x) <= 6).sort((a, c) => Math.abs(a.x - x) - Math.abs(c.x - x))[0];
+    this.#drag = { t0: b.t, v0: Math.max(0, b.v), t1: b.t, v1: Math.max(0, b.v), x: e.clientX, y: e.clientY, moved: false, since: near?.time, sinceX: near?.x };
   }
 
   #pointer(e) {
@@ -567,11 +603,19 @@ export class SightlineHeatmap extends SourceBound {
     const vEdges = h.value_edges.length - 1;
     if (va > 0) sel.min = h.value_edges[va];
     if (vb < vEdges - 1) sel.max = h.value_edges[vb + 1];
+    // Started on a marker: the selection begins (or, dragged leftwards, ends) at its time.
+    if (d.since !== undefined) {
+      if (d.t1 >= d.t0) sel.start_time = d.since;
+      else sel.end_time = d.since;
+    }
     return sel;
   }
 
   #commit(d) {
-    const selection = d ? this.#selectionOf(d) : null;
+    this.#commitSelection(d ? this.#selectionOf(d) : null);
+  }
+
+  #commitSelection(selection) {
     this.source?.select(selection, { origin: this });
     this.#showSelection();
     emit(this, 'sightline-select', { selection });
@@ -593,9 +637,10 @@ export class SightlineHeatmap extends SourceBound {
     if (d) {
       const [ta, tb2] = [Math.min(d.t0, d.t1), Math.max(d.t0, d.t1)];
       const [va, vb2] = [Math.min(d.v0, d.v1), Math.max(d.v0, d.v1)];
+      const fromMarker = d.since !== undefined;
       box = {
-        x0: plot.x + (plot.w * ta) / tb,
-        x1: plot.x + (plot.w * (tb2 + 1)) / tb,
+        x0: fromMarker && d.t1 >= d.t0 ? d.sinceX : plot.x + (plot.w * ta) / tb,
+        x1: fromMarker && d.t1 < d.t0 ? d.sinceX : plot.x + (plot.w * (tb2 + 1)) / tb,
         y0: plot.y + plot.h - (plot.h * (vb2 + 1)) / vb,
         y1: plot.y + plot.h - (plot.h * va) / vb,
       };

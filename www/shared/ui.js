@@ -326,6 +326,16 @@ export const STYLE = `
   min-height: 20px;
   padding: 0 2px 6px;
 }
+.head select {
+  font: inherit;
+  font-size: 12px;
+  color: inherit;
+  background: var(--sightline-bg);
+  border: 1px solid var(--sightline-border);
+  border-radius: 6px;
+  padding: 1px 6px;
+  max-width: 180px;
+}
 [part="status"] {
   flex: 1 1 auto;
   min-width: 0;
@@ -567,12 +577,15 @@ export function drawMarkers(canvas, plot, t0, t1, markers, theme, dpr) {
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.font = `11px ${theme.family}`;
   ctx.textBaseline = 'top';
+  // The axis labels drawn before may have left it centred or right-aligned.
+  ctx.textAlign = 'left';
+  // Every line first, then every label on a patch of the background: a later marker's
+  // line never runs through an earlier one's label.
   for (const m of markers) {
     if (!(m.time >= t0 && m.time < t1)) continue;
     const x = plot.x + (plot.w * (m.time - t0)) / (t1 - t0);
     const colour = m.kind === 'incident' ? '#cf222e' : theme.foreground;
     ctx.strokeStyle = colour;
-    ctx.fillStyle = colour;
     ctx.lineWidth = 1.5;
     ctx.setLineDash([4, 3]);
     ctx.beginPath();
@@ -585,11 +598,17 @@ export function drawMarkers(canvas, plot, t0, t1, markers, theme, dpr) {
     const left = x + 4 + w > plot.x + plot.w ? x - 4 - w : x + 4;
     // The first of three rows where the label overlaps none placed; none: the line alone.
     const row = [0, 1, 2].find((k) => !placed.some((p) => p.row === k && left < p.r + 4 && left + w > p.l - 4));
-    if (row !== undefined && left >= plot.x) {
-      ctx.fillText(text, left, plot.y + 2 + row * 13);
-      placed.push({ row, l: left, r: left + w });
-    }
+    if (row !== undefined && left >= plot.x) placed.push({ row, l: left, r: left + w, text, colour });
     drawn.push({ time: m.time, label: m.label, kind: m.kind, x });
+  }
+  for (const p of placed) {
+    const y = plot.y + 2 + p.row * 13;
+    ctx.globalAlpha = 0.85;
+    ctx.fillStyle = theme.background;
+    ctx.fillRect(p.l - 2, y - 1, p.r - p.l + 4, 13);
+    ctx.globalAlpha = 1;
+    ctx.fillStyle = p.colour;
+    ctx.fillText(p.text, p.l, y);
   }
   ctx.setTransform(1, 0, 0, 1, 0, 0);
   return drawn;
