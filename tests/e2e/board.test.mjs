@@ -35,6 +35,7 @@ function panels(page) {
         title: p.querySelector('h3').textContent,
         query: part.query ?? null,
         matched: r ? r.matched : part.heatmap?.total,
+        scanned: r ? r.scanned : null,
         results: r ? r.results : null,
         numbers: [...part.shadowRoot.querySelectorAll('[part="number"] .big')].map((n) => n.textContent),
         bars: [...part.shadowRoot.querySelectorAll('[part="bar"]')].map((n) => n.getAttribute('aria-label')),
@@ -96,7 +97,9 @@ test('board: restored from JSON with five panels over 1M events; a brush and a c
   const { context, page, log } = await openPage(env.browser, { viewport: { width: 1280, height: 1400 } });
   await page.goto(await routePage(page, env.baseUrl, '/e2e/board.html', boardPage(1_000_000)));
   await page.waitForFunction(() => document.getElementById('board')?.source?.state === 'ready', null, { timeout: 90_000, polling: 200 });
-  const first = await waitPanels(page);
+  // Every panel filters the same checkouts: settled when each counts the same events of all 1M
+  // (a heatmap drawn while the stream arrived is redrawn once it is whole).
+  const first = await waitPanels(page, (ps) => ps[0].scanned === 1_000_000 && ps.every((p) => p.matched === ps[0].matched));
   assert.deepEqual(first.map((p) => p.kind), ['number', 'heatmap', 'line', 'bars', 'table']);
   assert.deepEqual(first.map((p) => p.title), BOARD.panels.map((p) => p.title));
   // Each panel answers what its query answers in the engine.
@@ -169,7 +172,7 @@ test('board: dark theme; import checks the JSON and keeps the board on an error;
   const html = boardPage(50_000, explorer).replace('time-zone="utc"></sightline-board>', 'time-zone="utc" sync-url></sightline-board>');
   await page.goto(await routePage(page, env.baseUrl, '/e2e/board2.html', html));
   await page.waitForFunction(() => document.getElementById('board')?.source?.state === 'ready', null, { timeout: 60_000, polling: 100 });
-  await waitPanels(page);
+  await waitPanels(page, (ps) => ps[0].scanned === 50_000 && ps.every((p) => p.matched === ps[0].matched));
   await page.waitForTimeout(300);
   await page.locator('#board').screenshot({ path: path.join(OUT, 'board-dark.png') });
   const board = page.locator('#board');

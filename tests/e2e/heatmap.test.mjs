@@ -353,6 +353,7 @@ test('markers: a brush starts at a deploy, from the "since" menu or a drag from 
 <sightline-heatmap source="s" time-zone="utc" style="height: 300px"></sightline-heatmap>
 <sightline-breakdown source="s" charts="none" calculations="COUNT" time-zone="utc"></sightline-breakdown></body></html>`;
   await page.goto(await routePage(page, env.baseUrl, '/e2e/markers.html', html));
+  await page.waitForFunction(() => document.getElementById('s')?.source?.state === 'ready', null, { timeout: 30_000, polling: 100 });
   await page.waitForFunction(() => document.querySelector('sightline-heatmap')?.drawnMarkers?.length === 4, null, { timeout: 30_000, polling: 100 });
   const marks = await page.evaluate(() => document.querySelector('sightline-heatmap').drawnMarkers);
   const canary = marks.find((m) => m.label.includes('canary'));

@@ -211,6 +211,7 @@ test('OTel-named data: parts whose default columns are missing fall back to the 
 <sightline-heatmap id="h" source="s" column="duration_ms" time-zone="utc"></sightline-heatmap>
 <sightline-breakdown id="b" source="s" charts="none" calculations="CONCURRENCY, COUNT" breakdowns="http.route" time-zone="utc"></sightline-breakdown></body></html>`;
   await page.goto(await routePage(page, env.baseUrl, '/e2e/otel.html', html));
+  await page.waitForFunction(() => document.getElementById('s')?.source?.state === 'ready', null, { timeout: 30_000, polling: 100 });
   await page.waitForFunction(() => document.getElementById('b')?.result && document.getElementById('h')?.heatmap, null, { timeout: 30_000, polling: 100 });
   await page.waitForFunction(() => /customer-column/.test(document.querySelector('sightline-explorer').shadowRoot.querySelector('[part="status"]').textContent), null, { timeout: 30_000 });
   const got = await page.evaluate(() => {
