@@ -6,8 +6,8 @@
 // exactly what the same spec answers in the explorer. Data-derived text only goes
 // through textContent and attribute values.
 
-import { displayText, el, emit } from '../shared/ui.js';
-import { filterChip, removeButton, selectionChip } from '../shared/chips.js';
+import { displayText, el, emit, lazySheet } from '../shared/ui.js';
+import { filterChip, filterText, removeButton, selectionChip } from '../shared/chips.js';
 import { calcName } from '../shared/spec-text.js';
 import { partsStyle } from './part.js';
 import { SourceBound, loadMarkers } from './source-bound.js';
@@ -31,14 +31,7 @@ const BOARD_STYLE = `
 @media (max-width: 720px) { .grid { grid-template-columns: minmax(0, 1fr); } }
 `;
 
-let boardSheet = null;
-function boardStyle() {
-  if (!boardSheet) {
-    boardSheet = new CSSStyleSheet();
-    boardSheet.replaceSync(BOARD_STYLE);
-  }
-  return boardSheet;
-}
+const boardStyle = lazySheet(BOARD_STYLE);
 
 /** A board error: names the field (`panels[2].kind`) and what was expected. */
 export class BoardError extends Error {
@@ -104,7 +97,7 @@ export function panelTitle(kind, query) {
   const calcs = (query.calculations ?? [{ op: 'COUNT' }]).filter((c) => kind === 'heatmap' || c.op !== 'HEATMAP');
   const what = (calcs.length ? calcs : [{ op: 'COUNT' }]).map((c) => c.name || calcName(c)).join(', ');
   const by = query.breakdowns?.length ? ` by ${query.breakdowns.join(', ')}` : '';
-  const where = query.filters?.length ? ` where ${query.filters.map((f) => `${f.column} ${f.op}${f.value === undefined ? '' : ` ${Array.isArray(f.value) ? f.value.join(', ') : f.value}`}`).join(' and ')}` : '';
+  const where = query.filters?.length ? ` where ${query.filters.map(filterText).join(' and ')}` : '';
   return `${what}${by}${where}`;
 }
 

@@ -2,9 +2,9 @@
 //
 // Data-derived text only goes through textContent, attribute values and canvas fillText.
 
-import { devicePixelRatio, displayText, drawMarkers, drawMessage, drawRendered, el, emit, formatInt, formatTimeRange, formatValue, intAttr, readTheme, renderTimeOptions, resolveTimeZone, timeZoneNote } from '../shared/ui.js';
+import { devicePixelRatio, displayText, drawMarkers, drawMessage, drawRendered, el, emit, formatInt, formatTimeRange, formatValue, intAttr, lazySheet, readTheme, renderTimeOptions, resolveTimeZone, timeZoneNote } from '../shared/ui.js';
 import { CALCULATION_OPS } from '../engine/spec.js';
-import { calcUnit, earlierLabel } from '../shared/text.js';
+import { calcUnit, earlierLabel, groupName } from '../shared/text.js';
 import { parseCalcs, parseHavings, parseOrders } from '../shared/spec-text.js';
 import { Part, channel, listAttr } from './part.js';
 import { linkedSpec } from './source-bound.js';
@@ -37,14 +37,7 @@ const BREAKDOWN_STYLE = `
 .number .what { color: var(--sightline-muted); font-size: 12px; }
 `;
 
-let breakdownSheet = null;
-function breakdownStyle() {
-  if (!breakdownSheet) {
-    breakdownSheet = new CSSStyleSheet();
-    breakdownSheet.replaceSync(BREAKDOWN_STYLE);
-  }
-  return breakdownSheet;
-}
+const breakdownStyle = lazySheet(BREAKDOWN_STYLE);
 
 /**
  * `<sightline-breakdown calculations="COUNT, P99(duration_ms)" breakdowns="build"
@@ -285,7 +278,7 @@ export class SightlineBreakdown extends Part {
     const max = Math.max(0, ...rows.map((row) => Number(row[calc]) || 0));
     const list = el('ul', { class: 'barlist', part: 'bars', 'aria-label': displayText(`${calc} by ${breakdowns.join(', ') || 'all events'}`) });
     for (const row of rows) {
-      const name = breakdowns.length ? breakdowns.map((b) => (row[b] === null || row[b] === undefined ? '∅' : displayText(row[b]))).join(' · ') : 'all events';
+      const name = groupName(row, breakdowns);
       const v = row[calc];
       const text = v === null || v === undefined ? '–' : formatValue(Number(v), unit);
       const fill = el('div', { class: 'fill' });

@@ -4,7 +4,7 @@
 
 import { cellText, displayText, el, emit, formatInt, intAttr, jsonListAttr, timeZoneNote } from '../shared/ui.js';
 import { Part, channel, listAttr } from './part.js';
-import { linkedSpec } from './source-bound.js';
+import { elementById, linkedSpec } from './source-bound.js';
 import { Table } from './table.js';
 import { TRACE_NAMES } from './trace.js';
 
@@ -113,7 +113,7 @@ export class SightlineEvents extends Part {
     const e = new CustomEvent('sightline-trace-open', { bubbles: true, composed: true, cancelable: true, detail: { traceId, row: event } });
     if (!this.dispatchEvent(e)) return;
     const id = this.getAttribute('trace-target');
-    const target = id ? (this.getRootNode().getElementById?.(id) ?? document.getElementById(id)) : null;
+    const target = id ? elementById(this, id) : null;
     if (target) {
       target.setAttribute('trace-id', traceId);
       target.hidden = false;

@@ -3,12 +3,12 @@
 //
 // Data-derived text only goes through textContent, attribute values and canvas fillText.
 
-import { displayText, el, emit, option, select, formatInt, formatTimeRange, formatValue, timeZoneProblem } from '../shared/ui.js';
+import { displayText, el, emit, option, select, formatInt, formatTimeRange, formatValue, lazySheet, timeZoneProblem } from '../shared/ui.js';
 import { defaultColumns } from '../shared/columns.js';
 import { calcName } from '../shared/spec-text.js';
 import { filterChip, removeButton, selectionChip, valueText } from '../shared/chips.js';
 import { partsStyle } from './part.js';
-import { SourceBound, contextSpec, loadMarkers } from './source-bound.js';
+import { SourceBound, contextSpec, elementById, loadMarkers } from './source-bound.js';
 import { download, toCSV } from './table.js';
 // The engine's operator lists, generated from its Rust source by the build: the menus
 // offer exactly what the engine accepts.
@@ -47,14 +47,7 @@ section.block > h3 { margin-bottom: 6px; }
 .lens { border: 1px solid var(--sightline-accent); border-radius: 8px; padding: 10px 12px; margin-bottom: 12px; }
 .lens h3 { font-size: 15px; }
 `;
-let explorerSheet = null;
-function explorerStyle() {
-  if (!explorerSheet) {
-    explorerSheet = new CSSStyleSheet();
-    explorerSheet.replaceSync(EXPLORER_STYLE);
-  }
-  return explorerSheet;
-}
+const explorerStyle = lazySheet(EXPLORER_STYLE);
 
 
 
@@ -252,7 +245,7 @@ export class SightlineExplorer extends SourceBound {
     const event = new CustomEvent('sightline-save-to-board', { bubbles: true, composed: true, cancelable: true, detail: { panels } });
     if (!this.dispatchEvent(event)) return panels;
     const id = this.getAttribute('board');
-    const target = id ? (this.getRootNode().getElementById?.(id) ?? document.getElementById(id)) : null;
+    const target = id ? elementById(this, id) : null;
     if (target?.addPanel) {
       target.addPanel(...panels);
       this.#ui.status.textContent = `Saved ${panels.length} ${panels.length === 1 ? 'panel' : 'panels'} to the board`;

@@ -2,7 +2,7 @@
 // a shadow root with the panels' stylesheet, source plumbing, redraw scheduling and
 // supersession of stale answers; and the helpers that read calculations from attributes.
 
-import { emit } from '../shared/ui.js';
+import { emit, lazySheet } from '../shared/ui.js';
 import { SourceBound } from './source-bound.js';
 
 // ---------------------------------------------------------------------------------------
@@ -124,14 +124,7 @@ dl.fields dd { margin: 0; word-break: break-all; unicode-bidi: isolate; white-sp
 .chip button { min-height: 0; border: none; background: none; padding: 0 4px; }
 `;
 
-let partsSheet = null;
-export function partsStyle() {
-  if (!partsSheet) {
-    partsSheet = new CSSStyleSheet();
-    partsSheet.replaceSync(PARTS_STYLE);
-  }
-  return partsSheet;
-}
+export const partsStyle = lazySheet(PARTS_STYLE);
 
 export function listAttr(node, name) {
   return (node.getAttribute(name) ?? '')

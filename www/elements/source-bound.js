@@ -14,10 +14,14 @@ export function openOptions(element) {
   return { mode: ['auto', 'local', 'remote'].includes(mode) ? mode : 'auto', localRows: rows > 0 ? rows : DEFAULT_LOCAL_ROWS };
 }
 
+/** The element with `id` in `node`'s shadow root or document, else the page's. */
+export function elementById(node, id) {
+  return node.getRootNode().getElementById?.(id) ?? document.getElementById(id);
+}
+
 /** Finds the source an element names with `source="id"`. */
 export function sourceById(node, id) {
-  const root = node.getRootNode();
-  const target = root.getElementById?.(id) ?? document.getElementById(id);
+  const target = elementById(node, id);
   return target?.source instanceof SightlineSource ? target.source : null;
 }
 

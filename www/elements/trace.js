@@ -4,7 +4,7 @@
 // Data-derived text only goes through textContent and attribute values; bar positions are
 // numbers set through the CSSOM (allowed under a strict CSP, unlike style attributes).
 
-import { cellText, displayText, el, emit, formatInt, formatValue, readTheme } from '../shared/ui.js';
+import { cellText, displayText, el, emit, formatInt, formatValue, lazySheet, readTheme } from '../shared/ui.js';
 import { Part } from './part.js';
 
 /** Column names looked for, in order, when an attribute does not name one. */
@@ -48,14 +48,7 @@ const TRACE_STYLE = `
 .services { display: flex; flex-wrap: wrap; gap: 4px 12px; font-size: 12px; margin: 4px 0 8px; }
 `;
 
-let traceSheet = null;
-function traceStyle() {
-  if (!traceSheet) {
-    traceSheet = new CSSStyleSheet();
-    traceSheet.replaceSync(TRACE_STYLE);
-  }
-  return traceSheet;
-}
+const traceStyle = lazySheet(TRACE_STYLE);
 
 /** The first of `candidates` in `columns`, or the attribute's value when set. */
 function pick(columns, attr, candidates) {

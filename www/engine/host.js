@@ -38,7 +38,7 @@
 // true }` without running (a new query supersedes one in flight).
 
 import { Dataset } from '../../pkg/sightline.js';
-import { calcUnit, displayText, earlierLabel } from '../shared/text.js';
+import { calcUnit, earlierLabel, groupName } from '../shared/text.js';
 import { RemoteDataset } from './remote.js';
 
 /**
@@ -236,11 +236,6 @@ export function createHost(ready, post) {
   // rate of their union when groups skip buckets. Not AVG, MIN, MAX, percentiles or
   // COUNT_DISTINCT (distinct values of groups overlap).
   const ADDITIVE = new Set(['COUNT', 'SUM', 'CONCURRENCY']);
-
-  function groupName(row, breakdowns) {
-    if (!breakdowns.length) return 'all events';
-    return breakdowns.map((b) => (row[b] === null || row[b] === undefined ? '∅' : displayText(row[b]))).join(' · ');
-  }
 
   handlers.breakdown = async ({ spec, lines }) => {
     const ds = current();

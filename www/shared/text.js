@@ -56,6 +56,12 @@ export function earlierLabel(seconds) {
   return `(${seconds} s ago)`;
 }
 
+/** A result group's name as legends and bars show it: its breakdown values joined, `∅` for null. */
+export function groupName(row, breakdowns) {
+  if (!breakdowns.length) return 'all events';
+  return breakdowns.map((b) => (row[b] === null || row[b] === undefined ? '∅' : displayText(row[b]))).join(' · ');
+}
+
 /**
  * The unit of a calculation's results by its name, as the charts label them: `ms` for a
  * value of a `*_ms` column (`P99(duration_ms)`), none for counts.

@@ -431,14 +431,22 @@ canvas:focus-visible { outline: 2px solid var(--sightline-accent); outline-offse
 [part="tooltip"] .count { font-weight: 600; color: var(--sightline-title, currentColor); }
 `;
 
-let sheet = null;
-export function styleSheet() {
-  if (!sheet) {
-    sheet = new CSSStyleSheet();
-    sheet.replaceSync(STYLE);
-  }
-  return sheet;
+/**
+ * A constructable stylesheet of `css`, made on first use and shared by every shadow root
+ * that adopts it (made lazily, so the modules import where there is no CSSOM).
+ */
+export function lazySheet(css) {
+  let sheet = null;
+  return () => {
+    if (!sheet) {
+      sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+    }
+    return sheet;
+  };
 }
+
+export const styleSheet = lazySheet(STYLE);
 
 // ---------------------------------------------------------------------------------------
 // Colours from CSS custom properties
