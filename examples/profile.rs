@@ -1,7 +1,7 @@
 //! Native timing of the engine's steps on demo data, to find hot spots quickly
 //! (the benchmark of record is bench/query.mjs, in wasm).
 //!
-//!   cargo run --release --example profile -- [rows]
+//!   cargo run --release --example profile -- [rows] [heatmap|ingest]
 use std::time::Instant;
 
 use sightline::demo::{ipc_stream, DemoOptions};
@@ -24,7 +24,7 @@ fn time<T>(label: &str, runs: usize, mut f: impl FnMut() -> T) -> T {
 fn main() {
     let rows: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     let bytes = ipc_stream(&DemoOptions { rows, ..Default::default() }).unwrap();
-    let ds = time("ingest", 3, || {
+    let ds = time("ingest", if std::env::args().nth(2).as_deref() == Some("ingest") { 1 } else { 3 }, || {
         let mut ds = Dataset::new();
         for c in bytes.chunks(1 << 20) {
             ds.push(c).unwrap();
@@ -32,6 +32,9 @@ fn main() {
         ds.finish().unwrap();
         ds
     });
+    if std::env::args().nth(2).as_deref() == Some("ingest") {
+        return; // ingest alone, e.g. under `valgrind --tool=callgrind`
+    }
     let q = |json: &str| -> QuerySpec { serde_json::from_str(json).unwrap() };
     let heat = q(
         r#"{"calculations":[{"op":"HEATMAP","column":"duration_ms"}],"granularity":720,"heatmap":{"value_buckets":40},"disable_series":true}"#,

@@ -341,9 +341,12 @@ enum Codes<'a> {
 
 /// `auto`: the column was not asked for by name, so a quantity-like integer column is left
 /// to the measures.
-fn dimension_codes<'a>(c: &'a Column, side: &[u8], auto: bool) -> Option<Codes<'a>> {
-    match &c.data {
-        ColumnData::Str { codes, dict } => Some(Codes::Str(codes, dict)),
+fn dimension_codes<'a>(c: &'a Column, side: &[u8], auto: bool) -> Result<Option<Codes<'a>>> {
+    Ok(match &c.data {
+        ColumnData::Str(s) => {
+            let (codes, dict) = s.codes()?;
+            Some(Codes::Str(codes, dict))
+        }
         ColumnData::Bool(v) => Some(Codes::Bool(v)),
         ColumnData::Int(_) | ColumnData::UInt(_) => {
             let mut map: FxHashMap<i128, u32> = FxHashMap::default();
@@ -364,18 +367,18 @@ fn dimension_codes<'a>(c: &'a Column, side: &[u8], auto: bool) -> Option<Codes<'
                     next
                 });
                 if values.len() > MAX_INT_DIMENSION_VALUES + 1 {
-                    return None; // not low-cardinality: a measure, not a dimension
+                    return Ok(None); // not low-cardinality: a measure, not a dimension
                 }
             }
             let distinct = values.len() - 1;
             let (lo, hi) = values.iter().flatten().fold((i128::MAX, i128::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
             if auto && distinct > QUANTITY_MIN_VALUES && (hi - lo + 1) as f64 <= QUANTITY_SPAN * distinct as f64 {
-                return None; // a dense range of counts: a quantity, compared as a measure
+                return Ok(None); // a dense range of counts: a quantity, compared as a measure
             }
             Some(Codes::Int(codes, values))
         }
         _ => None,
-    }
+    })
 }
 
 /// The value of `code`.
@@ -878,7 +881,7 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
         if spec.dimensions.is_none() && pinned.contains(&c.name.as_str()) {
             continue;
         }
-        let Some(codes) = dimension_codes(c, &side, spec.dimensions.is_none()) else {
+        let Some(codes) = dimension_codes(c, &side, spec.dimensions.is_none())? else {
             if spec.dimensions.is_some() {
                 return Err(Error::Operator {
                     op: "compare".into(),

@@ -35,7 +35,8 @@ pub struct FieldInfo {
     pub note: Option<String>,
     /// Number of null values loaded.
     pub nulls: usize,
-    /// For string columns: the number of distinct values.
+    /// For string columns: the number of distinct values, once known (an identifier
+    /// column, kept as it arrived, has no dictionary until a query needs one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distinct: Option<usize>,
 }
@@ -236,17 +237,28 @@ impl Dataset {
                 },
                 note: c.note.clone(),
                 nulls: match &c.data {
-                    ColumnData::Str { codes, .. } => codes.iter().filter(|x| **x == 0).count(),
+                    ColumnData::Str(s) => s.null_count(),
                     ColumnData::Bool(v) => v.iter().filter(|x| **x == 2).count(),
                     ColumnData::Other => c.len(),
                     _ => c.validity.null_count(),
                 },
                 distinct: match &c.data {
-                    ColumnData::Str { dict, .. } => Some(dict.len()),
+                    ColumnData::Str(s) => s.distinct(),
                     _ => None,
                 },
             })
             .collect()
+    }
+
+    /// Drops the bytes of identifier columns whose dictionary a query built, keeping the
+    /// dictionary (see [`crate::strings`]): a query sees the dataset through `&self`, so
+    /// it builds beside the bytes, and the edge calls this once the query is answered.
+    pub fn settle_strings(&mut self) {
+        for c in &mut self.columns {
+            if let Some(ColumnData::Str(s)) = Arc::get_mut(c).map(|c| &mut c.data) {
+                s.settle();
+            }
+        }
     }
 
     /// The default time column: one named `timestamp`, `time`, `@timestamp` or `_time`,
@@ -305,7 +317,7 @@ impl Dataset {
         self.columns
             .iter()
             .map(|c| match c.data {
-                ColumnData::Str { .. } => 4,
+                ColumnData::Str(ref s) => s.bytes_per_row(),
                 ColumnData::Bool(_) => 1,
                 ColumnData::Other => 0,
                 _ => 8,

@@ -854,9 +854,9 @@ impl Strs {
     }
 }
 
-fn column_vector(c: &Column) -> Vector {
+fn column_vector(c: &Column) -> Result<Vector> {
     let valid = |i: usize| c.validity.is_valid(i);
-    match &c.data {
+    Ok(match &c.data {
         ColumnData::Float(v) => {
             Vector::Num(v.iter().enumerate().map(|(i, x)| if valid(i) { *x } else { f64::NAN }).collect())
         }
@@ -873,12 +873,13 @@ fn column_vector(c: &Column) -> Vector {
             )
         }
         ColumnData::Bool(v) => Vector::Bool(v.clone()),
-        ColumnData::Str { codes, dict } => {
+        ColumnData::Str(s) => {
+            let (codes, dict) = s.codes()?;
             let values = (0..dict.code_count() as u32).map(|k| Arc::from(dict.get(k).unwrap_or(""))).collect();
-            Vector::Str(Strs { codes: codes.clone(), values })
+            Vector::Str(Strs { codes: codes.to_vec(), values })
         }
         ColumnData::Other => Vector::Null,
-    }
+    })
 }
 
 fn literal(l: &Lit, n: usize) -> Vector {
@@ -1013,7 +1014,7 @@ fn eval(e: &Ast, cols: &[Arc<Column>], n: usize) -> Result<Vector> {
             // type_of checked that it exists.
             let c =
                 cols.iter().find(|c| &c.name == name).ok_or_else(|| Error::UnknownColumn { column: name.clone() })?;
-            return Ok(column_vector(c));
+            return column_vector(c);
         }
         Ast::Call(name, args, _) => (name.as_str(), args),
     };
@@ -1210,7 +1211,7 @@ fn eval(e: &Ast, cols: &[Arc<Column>], n: usize) -> Result<Vector> {
             _ => Vector::Num(vec![f64::NAN; n]),
         },
         "EVENT_TIMESTAMP" => match event_time(cols) {
-            Some(c) => column_vector(c),
+            Some(c) => column_vector(c)?,
             None => Vector::Num(vec![f64::NAN; n]),
         },
         "FORMAT_TIME" => {
@@ -1313,7 +1314,7 @@ fn to_column(name: &str, v: Vector, n: usize) -> Result<Column> {
                 .enumerate()
                 .map(|(k, v)| if k == 0 { Ok(0) } else { dict.intern(v) })
                 .collect::<Result<Vec<u32>>>()?;
-            ColumnData::Str { codes: s.codes.iter().map(|c| remap[*c as usize]).collect(), dict }
+            ColumnData::Str(crate::column::Strings::interned(s.codes.iter().map(|c| remap[*c as usize]).collect(), dict))
         }
         Vector::Null => ColumnData::Float(vec![f64::NAN; n]),
     };
@@ -1358,7 +1359,7 @@ impl Typer {
             .map(|(name, role)| {
                 let data = match role {
                     Role::Number | Role::Time => ColumnData::Float(Vec::new()),
-                    Role::String => ColumnData::Str { codes: Vec::new(), dict: crate::column::Dict::default() },
+                    Role::String => ColumnData::Str(crate::column::Strings::default()),
                     Role::Bool => ColumnData::Bool(Vec::new()),
                     Role::Other => ColumnData::Other,
                 };
@@ -1570,11 +1571,11 @@ mod tests {
     fn evaluates_like_a_row_by_row_reading_of_the_docs() {
         let d = ds();
         let n = d.row_count();
-        let dur = match column_vector(d.column("duration_ms").unwrap()) {
+        let dur = match column_vector(d.column("duration_ms").unwrap()).unwrap() {
             Vector::Num(x) => x,
             _ => panic!(),
         };
-        let status = match column_vector(d.column("status_code").unwrap()) {
+        let status = match column_vector(d.column("status_code").unwrap()).unwrap() {
             Vector::Num(x) => x,
             _ => panic!(),
         };
@@ -1596,9 +1597,11 @@ mod tests {
         // Strings: per distinct value, and back into a dictionary column.
         let c = calc(&d, "CONCAT(TO_LOWER($region), \"/\", $status_code)").unwrap();
         assert_eq!(c.role, Role::String);
-        let ColumnData::Str { codes, dict } = &c.data else { panic!() };
+        let ColumnData::Str(s) = &c.data else { panic!() };
+        let (codes, dict) = s.codes().unwrap();
         let region = d.column("region").unwrap();
-        let ColumnData::Str { codes: rc, dict: rd } = &region.data else { panic!() };
+        let ColumnData::Str(rs) = &region.data else { panic!() };
+        let (rc, rd) = rs.codes().unwrap();
         for i in 0..n {
             let want = format!("{}/{}", rd.get(rc[i]).unwrap_or("").to_lowercase(), status[i]);
             assert_eq!(dict.get(codes[i]), Some(want.as_str()));
@@ -1611,8 +1614,8 @@ mod tests {
         let c = calc(&d, "COALESCE(null, $duration_ms, 7)").unwrap();
         assert!(nums(&c).iter().all(|x| !x.is_nan()));
         let c = calc(&d, "STRING(null)").unwrap();
-        let ColumnData::Str { codes, dict } = &c.data else { panic!() };
-        assert_eq!(dict.get(codes[0]), Some(""));
+        let ColumnData::Str(s) = &c.data else { panic!() };
+        assert_eq!(s.get(0), Some(""));
         // Comparisons across types are false; EQUALS is strict.
         let ColumnData::Bool(b) = &calc(&d, "EQUALS($status_code, \"200\")").unwrap().data else { panic!() };
         assert!(b.iter().all(|x| *x == 0));
@@ -1620,8 +1623,8 @@ mod tests {
 
     /// Text of row `i` of a string column.
     fn strs(c: &Column) -> Vec<Option<String>> {
-        let ColumnData::Str { codes, dict } = &c.data else { panic!("not strings: {:?}", c.role) };
-        codes.iter().map(|k| if *k == 0 { None } else { dict.get(*k).map(str::to_string) }).collect()
+        let ColumnData::Str(s) = &c.data else { panic!("not strings: {:?}", c.role) };
+        (0..s.len()).map(|i| s.get(i).map(str::to_string)).collect()
     }
 
     fn one(expr: &str) -> Column {
@@ -1676,7 +1679,7 @@ mod tests {
         assert_eq!(s("FORMAT_TIME(\"%A\", UNIX_TIMESTAMP(\"2026-11-01T00:00:00Z\"))").as_deref(), Some("Sunday"));
         let d = ds();
         let ev = nums(&calc(&d, "EVENT_TIMESTAMP()").unwrap());
-        let Vector::Num(t) = column_vector(d.time_column().unwrap()) else { panic!() };
+        let Vector::Num(t) = column_vector(d.time_column().unwrap()).unwrap() else { panic!() };
         assert_eq!(ev, t);
         let hours = strs(&calc(&d, "FORMAT_TIME(\"%H\", EVENT_TIMESTAMP())").unwrap());
         for (h, t) in hours.iter().zip(&t) {
@@ -1773,7 +1776,7 @@ mod tests {
         .unwrap();
         let r = crate::query::run(&v, &spec).unwrap();
         let fails = (0..d.row_count())
-            .filter(|i| match column_vector(d.column("status_code").unwrap()) {
+            .filter(|i| match column_vector(d.column("status_code").unwrap()).unwrap() {
                 Vector::Num(x) => x[*i] >= 500.0,
                 _ => false,
             })

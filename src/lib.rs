@@ -29,6 +29,7 @@ pub mod memory;
 pub mod plan;
 pub mod query;
 pub mod render;
+pub mod strings;
 #[cfg(test)]
 mod typescript;
 pub mod tz;

@@ -214,9 +214,14 @@ impl JsDataset {
     /// columns, start_time, end_time, granularity, scanned, matched, groups }`; heatmap
     /// `counts` and `low` are `Uint32Array`s.
     #[wasm_bindgen(unchecked_return_type = "QueryResult")]
-    pub fn query(&self, #[wasm_bindgen(unchecked_param_type = "QuerySpec")] spec: JsValue) -> Result<JsValue, JsValue> {
+    pub fn query(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "QuerySpec")] spec: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let spec: crate::query::QuerySpec = from_js(spec, "query spec")?;
-        let r = crate::query::run(&self.inner, &spec).map_err(js_err)?;
+        let r = crate::query::run(&self.inner, &spec);
+        self.inner.settle_strings();
+        let r = r.map_err(js_err)?;
         let out = to_js(&r)?;
         typed_heatmaps(&out, &r)?;
         if let Some(prev) = &r.previous {
@@ -232,11 +237,13 @@ impl JsDataset {
     /// different first. See README.md for the specification and the statistics.
     #[wasm_bindgen(unchecked_return_type = "Comparison")]
     pub fn compare(
-        &self,
+        &mut self,
         #[wasm_bindgen(unchecked_param_type = "CompareSpec")] spec: JsValue,
     ) -> Result<JsValue, JsValue> {
         let spec: crate::compare::CompareSpec = from_js(spec, "compare spec")?;
-        let c = crate::compare::compare(&self.inner, &spec).map_err(js_err)?;
+        let c = crate::compare::compare(&self.inner, &spec);
+        self.inner.settle_strings();
+        let c = c.map_err(js_err)?;
         to_js(&c)
     }
 
@@ -244,10 +251,12 @@ impl JsDataset {
     /// and time range apply): as `renderHeatmap`, plus `matched` and, when sample rates
     /// weighted the counts, `sample_rate_column`.
     #[wasm_bindgen(js_name = renderQuery)]
-    pub fn render_query(&self, spec: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+    pub fn render_query(&mut self, spec: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
         let spec: crate::query::QuerySpec = from_js(spec, "query spec")?;
         let opts = render_options(options)?;
-        let r = crate::query::run(&self.inner, &spec).map_err(js_err)?;
+        let r = crate::query::run(&self.inner, &spec);
+        self.inner.settle_strings();
+        let r = r.map_err(js_err)?;
         let h = &r.heatmaps.first().ok_or_else(|| spec_err("the query has no HEATMAP calculation".into()))?.heatmap;
         let obj = rendered_to_js(&render_heatmap(h, &opts).map_err(js_err)?, Some(h))?;
         set(&obj, "matched", &JsValue::from_f64(r.matched as f64))?;

@@ -65,7 +65,7 @@ fn storage(c: &Column) -> String {
         ColumnData::UInt(_) => "uint".into(),
         ColumnData::Float(_) => "float".into(),
         ColumnData::Bool(_) => "bool".into(),
-        ColumnData::Str { .. } => "str".into(),
+        ColumnData::Str(_) => "str".into(),
         ColumnData::Other => "other".into(),
     }
 }
@@ -79,7 +79,7 @@ fn values(c: &Column) -> Result<Vec<Val>, String> {
         ColumnData::UInt(v) => Some(v.len()),
         ColumnData::Float(v) => Some(v.len()),
         ColumnData::Bool(v) => Some(v.len()),
-        ColumnData::Str { codes, .. } => Some(codes.len()),
+        ColumnData::Str(s) => Some(s.len()),
         ColumnData::Other => None,
     };
     if let Some(d) = data_len {
@@ -100,15 +100,15 @@ fn values(c: &Column) -> Result<Vec<Val>, String> {
                 1 => Val::B(true),
                 x => Val::Bad(format!("bool byte {x}")),
             },
-            ColumnData::Str { codes, dict } => match dict.get(codes[i]) {
+            ColumnData::Str(s) => match s.get(i) {
                 Some(s) => Val::S(s.to_string()),
-                None => Val::Bad(format!("unknown string code {}", codes[i])),
+                None => Val::Bad(format!("row {i}: no string and not null")),
             },
         };
         // Cross-check the null flags against the raw storage.
         let raw_null = match &c.data {
             ColumnData::Bool(v) => v[i] == 2,
-            ColumnData::Str { codes, .. } => codes[i] == 0,
+            ColumnData::Str(s) => s.bytes(i).is_none(),
             _ => !c.validity.is_valid(i),
         };
         if raw_null != (v == Val::Null) {

@@ -103,7 +103,7 @@ fn val(c: &Column, i: usize) -> Val {
         ColumnData::UInt(v) => Val::U(v[i]),
         ColumnData::Float(v) => Val::F(v[i].to_bits()),
         ColumnData::Bool(v) => Val::B(v[i]),
-        ColumnData::Str { codes, dict } => Val::S(dict.get(codes[i]).map(str::to_string)),
+        ColumnData::Str(s) => Val::S(s.get(i).map(str::to_string)),
         ColumnData::Other => Val::Other,
     }
 }
@@ -117,13 +117,16 @@ fn check_consistent(ds: &Dataset) -> Result<(), String> {
             ColumnData::UInt(v) => Some(v.len()),
             ColumnData::Float(v) => Some(v.len()),
             ColumnData::Bool(v) => Some(v.len()),
-            ColumnData::Str { codes, .. } => Some(codes.len()),
+            ColumnData::Str(s) => Some(s.len()),
             ColumnData::Other => None,
         };
         if c.len() != rows || data.is_some_and(|d| d != rows) {
             return Err(format!("column \"{}\": len {} / {data:?} values, row_count {rows}", c.name, c.len()));
         }
-        if let ColumnData::Str { codes, dict } = &c.data {
+        if let Some((codes, dict)) = match &c.data {
+            ColumnData::Str(s) => s.dictionary(),
+            _ => None,
+        } {
             if let Some(bad) = codes.iter().find(|k| **k != 0 && dict.get(**k).is_none()) {
                 return Err(format!("column \"{}\": code {bad} is not in its dictionary", c.name));
             }

@@ -139,9 +139,9 @@ fn rows(ds: &Dataset) -> (Vec<String>, Vec<Vec<C>>) {
         for (i, row) in out.iter_mut().enumerate() {
             let valid = c.validity.is_valid(i);
             row.push(match &c.data {
-                ColumnData::Str { codes, dict } => match codes[i] {
-                    0 => C::Null,
-                    k => C::S(dict.get(k).unwrap().to_string()),
+                ColumnData::Str(s) => match s.get(i) {
+                    None => C::Null,
+                    Some(v) => C::S(v.to_string()),
                 },
                 ColumnData::Bool(v) => match v[i] {
                     2 => C::Null,

@@ -290,15 +290,19 @@ fn percentiles(view: &NumView, rows: &Rows, gid: &[u32], nn: &[u32], ps: &[f64])
     out
 }
 
-fn count_distinct(ds: &Dataset, col: usize, rows: &Rows, gid: &[u32], n: usize) -> Vec<Option<f64>> {
+fn count_distinct(ds: &Dataset, col: usize, rows: &Rows, gid: &[u32], n: usize) -> Result<Vec<Option<f64>>> {
     let c = &ds.columns()[col];
+    let str_codes = match &c.data {
+        ColumnData::Str(s) => Some(s.codes()?.0),
+        _ => None,
+    };
     let mut pairs: Vec<u128> = Vec::with_capacity(rows.len());
     let mut k = 0;
     rows.each(|i| {
         let g = gid[k] as u128;
         k += 1;
         let v: Option<u64> = match &c.data {
-            ColumnData::Str { codes, .. } => codes.get(i).copied().filter(|x| *x != 0).map(u64::from),
+            ColumnData::Str(_) => str_codes.and_then(|c| c.get(i)).copied().filter(|x| *x != 0).map(u64::from),
             ColumnData::Bool(v) => v.get(i).copied().filter(|x| *x != 2).map(u64::from),
             ColumnData::Int(v) | ColumnData::Time { values: v, .. } => {
                 v.get(i).filter(|_| c.validity.is_valid(i)).map(|x| *x as u64)
@@ -322,7 +326,7 @@ fn count_distinct(ds: &Dataset, col: usize, rows: &Rows, gid: &[u32], n: usize) 
             *x += 1.0;
         }
     }
-    out
+    Ok(out)
 }
 
 /// CONCURRENCY, as Honeycomb defines it: each event is a span `[time, time + duration)`
@@ -604,7 +608,7 @@ fn aggregate_with(
         }
         for c in &mine {
             match calcs[*c].op {
-                Op::CountDistinct => values[*c] = count_distinct(ds, col, rows, gid, n),
+                Op::CountDistinct => values[*c] = count_distinct(ds, col, rows, gid, n)?,
                 Op::Concurrency => {
                     let (Some(view), Some(axis)) = (&view, axis) else {
                         return Err(Error::Spec("CONCURRENCY needs a time column and a numeric duration".into()));

@@ -184,10 +184,7 @@ fn cell(c: &Column, i: usize) -> Cell {
             Some(1) => Cell::Bool(true),
             _ => Cell::Null,
         },
-        ColumnData::Str { codes, dict } => match codes.get(i) {
-            Some(&code) if code != 0 => dict.get(code).map_or(Cell::Null, |s| Cell::Str(s.to_string())),
-            _ => Cell::Null,
-        },
+        ColumnData::Str(s) => s.get(i).map_or(Cell::Null, |s| Cell::Str(s.to_string())),
         _ => Cell::Null,
     }
 }

@@ -1,12 +1,14 @@
 //! Filters: compiled once per query into predicates over row indices.
 //!
 //! String predicates are evaluated once per distinct value (over the column's
-//! dictionary) into a table indexed by code, so the per-row test is one lookup.
+//! dictionary) into a table indexed by code, so the per-row test is one lookup; on an
+//! identifier column kept as it arrived (no dictionary: see `strings`), on each row's
+//! bytes, so that looking up one trace id does not intern a million.
 //! Null semantics: positive operators (`=`, `>`, `starts-with`, `contains`, `in`,
 //! `exists`, ...) never match a null; their negations (`!=`, `does-not-start-with`,
 //! `does-not-contain`, `not-in`, `does-not-exist`, ...) do.
 
-use crate::column::{ColumnData, Validity};
+use crate::column::{ColumnData, Strings, Validity};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 
@@ -91,6 +93,9 @@ fn int_test(op: Cmp, v: &Value) -> Option<NumTest> {
 enum Pred<'a> {
     /// Strings: `table[code]`; code 0 is null.
     Codes { codes: &'a [u32], table: Vec<bool> },
+    /// Strings kept as they arrived: `positive` on each row's text, inverted by `negated`;
+    /// a null is `negated`.
+    Text { strings: &'a Strings, positive: Box<dyn Fn(&str) -> bool + 'a>, negated: bool },
     /// Booleans: `table[value]`, value 2 is null.
     Bools { vals: &'a [u8], table: [bool; 3] },
     /// Numbers and times: `test` on non-null values, `null` for nulls; `negate` inverts the test.
@@ -102,6 +107,10 @@ impl Pred<'_> {
     fn test(&self, i: usize) -> bool {
         match self {
             Pred::Codes { codes, table } => codes.get(i).and_then(|c| table.get(*c as usize)).copied().unwrap_or(false),
+            Pred::Text { strings, positive, negated } => match strings.get(i) {
+                Some(s) => positive(s) != *negated,
+                None => *negated,
+            },
             Pred::Bools { vals, table } => vals.get(i).and_then(|v| table.get(*v as usize)).copied().unwrap_or(false),
             Pred::Num { col, validity, test, negate, null } => {
                 // NaN is missing, like a null (as in every calculation).
@@ -183,9 +192,7 @@ fn compile<'a>(ds: &'a Dataset, f: &FilterSpec) -> Result<Pred<'a>> {
         "!=" | "does-not-start-with" | "does-not-end-with" | "does-not-contain" | "not-in" | "does-not-exist"
     );
     match &col.data {
-        ColumnData::Str { codes, dict } => {
-            let n = dict.code_count();
-            let mut table = vec![false; n];
+        ColumnData::Str(strings) => {
             let positive: Box<dyn Fn(&str) -> bool> = match op {
                 "=" | "!=" => {
                     let v = scalar(f)?.as_text().unwrap_or_default();
@@ -219,6 +226,10 @@ fn compile<'a>(ds: &'a Dataset, f: &FilterSpec) -> Result<Pred<'a>> {
                 }
                 _ => Box::new(|_| true), // exists / does-not-exist
             };
+            let Some((codes, dict)) = strings.dictionary() else {
+                return Ok(Pred::Text { strings, positive, negated });
+            };
+            let mut table = vec![false; dict.code_count()];
             for (code, slot) in table.iter_mut().enumerate().skip(1) {
                 *slot = positive(dict.get(code as u32).unwrap_or("")) != negated;
             }

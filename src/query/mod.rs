@@ -449,7 +449,8 @@ fn group<'a>(ds: &'a Dataset, names: &[String], rows: &Rows) -> Result<Groups<'a
         let col = &ds.columns()[column_index(ds, name)?];
         let mut codes = Vec::with_capacity(rows.len());
         let (card, decode) = match &col.data {
-            ColumnData::Str { codes: c, dict } => {
+            ColumnData::Str(s) => {
+                let (c, dict) = s.codes()?;
                 match rows {
                     Rows::Range(a, b) if *b <= c.len() => codes.extend_from_slice(&c[*a..*b]),
                     _ => rows.each(|i| codes.push(c.get(i).copied().unwrap_or(0))),
@@ -980,6 +981,42 @@ mod tests {
     }
 
     #[test]
+    fn identifier_columns_filter_group_and_count_as_interned_ones_do() {
+        let ds = demo(20_000);
+        let ColumnData::Str(ids) = &ds.column("trace_id").unwrap().data else { panic!() };
+        assert!(ids.is_raw(), "a distinct id per row: kept as it arrived");
+        let all: Vec<&str> = (0..ds.row_count()).map(|i| ids.get(i).unwrap()).collect();
+        let one = all[12_345];
+        let r = q(&ds, &format!(r#"{{"filters":[{{"column":"trace_id","op":"=","value":"{one}"}}]}}"#)).unwrap();
+        assert_eq!(num(r.results[0].get("COUNT")), 1.0);
+        let prefix = &one[..3];
+        let r = q(&ds, &format!(r#"{{"filters":[{{"column":"trace_id","op":"does-not-start-with","value":"{prefix}"}}]}}"#))
+            .unwrap();
+        assert_eq!(num(r.results[0].get("COUNT")), all.iter().filter(|s| !s.starts_with(prefix)).count() as f64);
+        assert!(ids.is_raw(), "filters test the bytes, they build no dictionary");
+        let r = q(
+            &ds,
+            &format!(
+                r#"{{"calculations":[{{"op":"COUNT"}},{{"op":"COUNT_DISTINCT","column":"trace_id"}}],"breakdowns":["trace_id"],
+                    "filters":[{{"column":"trace_id","op":"starts-with","value":"{prefix}"}}],"limit":10000}}"#
+            ),
+        )
+        .unwrap();
+        let want: std::collections::BTreeSet<&str> = all.iter().copied().filter(|s| s.starts_with(prefix)).collect();
+        let got: std::collections::BTreeSet<String> = r
+            .results
+            .iter()
+            .map(|row| match row.get("trace_id") {
+                Some(Cell::Str(s)) => s.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(got.iter().map(String::as_str).collect::<std::collections::BTreeSet<_>>(), want);
+        assert!(r.results.iter().all(|row| num(row.get("COUNT_DISTINCT(trace_id)")) == 1.0));
+        assert!(!ids.is_raw(), "the breakdown built the dictionary, and it is kept");
+    }
+
+    #[test]
     fn breakdown_matches_brute_force() {
         let ds = demo(20_000);
         let r = q(
@@ -988,9 +1025,11 @@ mod tests {
                 "breakdowns":["endpoint"],"filters":[{"column":"status_code","op":">=","value":200}],"limit":1000}"#,
         )
         .unwrap();
-        let ColumnData::Str { codes, dict } = &ds.column("endpoint").unwrap().data else { panic!() };
+        let ColumnData::Str(s) = &ds.column("endpoint").unwrap().data else { panic!() };
+        let (codes, dict) = s.codes().unwrap();
         let dur = numeric_getter_for_test(&ds, "duration_ms");
-        let ColumnData::Str { codes: cust, .. } = &ds.column("customer_id").unwrap().data else { panic!() };
+        let ColumnData::Str(cust) = &ds.column("customer_id").unwrap().data else { panic!() };
+        let (cust, _) = cust.codes().unwrap();
         for row in &r.results {
             let Some(Cell::Str(ep)) = row.get("endpoint") else { panic!() };
             let code = dict.lookup(ep).unwrap();

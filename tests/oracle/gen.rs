@@ -46,6 +46,8 @@ pub fn dataset(rng: &mut Rng, rows: usize, sorted: bool) -> Vec<u8> {
         Field::new("f", DataType::Float64, true),
         Field::new("u", DataType::UInt8, false),
         Field::new("d", DataType::Dictionary(Box::new(DataType::Int16), Box::new(DataType::Utf8)), true),
+        // Mostly distinct (an id): kept as it arrived once past the engine's check.
+        Field::new("s_id", DataType::Utf8, true),
     ]));
     let dict: ArrayRef = Arc::new(StringArray::from((0..20).map(|k| format!("d{k:02}")).collect::<Vec<_>>()));
     let mut out = Vec::new();
@@ -61,6 +63,7 @@ pub fn dataset(rng: &mut Rng, rows: usize, sorted: bool) -> Vec<u8> {
             let (mut b, mut i, mut f, mut u) =
                 (BooleanBuilder::new(), Int64Builder::new(), Float64Builder::new(), UInt8Builder::new());
             let mut keys = Vec::new();
+            let mut sid = StringBuilder::new();
             for _ in 0..n {
                 t += rng.below(2500) as i64;
                 ts.append_value(if sorted { t } else { T0_MS + rng.below(3_600_000) as i64 });
@@ -71,6 +74,7 @@ pub fn dataset(rng: &mut Rng, rows: usize, sorted: bool) -> Vec<u8> {
                 f.append_option((!rng.chance(0.1)).then(|| (rng.below(20_000) as f64 - 5_000.0) / 10.0));
                 u.append_value(rng.below(6) as u8);
                 keys.push((!rng.chance(0.1)).then(|| rng.below(20) as i16));
+                sid.append_option((!rng.chance(0.05)).then(|| format!("t{}", rng.below(SID_RANGE))));
             }
             let d = DictionaryArray::<Int16Type>::try_new(Int16Array::from(keys), dict.clone()).unwrap();
             let cols: Vec<ArrayRef> = vec![
@@ -82,6 +86,7 @@ pub fn dataset(rng: &mut Rng, rows: usize, sorted: bool) -> Vec<u8> {
                 Arc::new(f.finish()),
                 Arc::new(u.finish()),
                 Arc::new(d),
+                Arc::new(sid.finish()),
             ];
             w.write(&RecordBatch::try_new(schema.clone(), cols).unwrap()).unwrap();
         }
@@ -110,12 +115,13 @@ pub fn random_filter(rng: &mut Rng) -> J {
     let num_ops = ["=", "!=", ">", ">=", "<", "<=", "exists", "does-not-exist", "in", "not-in"];
     match rng.below(5) {
         0 | 1 => {
-            let col = *rng.pick(&["s_low", "s_high", "d"]);
+            let col = *rng.pick(&["s_low", "s_high", "d", "s_id"]);
             let op = *rng.pick(&str_ops);
             let word = |rng: &mut Rng| -> String {
                 match col {
                     "s_low" => rng.pick(&LOW).to_string(),
                     "s_high" => format!("id-{}", rng.below(450)),
+                    "s_id" => format!("t{}", rng.below(SID_RANGE)),
                     _ => format!("d{:02}", rng.below(22)),
                 }
             };
@@ -177,7 +183,7 @@ pub fn random_spec(rng: &mut Rng) -> J {
     for _ in 0..1 + rng.below(4) {
         let c = match rng.below(8) {
             0 => json!({"op": "COUNT"}),
-            1 => json!({"op": "COUNT_DISTINCT", "column": rng.pick(&["s_high", "i", "f", "b", "d"])}),
+            1 => json!({"op": "COUNT_DISTINCT", "column": rng.pick(&["s_high", "i", "f", "b", "d", "s_id"])}),
             2 | 3 => json!({"op": rng.pick(&ps), "column": rng.pick(&["f", "i"])}),
             _ => json!({"op": rng.pick(&["SUM", "AVG", "MIN", "MAX"]), "column": rng.pick(&["f", "i", "u"])}),
         };
@@ -212,6 +218,9 @@ pub fn random_spec(rng: &mut Rng) -> J {
     }
     spec
 }
+
+/// Values of `s_id`: 20,000 rows draw about 17,000 distinct ones.
+pub const SID_RANGE: u64 = 60_000;
 
 pub const WORDS: [&str; 6] = ["", "alpha", "naïve", "日本語", "emoji 🙂", "a'b"];
 pub const P53: i64 = 1 << 53;
