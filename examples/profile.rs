@@ -1,7 +1,7 @@
 //! Native timing of the engine's steps on demo data, to find hot spots quickly
 //! (the benchmark of record is bench/query.mjs, in wasm).
 //!
-//!   cargo run --release --example profile -- [rows] [heatmap|ingest]
+//!   cargo run --release --example profile -- [rows] [heatmap|ingest|compare]
 use std::time::Instant;
 
 use sightline::demo::{ipc_stream, DemoOptions};
@@ -39,6 +39,19 @@ fn main() {
     let heat = q(
         r#"{"calculations":[{"op":"HEATMAP","column":"duration_ms"}],"granularity":720,"heatmap":{"value_buckets":40},"disable_series":true}"#,
     );
+    if std::env::args().nth(2).as_deref() == Some("compare") {
+        // The explorer's default: a brush, every eligible dimension and measure.
+        let t0 = run(&ds, &q(r#"{"calculations":[{"op":"COUNT"}],"disable_series":true}"#)).unwrap().start_time;
+        let spec: sightline::compare::CompareSpec = serde_json::from_str(&format!(
+            r#"{{"scope":{{"filters":[]}},"selection":{{"start_time":{},"end_time":{},"filters":[{{"column":"duration_ms","op":">=","value":1000}}]}},"top":6}}"#,
+            t0 + 16.0 * 3600.0,
+            t0 + 16.0 * 3600.0 + 1800.0
+        ))
+        .unwrap();
+        time("compare (first: dictionaries built)", 1, || sightline::compare::compare(&ds, &spec).unwrap());
+        time("compare", 3, || sightline::compare::compare(&ds, &spec).unwrap());
+        return;
+    }
     if std::env::args().nth(2).as_deref() == Some("heatmap") {
         time("heatmap x30", 30, || run(&ds, &heat).unwrap());
         return;

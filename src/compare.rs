@@ -564,6 +564,7 @@ fn weighted_percentile(sorted: &[(f64, u64)], p: f64) -> Option<f64> {
     Some(interpolate(a, b, pos - lo as f64))
 }
 
+#[cfg(test)]
 fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
@@ -652,28 +653,43 @@ pub struct MeasureCounts {
     pub baseline: SideCounts,
 }
 
-/// Counts a measure over the rows of each side.
-fn measure_counts(c: &Column, side: &[u8], weight: &dyn Fn(usize) -> u64) -> Option<MeasureCounts> {
-    let get = |i: usize| -> Option<f64> {
-        if !c.validity.is_valid(i) {
-            return None;
+/// Counts a measure over the rows of each side. `weighted`: the events carry sample
+/// rates (`weight`); otherwise every weight is 1 and the percentiles come from selection
+/// (`select_percentiles`), not a sort of the million values of the baseline.
+fn measure_counts(
+    c: &Column,
+    side: &[u8],
+    rows: [usize; 2],
+    weight: &dyn Fn(usize) -> u64,
+    weighted: bool,
+) -> Option<MeasureCounts> {
+    // Sized for each side's rows: growing a million-value vector copies it again and again.
+    let mut vals: [Vec<f64>; 2] = [Vec::with_capacity(rows[0]), Vec::with_capacity(rows[1])];
+    let mut wts: [Vec<u64>; 2] = Default::default();
+    let mut take = |i: usize, v: f64| {
+        let s = side.get(i).copied().unwrap_or(0);
+        if s == 0 || s > 2 || v.is_nan() {
+            return;
         }
-        let v = match &c.data {
-            ColumnData::Int(v) => v.get(i).map(|x| *x as f64),
-            ColumnData::UInt(v) => v.get(i).map(|x| *x as f64),
-            ColumnData::Float(v) => v.get(i).copied(),
-            _ => None,
-        }?;
-        (!v.is_nan()).then_some(v)
+        vals[(s - 1) as usize].push(v);
+        if weighted {
+            wts[(s - 1) as usize].push(weight(i));
+        }
     };
-    let (mut sel, mut base) = (Vec::new(), Vec::new());
-    for (i, s) in side.iter().enumerate() {
-        match (s, get(i)) {
-            (1, Some(v)) => sel.push((v, weight(i))),
-            (2, Some(v)) => base.push((v, weight(i))),
-            _ => {}
+    let valid = |i: usize| c.validity.is_valid(i);
+    let nulls = c.validity.words().is_some();
+    match &c.data {
+        ColumnData::Float(v) => v.iter().enumerate().filter(|(i, _)| !nulls || valid(*i)).for_each(|(i, x)| take(i, *x)),
+        ColumnData::Int(v) => {
+            v.iter().enumerate().filter(|(i, _)| !nulls || valid(*i)).for_each(|(i, x)| take(i, *x as f64))
         }
+        ColumnData::UInt(v) => {
+            v.iter().enumerate().filter(|(i, _)| !nulls || valid(*i)).for_each(|(i, x)| take(i, *x as f64))
+        }
+        _ => return None,
     }
+    let [sel, base] = vals;
+    let [sel_w, base_w] = wts;
     if sel.is_empty() || base.is_empty() {
         return None;
     }
@@ -682,25 +698,54 @@ fn measure_counts(c: &Column, side: &[u8], weight: &dyn Fn(usize) -> u64) -> Opt
     let (lo, hi) = sel
         .iter()
         .chain(&base)
-        .map(|x| x.0)
         .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
     let (edges, log) = measure_edges(lo, hi);
-    let side_counts = |mut v: Vec<(f64, u64)>| -> SideCounts {
+    let side_counts = |mut v: Vec<f64>, w: Vec<u64>| -> SideCounts {
         let mut h = vec![0u64; MEASURE_BUCKETS];
-        for (x, w) in &v {
-            h[measure_bucket(&edges, *x)] += w;
+        if weighted {
+            for (x, w) in v.iter().zip(&w) {
+                h[measure_bucket(&edges, *x)] += w;
+            }
+        } else {
+            for x in &v {
+                h[measure_bucket(&edges, *x)] += 1;
+            }
         }
-        v.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-        let count = v.iter().map(|x| x.1).sum();
-        if v.iter().all(|x| x.1 == 1) {
-            let plain: Vec<f64> = v.iter().map(|x| x.0).collect();
-            return SideCounts { count, histogram: h, p50: percentile(&plain, 0.5), p95: percentile(&plain, 0.95) };
+        if !weighted || w.iter().all(|x| *x == 1) {
+            let count = v.len() as u64;
+            let [p50, p95] = select_percentiles(&mut v, [0.5, 0.95]);
+            return SideCounts { count, histogram: h, p50, p95 };
         }
-        SideCounts { count, histogram: h, p50: weighted_percentile(&v, 0.5), p95: weighted_percentile(&v, 0.95) }
+        let mut pairs: Vec<(f64, u64)> = v.into_iter().zip(w).collect();
+        pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        let count = pairs.iter().map(|x| x.1).sum();
+        SideCounts { count, histogram: h, p50: weighted_percentile(&pairs, 0.5), p95: weighted_percentile(&pairs, 0.95) }
     };
-    let (selection, baseline) = (side_counts(sel), side_counts(base));
+    let (selection, baseline) = (side_counts(sel, sel_w), side_counts(base, base_w));
     Some(MeasureCounts { column: c.name.clone(), edges, log, selection, baseline })
+}
+
+/// The percentiles `ps` (ascending) of `v` as [`percentile`] gives them over `v` sorted
+/// by `total_cmp`, by selection: each order statistic by `select_nth_unstable`, the one
+/// above it as the least of the rest.
+fn select_percentiles<const N: usize>(v: &mut [f64], ps: [f64; N]) -> [Option<f64>; N] {
+    let mut out = [None; N];
+    let n = v.len();
+    if n == 0 {
+        return out;
+    }
+    let mut base = 0;
+    for (k, p) in ps.iter().enumerate() {
+        let pos = p * (n - 1) as f64;
+        let lo = (pos.floor() as usize).clamp(base, n - 1);
+        v[base..].select_nth_unstable_by(lo - base, |a, b| a.total_cmp(b));
+        base = lo;
+        let a = v[lo];
+        let b = v[lo + 1..].iter().copied().min_by(|x, y| x.total_cmp(y)).unwrap_or(a);
+        out[k] = Some(interpolate(a, b, pos - lo as f64));
+    }
+    out
 }
 
 /// A measure compared, and the natural log of its p-value (significance is decided
@@ -966,7 +1011,9 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
             }
         })
         .collect();
-    let measures: Vec<MeasureCounts> = meas.into_iter().filter_map(|c| measure_counts(c, &side, &weight)).collect();
+    let rows = [side.iter().filter(|s| **s == 1).count(), side.iter().filter(|s| **s == 2).count()];
+    let measures: Vec<MeasureCounts> =
+        meas.into_iter().filter_map(|c| measure_counts(c, &side, rows, &weight, rates.is_some())).collect();
     let mut r = finish(spec, ns, nb, dims, measures, rates.map(|_| evidence))?;
     r.sample_rate_column = rate_col.map(|i| ds.columns()[i].name.clone());
     Ok(r)
@@ -1080,20 +1127,40 @@ pub fn finish(
             // Equal differences: over-represented in the selection first.
             // Still equal: by value (null last), so the answer does not depend on the
             // order values were met in.
-            let rank = |r: &usize| {
-                let d = diff(c.rows[*r].0, c.rows[*r].1);
-                (sig[*r], d.abs(), d)
-            };
-            let by = |x: &usize, y: &usize| {
-                rank(y).partial_cmp(&rank(x)).unwrap_or(std::cmp::Ordering::Equal).then_with(|| (c.order)(*x, *y))
-            };
+            let ranks: Vec<(bool, f64, f64)> = c
+                .rows
+                .iter()
+                .zip(&sig)
+                .map(|((a, b), s)| {
+                    let d = diff(*a, *b);
+                    (*s, d.abs(), d)
+                })
+                .collect();
+            let by_rank =
+                |x: &usize, y: &usize| ranks[*y].partial_cmp(&ranks[*x]).unwrap_or(std::cmp::Ordering::Equal);
+            let by = |x: &usize, y: &usize| by_rank(x, y).then_with(|| (c.order)(*x, *y));
             let mut idx: Vec<usize> = (0..c.rows.len()).collect();
             let keep = top.min(idx.len());
             if idx.len() > keep && keep > 0 {
-                idx.select_nth_unstable_by(keep - 1, by);
+                // The top `keep` by rank, then by value among the values tied with the
+                // last one kept: comparing values (strings) only within that tie, not
+                // across an id column's million equally ranked values.
+                idx.select_nth_unstable_by(keep - 1, by_rank);
+                let edge = ranks[idx[keep - 1]];
+                let (mut top_rows, mut tied): (Vec<usize>, Vec<usize>) =
+                    idx.iter().filter(|r| ranks[**r] >= edge).partition(|r| ranks[**r] > edge);
+                let need = keep - top_rows.len();
+                if tied.len() > need && need > 0 {
+                    tied.select_nth_unstable_by(need - 1, |x, y| (c.order)(*x, *y));
+                }
+                top_rows.extend_from_slice(&tied[..need.min(tied.len())]);
+                idx = top_rows;
+            } else {
+                idx.truncate(keep);
             }
-            let rest = idx.split_off(keep);
             idx.sort_by(by);
+            let (kept_s, kept_b) = idx.iter().fold((0u64, 0u64), |(s, b), r| (s + c.rows[*r].0, b + c.rows[*r].1));
+            let (all_s, all_b) = c.rows.iter().fold((0u64, 0u64), |(s, b), r| (s + r.0, b + r.1));
             let values = idx
                 .iter()
                 .map(|r| {
@@ -1116,9 +1183,9 @@ pub fn finish(
                 .collect();
             let u = c.unlisted;
             let other = Other {
-                values: rest.len() as u64 + u.values,
-                selection_count: rest.iter().map(|r| c.rows[*r].0).sum::<u64>() + u.selection_count,
-                baseline_count: rest.iter().map(|r| c.rows[*r].1).sum::<u64>() + u.baseline_count,
+                values: (c.rows.len() - idx.len()) as u64 + u.values,
+                selection_count: all_s - kept_s + u.selection_count,
+                baseline_count: all_b - kept_b + u.baseline_count,
             };
             let distinct = c.rows.len() as u64 + u.values;
             (Dimension { column: c.column, score, tvd, distinct, values, other }, evidence)
@@ -1150,6 +1217,30 @@ pub fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn selected_percentiles_are_the_sorted_ones() {
+        let mut seed = 3u64;
+        for n in [1usize, 2, 3, 10, 101, 5000] {
+            let mut v: Vec<f64> = (0..n)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    match seed >> 61 {
+                        0 => f64::INFINITY,
+                        1 => -0.0,
+                        2 => 0.0,
+                        _ => (seed >> 40) as f64 / 7.0 - 1e5,
+                    }
+                })
+                .collect();
+            let mut sorted = v.clone();
+            sorted.sort_by(f64::total_cmp);
+            let want = [percentile(&sorted, 0.5), percentile(&sorted, 0.95)];
+            let got = select_percentiles(&mut v, [0.5, 0.95]);
+            assert_eq!(got.map(|x| x.map(f64::to_bits)), want.map(|x| x.map(f64::to_bits)), "n = {n}");
+        }
+        assert_eq!(select_percentiles(&mut [], [0.5]), [None]);
+    }
 
     fn p(ln_p: f64) -> f64 {
         ln_p.exp()
