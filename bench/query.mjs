@@ -21,6 +21,7 @@ import * as arrow from 'apache-arrow';
 import * as aq from 'arquero';
 import perspective from '@finos/perspective';
 import { initSync, Dataset } from '../pkg/sightline.js';
+import { defaultViews } from './defaults.mjs';
 
 const require = createRequire(import.meta.url);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -389,19 +390,8 @@ console.log(`all engines counted every row, agree on the top 20 customers by P99
 }
 
 // --- defaults mode: the explorer's own specs ---------------------------------------------
-// As www/elements/{heatmap,breakdown,compare,events}.js and explorer.js send them with the
-// demo page's attributes; the heatmap with its series on (the line charts under it), as
-// the slowest form a default view asks for.
-const BRUSH = { start_time: SEL0, end_time: SEL1, filters: [{ column: 'duration_ms', op: '>=', value: 1000 }] };
-const DEFAULTS = [
-  ['heatmap + series', 16, (ds) => ds.query({ calculations: [{ op: 'HEATMAP', column: 'duration_ms' }], heatmap: { value_buckets: 40, scale: 'log' }, filters: [] })],
-  ['breakdown (COUNT, P99 + series)', 16, (ds) => ds.query({ calculations: [{ op: 'COUNT' }, { op: 'P99', column: 'duration_ms' }], filters: [], breakdowns: [], orders: [], havings: [], time_zone: 'UTC' })],
-  ['customer picker', 16, (ds) => ds.query({ calculations: [{ op: 'COUNT' }], breakdowns: ['customer_id'], orders: [{ op: 'COUNT', order: 'descending' }], limit: 1000, disable_series: true })],
-  ['events (50 newest)', 16, (ds) => ds.events({ filters: [], limit: 50, order: 'newest' })],
-  ['compare, every dimension', 50, (ds) => ds.compare({ scope: { filters: [] }, selection: BRUSH, top: 6 })],
-  ['brushed breakdown + series', 16, (ds) => ds.query({ calculations: [{ op: 'COUNT' }, { op: 'P99', column: 'duration_ms' }], breakdowns: [], orders: [], havings: [], time_zone: 'UTC', ...BRUSH })],
-  ['breakdown by customer_id + series', 16, (ds) => ds.query({ calculations: [{ op: 'COUNT' }, { op: 'P99', column: 'duration_ms' }], breakdowns: ['customer_id'], time_zone: 'UTC' })],
-];
+// bench/defaults.mjs: the explorer's own specs.
+const DEFAULTS = defaultViews(T0);
 {
   const ds = sightline.ingest();
   const first = DEFAULTS.map(([, , f]) => {

@@ -372,6 +372,21 @@ fn ext_i64<T: ArrowPrimitiveType>(
     Ok(())
 }
 
+/// Room for `more` elements: doubling while the vector is under 64 MiB, then growing by
+/// a quarter (at least `more`). A column's spare capacity is memory the page pays for (in
+/// wasm, for good): doubling alone left 40% of a 5M-row dataset's memory unused, and a
+/// quarter alone made loading 1M rows 20% slower (more copies). `false` when the
+/// allocator refuses.
+pub(crate) fn grow<T>(v: &mut Vec<T>, more: usize) -> bool {
+    if v.capacity() - v.len() >= more {
+        return true;
+    }
+    if v.len() * std::mem::size_of::<T>() < 64 << 20 {
+        return v.try_reserve(more).is_ok();
+    }
+    v.try_reserve_exact(more.max(v.len() / 4)).is_ok()
+}
+
 /// The zone of rows `start..end` of a numeric column, nulls left out. Integers by their
 /// integer extremes, converted once (the conversion to f64 is monotonic, so this is the
 /// zone of the converted values): a plain loop the compiler vectorizes, where a call
@@ -618,10 +633,10 @@ impl Column {
             _ => 0,
         };
         let ok = match &mut self.data {
-            ColumnData::Time { values, .. } | ColumnData::Int(values) => values.try_reserve(rows).is_ok(),
-            ColumnData::UInt(v) => v.try_reserve(rows).is_ok(),
-            ColumnData::Float(v) => v.try_reserve(rows).is_ok(),
-            ColumnData::Bool(v) => v.try_reserve(rows).is_ok(),
+            ColumnData::Time { values, .. } | ColumnData::Int(values) => grow(values, rows),
+            ColumnData::UInt(v) => grow(v, rows),
+            ColumnData::Float(v) => grow(v, rows),
+            ColumnData::Bool(v) => grow(v, rows),
             ColumnData::Str(s) => s.try_reserve(rows, string_bytes),
             ColumnData::Other => true,
         };

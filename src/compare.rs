@@ -344,7 +344,7 @@ enum Codes<'a> {
 fn dimension_codes<'a>(c: &'a Column, side: &[u8], auto: bool) -> Result<Option<Codes<'a>>> {
     Ok(match &c.data {
         ColumnData::Str(s) => {
-            let (codes, dict) = s.codes()?;
+            let (codes, dict) = s.codes_of(&c.name)?;
             Some(Codes::Str(codes, dict))
         }
         ColumnData::Bool(v) => Some(Codes::Bool(v)),
@@ -944,7 +944,14 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
             Codes::Int(_, v) => v.len(),
         };
         // Both sides' counts interleaved: one cache line per value.
-        let mut cnt = vec![[0u64; 2]; card];
+        let mut cnt: Vec<[u64; 2]> = Vec::new();
+        if cnt.try_reserve_exact(card).is_err() {
+            return Err(Error::OutOfMemory {
+                offset: 0,
+                message: format!("column \"{}\": no memory to count its {card} values", c.name),
+            });
+        }
+        cnt.resize(card, [0; 2]);
         let code_of = |i: usize| -> usize {
             match &codes {
                 Codes::Str(v, _) => v.get(i).map_or(0, |c| *c as usize),

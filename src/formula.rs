@@ -874,7 +874,7 @@ fn column_vector(c: &Column) -> Result<Vector> {
         }
         ColumnData::Bool(v) => Vector::Bool(v.clone()),
         ColumnData::Str(s) => {
-            let (codes, dict) = s.codes()?;
+            let (codes, dict) = s.codes_of(&c.name)?;
             let values = (0..dict.code_count() as u32).map(|k| Arc::from(dict.get(k).unwrap_or(""))).collect();
             Vector::Str(Strs { codes: codes.to_vec(), values })
         }

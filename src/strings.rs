@@ -16,7 +16,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::{Array, GenericStringArray, OffsetSizeTrait};
 use arrow_schema::DataType;
 
-use crate::column::Validity;
+use crate::column::{grow, Validity};
 use crate::error::{Error, Result};
 use crate::util::FxHasher;
 
@@ -134,15 +134,22 @@ impl Dict {
         self.offsets.push(end32);
         self.table[slot] = (h as u64) << 32 | code as u64;
         if self.code_count() * 2 > self.table.len() {
-            self.grow();
+            self.grow()?;
         }
         Ok(code)
     }
 
     /// Doubles the table, placing entries by their stored hashes.
-    fn grow(&mut self) {
+    fn grow(&mut self) -> Result<()> {
         let n = self.table.len() * 2;
-        let mut table = vec![0u64; n];
+        let mut table = Vec::new();
+        if table.try_reserve_exact(n).is_err() {
+            return Err(Error::OutOfMemory {
+                offset: 0,
+                message: format!("no memory for a string dictionary of {} values", self.len()),
+            });
+        }
+        table.resize(n, 0u64);
         let mask = n - 1;
         for e in self.table.iter().copied().filter(|e| *e != 0) {
             let mut slot = (e >> 32) as usize & mask;
@@ -152,6 +159,7 @@ impl Dict {
             table[slot] = e;
         }
         self.table = table;
+        Ok(())
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
@@ -261,9 +269,22 @@ impl Raw {
         }
     }
 
-    /// Interns every row: the dictionary a query asked for.
+    /// Interns every row: the dictionary a query asked for. Refused up front, naming
+    /// what it needs, when that is more than the module may still take (codes, bytes,
+    /// offsets and a table of up to 16 bytes per value: an id column's dictionary is
+    /// about the size of its bytes again).
     fn intern(&self) -> Result<(Vec<u32>, Dict)> {
         let n = self.len();
+        let need = (n as u64) * (4 + 4 + 16) + self.bytes.len() as u64;
+        let free = crate::memory::available();
+        if need > free {
+            return Err(Error::OutOfMemory {
+                offset: 0,
+                message: format!(
+                    "building the dictionary of a string column of {n} rows needs about {need} bytes; {free} are left"
+                ),
+            });
+        }
         let mut codes = Vec::new();
         let mut dict = Dict::default();
         if codes.try_reserve_exact(n).is_err() || !dict.try_reserve(self.bytes.len()) {
@@ -416,6 +437,16 @@ impl Strings {
         built.get().map(|(c, d)| (c.as_slice(), d)).ok_or_else(too_big)
     }
 
+    /// [`Strings::codes`] of the column named `column`, which its errors name.
+    pub fn codes_of(&self, column: &str) -> Result<(&[u32], &Dict)> {
+        self.codes().map_err(|e| match e {
+            Error::OutOfMemory { offset, message } => {
+                Error::OutOfMemory { offset, message: format!("column \"{column}\": {message}") }
+            }
+            other => other,
+        })
+    }
+
     /// Whether the column is kept as it arrived, without a dictionary yet.
     pub fn is_raw(&self) -> bool {
         self.dictionary().is_none()
@@ -480,10 +511,8 @@ impl Strings {
     /// Room for `rows` more rows and `bytes` more string bytes, or `false`.
     pub(crate) fn try_reserve(&mut self, rows: usize, bytes: usize) -> bool {
         match &mut self.state {
-            State::Interned { codes, dict, .. } => codes.try_reserve(rows).is_ok() && dict.try_reserve(bytes),
-            State::Raw { raw, .. } => {
-                raw.offsets.try_reserve(rows).is_ok() && raw.bytes.try_reserve(bytes).is_ok()
-            }
+            State::Interned { codes, dict, .. } => grow(codes, rows) && dict.try_reserve(bytes),
+            State::Raw { raw, .. } => grow(&mut raw.offsets, rows) && grow(&mut raw.bytes, bytes),
         }
     }
 

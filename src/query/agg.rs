@@ -293,7 +293,7 @@ fn percentiles(view: &NumView, rows: &Rows, gid: &[u32], nn: &[u32], ps: &[f64])
 fn count_distinct(ds: &Dataset, col: usize, rows: &Rows, gid: &[u32], n: usize) -> Result<Vec<Option<f64>>> {
     let c = &ds.columns()[col];
     let str_codes = match &c.data {
-        ColumnData::Str(s) => Some(s.codes()?.0),
+        ColumnData::Str(s) => Some(s.codes_of(&c.name)?.0),
         _ => None,
     };
     let mut pairs: Vec<u128> = Vec::with_capacity(rows.len());

@@ -450,7 +450,7 @@ fn group<'a>(ds: &'a Dataset, names: &[String], rows: &Rows) -> Result<Groups<'a
         let mut codes = Vec::with_capacity(rows.len());
         let (card, decode) = match &col.data {
             ColumnData::Str(s) => {
-                let (c, dict) = s.codes()?;
+                let (c, dict) = s.codes_of(name)?;
                 match rows {
                     Rows::Range(a, b) if *b <= c.len() => codes.extend_from_slice(&c[*a..*b]),
                     _ => rows.each(|i| codes.push(c.get(i).copied().unwrap_or(0))),

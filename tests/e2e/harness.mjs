@@ -64,7 +64,8 @@ export function useServerAndBrowser(hooks, serverArgs = []) {
   return env;
 }
 
-export function launch() {
+/** Chromium with the flags every test uses, plus `extra` (e.g. `--enable-precise-memory-info`). */
+export function launch({ args: extra = [] } = {}) {
   return chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: [
@@ -75,6 +76,7 @@ export function launch() {
       '--disable-component-update',
       '--disable-sync',
       '--no-first-run',
+      ...extra,
     ],
   });
 }
