@@ -188,9 +188,10 @@ fn agrees_with_duckdb() {
     let mut ours = Vec::new();
     let mut specs = Vec::new();
     for d in 0..14 {
-        // 20,000 rows: past the engine's check, `s_id` is kept as it arrived (filters on
-        // its bytes, COUNT_DISTINCT on a dictionary built on first need).
-        let rows = [0usize, 1, 7, 300, 2500, 6000, 20_000][d % 7];
+        // The last two: 20,000 rows, past the engine's check, so `s_id` is kept as it
+        // arrived (filters on its bytes, COUNT_DISTINCT on a dictionary built on first
+        // need). After the others, whose data and specs stay as they were.
+        let rows = if d < 12 { [0usize, 1, 7, 300, 2500, 6000][d % 6] } else { 20_000 };
         let bytes = dataset(&mut rng, rows, d % 2 == 0);
         let path = dir.join(format!("data{d}.arrow"));
         std::fs::write(&path, &bytes).unwrap();
