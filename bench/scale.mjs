@@ -2,7 +2,8 @@
 // /api/demo into the engine (in the page, `budgetBytes` set), then each of the
 // explorer's default views (bench/defaults.mjs) timed: the first run and the median of
 // `runs`. Reports ingest (wall, and the time inside push()), the dataset's bytes per row,
-// the wasm memory's size (its peak: it never shrinks) and the peak JS heap.
+// the wasm memory's size (its peak: it never shrinks) and the peak JS heap, and the
+// engine's instantiation (module fetched from the server, compiled, initialized).
 //
 //   node bench/scale.mjs [rows=5000000,20000000] [runs=5] [budget-bytes=3000000000]
 //
@@ -30,8 +31,10 @@ try {
     });
     await page.goto(`${url}/scale/page.html`);
     const r = await page.evaluate(async ({ rows, runs, budget }) => {
+      const i0 = performance.now();
       const engine = await import('/pkg/sightline.js');
       const wasm = await engine.default();
+      const instantiate = performance.now() - i0;
       const { defaultViews } = await import('/scale/defaults.mjs');
       const heap = () => performance.memory.usedJSHeapSize;
       let peakHeap = heap();
@@ -55,7 +58,7 @@ try {
       }
       if (!failure) ds.finish();
       const ingest = performance.now() - t0;
-      const out = { rows: ds.rowCount, ingest, inPush, failure, bytesPerRow: ds.memoryBytes / Math.max(1, ds.rowCount), views: [] };
+      const out = { instantiate, rows: ds.rowCount, ingest, inPush, failure, bytesPerRow: ds.memoryBytes / Math.max(1, ds.rowCount), views: [] };
       if (ds.rowCount > 0) {
         const t = ds.query({ calculations: [{ op: 'COUNT' }], disable_series: true }).start_time;
         for (const [name, , f] of defaultViews(t)) {
@@ -84,6 +87,7 @@ try {
     }, { rows, runs, budget });
     console.log(`\n${rows.toLocaleString('en-US')} demo events in one Chromium tab (budgetBytes ${budget.toLocaleString('en-US')}):`);
     if (r.failure) console.log(`  stopped at ${r.rows.toLocaleString('en-US')} rows: ${r.failure}`);
+    console.log(`  instantiate (fetch, compile, init of the engine): ${r.instantiate.toFixed(0)} ms; then the first heatmap is the first view below`);
     console.log(`  ingest ${(r.ingest / 1000).toFixed(1)} s wall (server generating and streaming included), ${(r.inPush / 1000).toFixed(1)} s in push(); ${r.bytesPerRow.toFixed(0)} B/row`);
     console.log(`  memory: wasm ${mb(r.wasmBytes)} MiB + peak JS heap ${mb(r.peakHeap)} MiB = ${mb(r.wasmBytes + r.peakHeap)} MiB`);
     console.log(`  ${'view'.padEnd(36)}${'first ms'.padStart(10)}${'median ms'.padStart(11)}`);
