@@ -863,9 +863,10 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
         None => None,
     };
     let weight = |i: usize| rates.map_or(1, |r| whole(r.get(i)));
-    let (mut ns, mut nb, mut sq) = (0u64, 0u64, [0f64; 2]);
+    let (mut ns, mut nb, mut sq, mut rows) = (0u64, 0u64, [0f64; 2], [0usize; 2]);
     for (i, s) in side.iter().enumerate() {
         if *s != 0 {
+            rows[(*s - 1) as usize] += 1;
             let w = weight(i);
             if *s == 1 {
                 ns += w;
@@ -1018,7 +1019,6 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
             }
         })
         .collect();
-    let rows = [side.iter().filter(|s| **s == 1).count(), side.iter().filter(|s| **s == 2).count()];
     let measures: Vec<MeasureCounts> =
         meas.into_iter().filter_map(|c| measure_counts(c, &side, rows, &weight, rates.is_some())).collect();
     let mut r = finish(spec, ns, nb, dims, measures, rates.map(|_| evidence))?;

@@ -293,20 +293,7 @@ impl Raw {
                 message: format!("no memory for the dictionary of a string column of {n} rows"),
             });
         }
-        let mut last: Option<(&[u8], u32)> = None;
-        for i in 0..n {
-            codes.push(match self.value(i) {
-                None => 0,
-                Some(b) => match last {
-                    Some((p, c)) if p == b => c,
-                    _ => {
-                        let c = dict.intern_bytes(b)?;
-                        last = Some((b, c));
-                        c
-                    }
-                },
-            });
-        }
+        intern_all(&mut codes, &mut dict, (0..n).map(|i| self.value(i)), false)?;
         Ok((codes, dict))
     }
 
@@ -321,23 +308,24 @@ impl Default for Strings {
     }
 }
 
-/// Interns `it` onto `codes`; with `check`, stops after a check finds the column is
-/// mostly distinct and returns how many of the items were taken.
+/// Interns `it` (each string's bytes, `None` for null) onto `codes`; with `check`, stops
+/// after a check finds the column is mostly distinct and returns how many of the items
+/// were taken. Only whole strings' bytes are ever passed in.
 fn intern_all<'a>(
     codes: &mut Vec<u32>,
     dict: &mut Dict,
-    it: impl Iterator<Item = Option<&'a str>>,
+    it: impl Iterator<Item = Option<&'a [u8]>>,
     check: bool,
 ) -> Result<Option<usize>> {
     // Consecutive equal values are common (sorted or bursty data): skip the hash then.
-    let mut last: Option<(&str, u32)> = None;
+    let mut last: Option<(&[u8], u32)> = None;
     for (k, v) in it.enumerate() {
         let code = match v {
             None => 0,
             Some(s) => match last {
                 Some((p, c)) if p == s => c,
                 _ => {
-                    let c = dict.intern(s)?;
+                    let c = dict.intern_bytes(s)?;
                     last = Some((s, c));
                     c
                 }
@@ -429,12 +417,15 @@ impl Strings {
     /// One code per row (0 null) and the dictionary naming them, built the first time a
     /// column kept as it arrived is asked (and kept).
     pub fn codes(&self) -> Result<(&[u32], &Dict)> {
-        if let Some(x) = self.dictionary() {
-            return Ok(x);
+        match &self.state {
+            State::Interned { codes, dict, .. } => Ok((codes, dict)),
+            State::Raw { raw, built } => {
+                if built.get().is_none() {
+                    let _ = built.set(raw.intern()?);
+                }
+                built.get().map(|(c, d)| (c.as_slice(), d)).ok_or_else(too_big)
+            }
         }
-        let State::Raw { raw, built } = &self.state else { return Err(too_big()) };
-        let _ = built.set(raw.intern()?);
-        built.get().map(|(c, d)| (c.as_slice(), d)).ok_or_else(too_big)
     }
 
     /// [`Strings::codes`] of the column named `column`, which its errors name.
@@ -487,10 +478,16 @@ impl Strings {
             State::Raw { raw, .. } => return raw.append(a),
             State::Interned { codes, dict, keep } => {
                 let check = !*keep;
+                fn bytes(v: Option<&str>) -> Option<&[u8]> {
+                    v.map(str::as_bytes)
+                }
                 match a.data_type() {
-                    DataType::Utf8 => intern_all(codes, dict, a.as_string::<i32>().iter(), check)?,
-                    DataType::LargeUtf8 => intern_all(codes, dict, a.as_string::<i64>().iter(), check)?,
-                    _ => intern_all(codes, dict, a.as_string_view_opt().into_iter().flat_map(|s| s.iter()), check)?,
+                    DataType::Utf8 => intern_all(codes, dict, a.as_string::<i32>().iter().map(bytes), check)?,
+                    DataType::LargeUtf8 => intern_all(codes, dict, a.as_string::<i64>().iter().map(bytes), check)?,
+                    _ => {
+                        let views = a.as_string_view_opt().into_iter().flat_map(|s| s.iter());
+                        intern_all(codes, dict, views.map(bytes), check)?
+                    }
                 }
             }
         };
