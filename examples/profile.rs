@@ -1,7 +1,7 @@
 //! Native timing of the engine's steps on demo data, to find hot spots quickly
 //! (the benchmark of record is bench/query.mjs, in wasm).
 //!
-//!   cargo run --release --example profile -- [rows] [heatmap|ingest|compare]
+//!   cargo run --release --example profile -- [rows] [heatmap|ingest|compare|defaults]
 use std::time::Instant;
 
 use sightline::demo::{ipc_stream, DemoOptions};
@@ -50,6 +50,31 @@ fn main() {
         .unwrap();
         time("compare (first: dictionaries built)", 1, || sightline::compare::compare(&ds, &spec).unwrap());
         time("compare", 3, || sightline::compare::compare(&ds, &spec).unwrap());
+        return;
+    }
+    if std::env::args().nth(2).as_deref() == Some("defaults") {
+        // bench/defaults.mjs's views (the explorer's defaults), natively.
+        let t0 = run(&ds, &q(r#"{"calculations":[{"op":"COUNT"}],"disable_series":true}"#)).unwrap().start_time;
+        let brush = format!(
+            r#""start_time":{},"end_time":{},"filters":[{{"column":"duration_ms","op":">=","value":1000}}]"#,
+            t0 + 16.0 * 3600.0,
+            t0 + 16.0 * 3600.0 + 1800.0
+        );
+        let lines = r#"[{"op":"COUNT"},{"op":"P99","column":"duration_ms"}]"#;
+        for (label, json) in [
+            ("heatmap + series", r#"{"calculations":[{"op":"HEATMAP","column":"duration_ms"}],"heatmap":{"value_buckets":40,"scale":"log"}}"#.to_string()),
+            ("breakdown (COUNT, P99 + series)", format!(r#"{{"calculations":{lines},"time_zone":"UTC"}}"#)),
+            ("customer picker", r#"{"calculations":[{"op":"COUNT"}],"breakdowns":["customer_id"],"orders":[{"op":"COUNT","order":"descending"}],"limit":1000,"disable_series":true}"#.to_string()),
+            ("brushed breakdown + series", format!(r#"{{"calculations":{lines},"time_zone":"UTC",{brush}}}"#)),
+            ("breakdown by customer_id + series", format!(r#"{{"calculations":{lines},"breakdowns":["customer_id"],"time_zone":"UTC"}}"#)),
+        ] {
+            let spec = q(&json);
+            time(label, 7, || run(&ds, &spec).unwrap());
+        }
+        let spec: sightline::compare::CompareSpec =
+            serde_json::from_str(&format!(r#"{{"scope":{{"filters":[]}},"selection":{{{brush}}},"top":6}}"#)).unwrap();
+        time("compare (first)", 1, || sightline::compare::compare(&ds, &spec).unwrap());
+        time("compare, every dimension", 7, || sightline::compare::compare(&ds, &spec).unwrap());
         return;
     }
     if std::env::args().nth(2).as_deref() == Some("heatmap") {

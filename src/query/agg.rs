@@ -170,6 +170,24 @@ fn basic(view: &NumView, rows: &Rows, gid: &[u32], n: usize, weights: Option<Wei
     Basic { acc }
 }
 
+/// [`basic`] with only the counts of non-null, non-NaN values (`nn`).
+fn counted(view: &NumView, rows: &Rows, gid: &[u32], n: usize) -> Basic {
+    let mut nn = vec![0u32; n];
+    match dense(view, rows) {
+        Some(vals) if n == 1 => nn[0] = vals.iter().filter(|v| !v.is_nan()).count() as u32,
+        _ => each_value(view, rows, gid, &mut |g, v| {
+            if let Some(c) = nn.get_mut(g) {
+                *c += u32::from(!v.is_nan());
+            }
+        }),
+    }
+    let acc = nn
+        .into_iter()
+        .map(|nn| Acc { sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, w: nn as f64, nn })
+        .collect();
+    Basic { acc }
+}
+
 /// Where each group's values start in one buffer laid out group after group (a counting
 /// sort by the groups' sizes `nn`): `n + 1` offsets, the last the total.
 fn group_offsets(nn: &[u32]) -> Vec<usize> {
@@ -577,7 +595,14 @@ fn aggregate_with(
             .collect();
         if let Some(view) = &view {
             if has(&|o| matches!(o, Op::Sum | Op::Avg | Op::Min | Op::Max | Op::Percentile(_))) {
-                let b = basic(view, rows, gid, n, weights);
+                // Percentiles alone need only each group's count of values: sums, minima
+                // and maxima cost a chain of dependent updates per row (3.7 ms of a
+                // million-row P99's 8).
+                let b = if weights.is_none() && !has(&|o| matches!(o, Op::Sum | Op::Avg | Op::Min | Op::Max)) {
+                    counted(view, rows, gid, n)
+                } else {
+                    basic(view, rows, gid, n, weights)
+                };
                 for c in &mine {
                     let pick = |f: &dyn Fn(&Acc) -> f64| -> Option<Vec<Option<f64>>> {
                         Some(b.acc.iter().map(|a| (a.nn > 0).then(|| f(a))).collect())

@@ -766,21 +766,53 @@ pub fn execute(ds: &Dataset, plan: &QueryPlan, spec: &QuerySpec) -> Result<Query
             ColumnData::Time { values, .. } => values.as_slice(),
             _ => &[],
         };
-        let mut sub = Vec::new();
-        let mut sgid = Vec::new();
-        let mut k = 0;
-        rows.each(|i| {
-            let r = rank[groups.gid[k] as usize];
-            k += 1;
-            if r != u32::MAX {
-                if let Some(b) = axis.bucket(times, i) {
-                    sub.push(i as u32);
-                    sgid.push(r * nb as u32 + b as u32);
-                }
+        let mut sub = Vec::with_capacity(rows.len());
+        let mut sgid = Vec::with_capacity(rows.len());
+        match rows {
+            // A range of a sorted time column: each bucket's rows by binary search, in
+            // row order, no division per row (a third of this series' time before).
+            // Written whether kept or not, the length advanced only when kept: whether a
+            // row's group is returned is a coin flip per row, a branch mispredicted half
+            // the time.
+            Rows::Range(a, b) => {
+                sub.resize(b - a + 1, 0);
+                sgid.resize(b - a + 1, 0);
+                let mut len = 0;
+                axis.each_bucketed(&rows, |bucket, i| {
+                    let r = groups.gid.get(i - a).and_then(|g| rank.get(*g as usize)).copied().unwrap_or(u32::MAX);
+                    if let (Some(s), Some(g)) = (sub.get_mut(len), sgid.get_mut(len)) {
+                        *s = i as u32;
+                        *g = r.wrapping_mul(nb as u32).wrapping_add(bucket as u32);
+                    }
+                    len += usize::from(r != u32::MAX);
+                });
+                sub.truncate(len);
+                sgid.truncate(len);
             }
-        });
+            Rows::List(_) => {
+                let mut k = 0;
+                rows.each(|i| {
+                    let r = rank[groups.gid[k] as usize];
+                    k += 1;
+                    if r != u32::MAX {
+                        if let Some(b) = axis.bucket(times, i) {
+                            sub.push(i as u32);
+                            sgid.push(r * nb as u32 + b as u32);
+                        }
+                    }
+                });
+            }
+        }
+        // Every row of a range kept (no breakdown, or every group returned): the range
+        // itself, which aggregates over the column's slice.
+        let srows = match rows {
+            Rows::Range(a, b) if sub.len() == b - a && sub.first().is_none_or(|f| *f as usize == a) => {
+                Rows::Range(a, b)
+            }
+            _ => Rows::List(sub),
+        };
         let n = kept.len() * nb;
-        let sv = aggregate_filtered(ds, calcs, &Rows::List(sub), &sgid, n, &|c, r, g, n| {
+        let sv = aggregate_filtered(ds, calcs, &srows, &sgid, n, &|c, r, g, n| {
             agg::aggregate_series(ds, c, r, g, n, axis, weights)
         })?;
         let sfv = crate::formula::formula_values(&plan.formulas, calcs, &sv.values, n)?;
