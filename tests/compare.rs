@@ -488,3 +488,43 @@ fn what_a_fixed_column_determines_is_a_fact() {
     .unwrap();
     assert!(b.facts.is_empty(), "{:?}", b.facts);
 }
+
+/// The selection's window found by binary search on the sorted time column (a scope
+/// without filters) decides the same sides as the test of every row's time (a scope
+/// with a filter every row passes), at the window's edges too.
+#[test]
+fn window_by_search_equals_window_by_row() {
+    let opts = DemoOptions { rows: 60_000, ..Default::default() };
+    let ds = load(&ipc_stream(&opts).unwrap());
+    let inc = &opts.incidents()[0];
+    for (start, end) in [
+        (inc.start_s as f64, inc.end_s as f64),
+        (inc.start_s as f64 + 0.0005, inc.end_s as f64 - 0.0005),
+        (0.0, 1e12),
+        (inc.end_s as f64, inc.start_s as f64),
+    ] {
+        let selection = serde_json::json!({
+            "start_time": start, "end_time": end,
+            "filters": [{"column": "duration_ms", "op": ">=", "value": 300}]
+        });
+        let fast = compare(&ds, &spec(serde_json::json!({"selection": selection, "measures": []}))).unwrap();
+        let slow = compare(
+            &ds,
+            &spec(serde_json::json!({
+                "scope": {"filters": [{"column": "status_code", "op": "exists"}]},
+                "selection": selection, "measures": []
+            })),
+        )
+        .unwrap();
+        assert_eq!((fast.selection_count, fast.baseline_count), (slow.selection_count, slow.baseline_count));
+        assert!(fast.selection_count > 0 || end <= start);
+        assert_eq!(fast.dimensions.len(), slow.dimensions.len());
+        for (a, b) in fast.dimensions.iter().zip(&slow.dimensions) {
+            assert_eq!(a.column, b.column);
+            let counts = |d: &sightline::compare::Dimension| -> Vec<(String, u64, u64)> {
+                d.values.iter().map(|v| (v.value.to_string(), v.selection_count, v.baseline_count)).collect()
+            };
+            assert_eq!(counts(a), counts(b), "{}", a.column);
+        }
+    }
+}
