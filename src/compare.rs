@@ -363,6 +363,45 @@ enum Codes<'a> {
     Bool(&'a [u8]),
     /// Integer columns: codes by exact value (as f64, IDs above 2^53 would collide).
     Int(Vec<u32>, Vec<Option<i128>>),
+    /// Integer columns whose values span less than 2^16 (HTTP statuses, enum ids, small
+    /// counts; the zone maps tell): no per-row codes, the code of a value is its offset
+    /// from the smallest plus one (0: null), counted straight from the column.
+    Offset(i128, usize),
+}
+
+impl Codes<'_> {
+    /// Codes there can be (the length of a count table indexed by code).
+    fn card(&self) -> usize {
+        match self {
+            Codes::Str(_, d) => d.code_count(),
+            Codes::Bool(_) => 3,
+            Codes::Int(_, v) => v.len(),
+            Codes::Offset(_, n) => *n,
+        }
+    }
+}
+
+/// Orders codes `a` and `b` of a dimension by their values ([`DimValue`]'s order, null
+/// last), strings without copying them.
+fn code_cmp(codes: &Codes, a: u32, b: u32) -> std::cmp::Ordering {
+    match codes {
+        Codes::Str(_, d) => match (d.get(a), d.get(b)) {
+            (Some(x), Some(y)) if a != 0 && b != 0 => x.as_bytes().cmp(y.as_bytes()),
+            _ => (a == 0).cmp(&(b == 0)),
+        },
+        other => dim_value(other, a as usize).cmp(&dim_value(other, b as usize)),
+    }
+}
+
+/// `|a * nb - b * ns|`: the exact numerator of a value's distance `|a/ns - b/nb|` (in
+/// 64 bits while the counts are below 2^32: wasm multiplies u128 by a call).
+fn gap(a: u64, b: u64, ns: u64, nb: u64) -> u128 {
+    let (ins, inb) = (ns.max(1), nb.max(1));
+    if ins <= u32::MAX as u64 && inb <= u32::MAX as u64 && a <= u32::MAX as u64 && b <= u32::MAX as u64 {
+        (a * inb).abs_diff(b * ins) as u128
+    } else {
+        (a as u128 * inb as u128).abs_diff(b as u128 * ins as u128)
+    }
 }
 
 /// `auto`: the column was not asked for by name, so a quantity-like integer column is left
@@ -375,15 +414,17 @@ fn dimension_codes<'a>(c: &'a Column, side: &[u8], auto: bool) -> Result<Option<
         }
         ColumnData::Bool(v) => Some(Codes::Bool(v)),
         ColumnData::Int(_) | ColumnData::UInt(_) => {
-            let mut map: FxHashMap<i128, u32> = FxHashMap::default();
             // Values within a span of 2^16 (HTTP statuses, enum ids; the zone maps tell)
-            // are looked up by offset from the smallest, not hashed: 11 ms to 2 for a
-            // million rows.
+            // are counted by offset from the smallest, not hashed and coded per row: a
+            // million rows took 11 ms hashed, 8 coded by offset in wasm, 2 counted.
             let span = c.range_stats(0, c.len()).filter(|z| {
                 z.min.is_finite() && z.max - z.min < 65536.0 && z.min.abs() < 9e15 && z.max.abs() < 9e15
             });
-            let base = span.map_or(0, |z| z.min as i128);
-            let mut slots = vec![0u32; span.map_or(0, |z| (z.max - z.min) as usize + 1)];
+            if let Some(z) = span {
+                return Ok(Some(Codes::Offset(z.min as i128, (z.max - z.min) as usize + 2)));
+            }
+            // Wider spans (ids, timestamps as integers): codes by hashing each value.
+            let mut map: FxHashMap<i128, u32> = FxHashMap::default();
             let mut values = vec![None];
             let mut codes = vec![0u32; c.len()];
             for (i, code) in codes.iter_mut().enumerate() {
@@ -396,10 +437,7 @@ fn dimension_codes<'a>(c: &'a Column, side: &[u8], auto: bool) -> Result<Option<
                     _ => continue,
                 };
                 let next = values.len() as u32;
-                let slot = match usize::try_from(v - base).ok().and_then(|k| slots.get_mut(k)) {
-                    Some(slot) => slot,
-                    None => map.entry(v).or_insert(0),
-                };
+                let slot = map.entry(v).or_insert(0);
                 if *slot == 0 {
                     values.push(Some(v));
                     *slot = next;
@@ -411,13 +449,132 @@ fn dimension_codes<'a>(c: &'a Column, side: &[u8], auto: bool) -> Result<Option<
             }
             let distinct = values.len() - 1;
             let (lo, hi) = values.iter().flatten().fold((i128::MAX, i128::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
-            if auto && distinct > QUANTITY_MIN_VALUES && (hi - lo + 1) as f64 <= QUANTITY_SPAN * distinct as f64 {
-                return Ok(None); // a dense range of counts: a quantity, compared as a measure
+            if auto && is_quantity(distinct, lo, hi) {
+                return Ok(None);
             }
             Some(Codes::Int(codes, values))
         }
         _ => None,
     })
+}
+
+/// Whether an integer column's `distinct` values spanning `lo..=hi` fill a dense range:
+/// a quantity (a count of calls), compared as a measure, not a dimension.
+fn is_quantity(distinct: usize, lo: i128, hi: i128) -> bool {
+    distinct > QUANTITY_MIN_VALUES && (hi - lo + 1) as f64 <= QUANTITY_SPAN * distinct as f64
+}
+
+/// Counts each side's rows by the code `offset(value) + 1` (0: null) in `cnt`.
+#[inline]
+fn count_offsets<T: Copy>(
+    values: &[T],
+    offset: impl Fn(T) -> u64,
+    side: &[u8],
+    validity: &Validity,
+    cnt: &mut [[u64; 2]],
+) {
+    let nulls = validity.words().is_some();
+    for (i, (x, s)) in values.iter().zip(side).enumerate() {
+        if *s == 0 {
+            continue;
+        }
+        let code = if nulls && !validity.is_valid(i) { 0 } else { offset(*x).wrapping_add(1) as usize };
+        if let Some(c) = cnt.get_mut(code) {
+            c[(*s - 1) as usize] += 1;
+        }
+    }
+}
+
+/// The values of a dimension to list, from its counts by code, and the rest summed
+/// ([`Unlisted`]). A value absent from the selection and too rare to be tested (under
+/// `min_count` events) is listed only if it could be among the `top` shown: such values
+/// with the same baseline count rank alike and then by value, so of each such class at
+/// most the `top` least values can be shown, and none when `top` listed values rank above
+/// the class whatever the tests find. An identifier column (a million values, each
+/// once) then lists the selection's values, not a million rows to rank (30 ms of a
+/// comparison in wasm).
+fn list_values(
+    cnt: &[[u64; 2]],
+    codes: &Codes,
+    ns: u64,
+    nb: u64,
+    top: usize,
+    min_count: u64,
+) -> (Vec<(u32, u64, u64)>, Unlisted) {
+    // Quiet: absent from the selection, untested, and seen fewer than CLASSES times in
+    // the baseline (rarer classes are listed as they are).
+    const CLASSES: usize = 64;
+    let quiet = |a: u64, b: u64| {
+        a == 0 && b > 0 && b < CLASSES as u64 && (a + b < min_count || ns == 0 || nb == 0)
+    };
+    let mut rows = Vec::new();
+    // Baseline count -> how many quiet values have it.
+    let mut classes = [0usize; CLASSES];
+    for (k, c) in cnt.iter().enumerate() {
+        if quiet(c[0], c[1]) {
+            classes[c[1] as usize] += 1;
+        } else if c[0] + c[1] > 0 {
+            rows.push((k as u32, c[0], c[1]));
+        }
+    }
+    let mut unlisted = Unlisted::default();
+    let quiet_values = classes.iter().sum::<usize>();
+    let list_all = quiet_values > 0 && quiet_values <= 1024; // few: list them all
+    // Ranks as `finish` computes them, untested (a test can only raise a listed value).
+    let (fs, fb) = (ns.max(1) as f64, nb.max(1) as f64);
+    let rank = |a: u64, b: u64| {
+        let d = a as f64 / fs - b as f64 / fb;
+        (false, d.abs(), d)
+    };
+    let floor = (rows.len() >= top && top > 0 && !list_all).then(|| {
+        let r: Vec<(bool, f64, f64)> = rows.iter().map(|x| rank(x.1, x.2)).collect();
+        let mut idx: Vec<usize> = (0..r.len()).collect();
+        select_by(&mut idx, top - 1, &|x, y| r[y].partial_cmp(&r[x]).unwrap_or(std::cmp::Ordering::Equal));
+        r[idx[top - 1]]
+    });
+    // Classes that could reach the top: their values, to keep the least `top` of each.
+    let mut members: Vec<Option<Vec<usize>>> = vec![None; CLASSES];
+    for (b, n) in classes.iter().enumerate().filter(|(_, n)| **n > 0 && !list_all) {
+        let b = b as u64;
+        if !floor.is_some_and(|f| rank(0, b).partial_cmp(&f) == Some(std::cmp::Ordering::Less)) {
+            members[b as usize] = Some(Vec::new());
+        }
+        unlisted.values += *n as u64;
+        unlisted.baseline_count += b * *n as u64;
+        unlisted.gap += gap(0, b, ns, nb) * *n as u128;
+    }
+    if list_all || members.iter().any(Option::is_some) {
+        for (k, c) in cnt.iter().enumerate() {
+            if quiet(c[0], c[1]) {
+                match &mut members[c[1] as usize] {
+                    Some(m) => m.push(k),
+                    None if list_all => rows.push((k as u32, c[0], c[1])),
+                    None => {}
+                }
+            }
+        }
+    }
+    for (b, m) in members.into_iter().enumerate() {
+        let Some(mut m) = m else { continue };
+        if m.len() > top && top > 0 {
+            select_by(&mut m, top - 1, &|x, y| code_cmp(codes, x as u32, y as u32));
+        }
+        m.truncate(top);
+        let b = b as u64;
+        for k in m {
+            rows.push((k as u32, 0, b));
+            unlisted.values -= 1;
+            unlisted.baseline_count -= b;
+            unlisted.gap -= gap(0, b, ns, nb);
+        }
+    }
+    (rows, unlisted)
+}
+
+/// Puts the `k`-th of `idx` by `cmp` at `k`, the ones before it first: one compiled
+/// selection for every ranking of the comparison (each closure type compiles its own).
+fn select_by(idx: &mut [usize], k: usize, cmp: &dyn Fn(usize, usize) -> std::cmp::Ordering) {
+    idx.select_nth_unstable_by(k, |a, b| cmp(*a, *b));
 }
 
 /// The value of `code`.
@@ -430,6 +587,10 @@ fn dim_value(codes: &Codes, code: usize) -> DimValue {
             _ => DimValue::Null,
         },
         Codes::Int(_, v) => v.get(code).copied().flatten().map_or(DimValue::Null, DimValue::Int),
+        Codes::Offset(base, _) => match code {
+            0 => DimValue::Null,
+            k => DimValue::Int(base + k as i128 - 1),
+        },
     }
 }
 
@@ -1019,14 +1180,21 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
     struct Counted<'a> {
         column: String,
         codes: Codes<'a>,
-        /// (code, selection count, baseline count) of each value present.
+        /// (code, selection count, baseline count) of each value listed.
         rows: Vec<(u32, u64, u64)>,
+        unlisted: Unlisted,
     }
+    let (_, top, min_count) = options(spec)?;
     let mut counted = Vec::new();
     // A column the selection is defined by (`=` or `in` among its filters) would rank
     // first trivially: leave it out unless asked for.
     let pinned: Vec<&str> =
         spec.selection.filters.iter().filter(|f| f.op == "=" || f.op == "in").map(|f| f.column.as_str()).collect();
+    let refuse = |c: &Column| Error::Operator {
+        op: "compare".into(),
+        column: c.name.clone(),
+        message: format!("a dimension needs a string, bool or integer column with at most {MAX_INT_DIMENSION_VALUES} values"),
+    };
     for c in dims {
         if matches!(c.data, ColumnData::Float(_)) && spec.dimensions.is_none() {
             continue; // floats are measures
@@ -1036,21 +1204,11 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
         }
         let Some(codes) = dimension_codes(c, &side, spec.dimensions.is_none())? else {
             if spec.dimensions.is_some() {
-                return Err(Error::Operator {
-                    op: "compare".into(),
-                    column: c.name.clone(),
-                    message: format!(
-                        "a dimension needs a string, bool or integer column with at most {MAX_INT_DIMENSION_VALUES} values"
-                    ),
-                });
+                return Err(refuse(c));
             }
             continue;
         };
-        let card = match &codes {
-            Codes::Str(_, d) => d.code_count(),
-            Codes::Bool(_) => 3,
-            Codes::Int(_, v) => v.len(),
-        };
+        let card = codes.card();
         // Both sides' counts interleaved: one cache line per value.
         let mut cnt: Vec<[u64; 2]> = Vec::new();
         if cnt.try_reserve_exact(card).is_err() {
@@ -1060,11 +1218,24 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
             });
         }
         cnt.resize(card, [0; 2]);
+        // The code of a value by its offset (`Codes::Offset`), 0 when null or outside.
+        let offset_code = |i: usize, base: i128| -> usize {
+            if !c.validity.is_valid(i) {
+                return 0;
+            }
+            let v = match &c.data {
+                ColumnData::Int(v) => v.get(i).map_or(0, |x| *x as i128),
+                ColumnData::UInt(v) => v.get(i).map_or(0, |x| *x as i128),
+                _ => return 0,
+            };
+            usize::try_from(v - base + 1).unwrap_or(0)
+        };
         let code_of = |i: usize| -> usize {
             match &codes {
                 Codes::Str(v, _) => v.get(i).map_or(0, |c| *c as usize),
                 Codes::Bool(v) => v.get(i).map_or(2, |c| *c as usize),
                 Codes::Int(v, _) => v.get(i).map_or(0, |c| *c as usize),
+                Codes::Offset(base, _) => offset_code(i, *base),
             }
         };
         match rates {
@@ -1084,6 +1255,19 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
                     Codes::Int(v, _) => {
                         side.iter().zip(v.iter()).filter(|(s, _)| **s != 0).for_each(|(s, c)| count(*c as usize, *s))
                     }
+                    // The offset in the column's own type (a value out of range wraps to a
+                    // code past the table, which counts nothing).
+                    Codes::Offset(base, _) => match &c.data {
+                        ColumnData::Int(v) => {
+                            let b = *base as i64;
+                            count_offsets(v, |x| x.wrapping_sub(b) as u64, &side, &c.validity, &mut cnt)
+                        }
+                        ColumnData::UInt(v) => {
+                            let b = *base as u64;
+                            count_offsets(v, |x| x.wrapping_sub(b), &side, &c.validity, &mut cnt)
+                        }
+                        _ => {}
+                    },
                 }
             }
             Some(_) => {
@@ -1096,9 +1280,19 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
                 }
             }
         }
-        let rows =
-            cnt.iter().enumerate().filter(|(_, c)| c[0] + c[1] > 0).map(|(k, c)| (k as u32, c[0], c[1])).collect();
-        counted.push(Counted { column: c.name.clone(), codes, rows });
+        if let Codes::Offset(base, _) = &codes {
+            // What `dimension_codes` decides for coded integers, on the counts.
+            let present: Vec<usize> = (1..cnt.len()).filter(|k| cnt[*k][0] + cnt[*k][1] > 0).collect();
+            let (lo, hi) = (present.first().map_or(0, |k| base + *k as i128), present.last().map_or(0, |k| base + *k as i128));
+            if present.len() > MAX_INT_DIMENSION_VALUES || (spec.dimensions.is_none() && is_quantity(present.len(), lo, hi)) {
+                if spec.dimensions.is_some() {
+                    return Err(refuse(c));
+                }
+                continue;
+            }
+        }
+        let (rows, unlisted) = list_values(&cnt, &codes, ns, nb, top, min_count);
+        counted.push(Counted { column: c.name.clone(), codes, rows, unlisted });
     }
     let dims: Vec<DimCounts> = counted
         .into_iter()
@@ -1113,16 +1307,9 @@ pub fn compare(ds: &Dataset, spec: &CompareSpec) -> Result<Comparison> {
                 value: Box::new(move |r| codes.get(r).map_or(DimValue::Null, |k| dim_value(&names, *k as usize))),
                 order: Box::new(move |r, q| {
                     let (a, b) = (codes2.get(r).copied().unwrap_or(0), codes2.get(q).copied().unwrap_or(0));
-                    match &*names2 {
-                        // Strings without copying them (null, code 0, last).
-                        Codes::Str(_, d) => match (d.get(a), d.get(b)) {
-                            (Some(x), Some(y)) if a != 0 && b != 0 => x.as_bytes().cmp(y.as_bytes()),
-                            _ => (a == 0).cmp(&(b == 0)),
-                        },
-                        other => dim_value(other, a as usize).cmp(&dim_value(other, b as usize)),
-                    }
+                    code_cmp(&names2, a, b)
                 }),
-                unlisted: Unlisted::default(),
+                unlisted: c.unlisted,
             }
         })
         .collect();
@@ -1233,15 +1420,7 @@ pub fn finish(
             // Sums of |a/ns - b/nb| as exact integers (|a nb - b ns|) divided once: the
             // same number whatever order the values were counted in (here, or in SQL).
             let (ins, inb) = (ns.max(1) as u128, nb.max(1) as u128);
-            // In 64 bits while the counts are below 2^32 (wasm multiplies u128 by a call).
-            let small = ins <= u32::MAX as u128 && inb <= u32::MAX as u128;
-            let gap = |a: u64, b: u64| -> u128 {
-                if small && a <= u32::MAX as u64 && b <= u32::MAX as u64 {
-                    (a * inb as u64).abs_diff(b * ins as u64) as u128
-                } else {
-                    (a as u128 * inb).abs_diff(b as u128 * ins)
-                }
-            };
+            let gap = |a: u64, b: u64| gap(a, b, ns, nb);
             let exact = |sum: u128| 0.5 * (sum as f64 / (ins * inb) as f64);
             let tvd = exact(c.rows.iter().map(|(a, b)| gap(*a, *b)).sum::<u128>() + c.unlisted.gap);
             let score = exact(c.rows.iter().zip(&sig).filter(|(_, s)| **s).map(|((a, b), _)| gap(*a, *b)).sum());
@@ -1267,13 +1446,13 @@ pub fn finish(
                 // The top `keep` by rank, then by value among the values tied with the
                 // last one kept: comparing values (strings) only within that tie, not
                 // across an id column's million equally ranked values.
-                idx.select_nth_unstable_by(keep - 1, by_rank);
+                select_by(&mut idx, keep - 1, &|x, y| by_rank(&x, &y));
                 let edge = ranks[idx[keep - 1]];
                 let (mut top_rows, mut tied): (Vec<usize>, Vec<usize>) =
                     idx.iter().filter(|r| ranks[**r] >= edge).partition(|r| ranks[**r] > edge);
                 let need = keep - top_rows.len();
                 if tied.len() > need && need > 0 {
-                    tied.select_nth_unstable_by(need - 1, |x, y| (c.order)(*x, *y));
+                    select_by(&mut tied, need - 1, &|x, y| (c.order)(x, y));
                 }
                 top_rows.extend_from_slice(&tied[..need.min(tied.len())]);
                 idx = top_rows;
@@ -1360,6 +1539,75 @@ mod tests {
         // Edges of another length (not the engine's) still answer.
         assert_eq!(measure_bucket(&[0.0, 1.0, 2.0], 5.0), 2);
         assert_eq!(measure_bucket(&[], 5.0), 0);
+    }
+
+    /// Listing only the values that can be shown changes nothing in the answer: the same
+    /// comparison as with every value listed, over count tables with thousands of rare
+    /// values, ties across classes (equal sides) and significant values.
+    #[test]
+    fn unlisted_rare_values_change_nothing() {
+        let mut seed = 9u64;
+        let mut next = |m: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) % m
+        };
+        let mut checked = 0;
+        for case in 0..60 {
+            let n = [1500, 3000, 2100][case % 3];
+            let mode = case % 5;
+            let cnt: Vec<[u64; 2]> = (0..n)
+                .map(|k| match (mode, next(20)) {
+                    // Few values in the selection: rare ones fill the top.
+                    (3, _) if k % 100 == 0 => [1, next(3)],
+                    (3, 0) => [0, 0],
+                    (3, _) => [0, 1 + next(3)],
+                    // Ties across classes: (1, 2) and (0, 1) rank alike on equal sides,
+                    // (0, 2) above everything.
+                    (4, _) if k % 500 == 0 => [1, 0],
+                    (4, _) if k % 50 < 10 => [1, 2],
+                    (4, r) => [0, 1 + (r % 2) * (1 - case as u64 % 2)],
+                    (_, 0) => [0, 0],
+                    (_, 1 | 2) => [next(4), next(4)],
+                    (_, 3) if k % 7 == 0 => [40 + next(60), next(30)], // over-represented: significant
+                    (_, 3) => [next(3), 20 + next(100)],
+                    (_, 4) if case % 2 == 0 => [1, 0],
+                    _ => [0, 1 + next(4)],
+                })
+                .collect();
+            let (mut ns, mut nb) = cnt.iter().fold((0, 0), |(s, b), c| (s + c[0], b + c[1]));
+            if case % 4 == 1 || mode == 4 {
+                nb = ns; // equal sides: a rare baseline value ties values listed anyway
+            } else if case % 4 == 2 {
+                ns = ns.max(1);
+                nb += 100_000;
+            }
+            let (top, min_count) = ([1, 3, 6, 50][case % 4], if mode == 4 { 5 } else { [1, 5, 20][case % 3] });
+            let spec = CompareSpec { top: Some(top), min_count: Some(min_count), ..Default::default() };
+            let codes = Codes::Offset(0, n);
+            let dim = |rows: Vec<(u32, u64, u64)>, unlisted: Unlisted| {
+                let values: Vec<(u64, u64)> = rows.iter().map(|r| (r.1, r.2)).collect();
+                let ks: Vec<u32> = rows.iter().map(|r| r.0).collect();
+                let ks2 = ks.clone();
+                let codes = &codes;
+                DimCounts {
+                    column: "id".into(),
+                    rows: values,
+                    value: Box::new(move |r| dim_value(codes, ks[r] as usize)),
+                    order: Box::new(move |r, q| code_cmp(codes, ks2[r], ks2[q])),
+                    unlisted,
+                }
+            };
+            let all: Vec<(u32, u64, u64)> =
+                cnt.iter().enumerate().filter(|(_, c)| c[0] + c[1] > 0).map(|(k, c)| (k as u32, c[0], c[1])).collect();
+            let (listed, unlisted) = list_values(&cnt, &codes, ns, nb, top, min_count);
+            if listed.len() < all.len() {
+                checked += 1;
+            }
+            let want = finish(&spec, ns, nb, vec![dim(all, Unlisted::default())], vec![], None).unwrap();
+            let got = finish(&spec, ns, nb, vec![dim(listed, unlisted)], vec![], None).unwrap();
+            assert_eq!(got, want, "case {case}");
+        }
+        assert!(checked > 30, "only {checked} cases left values out");
     }
 
     #[test]
