@@ -6,7 +6,7 @@
 // exactly what the same spec answers in the explorer. Data-derived text only goes
 // through textContent and attribute values.
 
-import { displayText, el, emit, lazySheet } from '../shared/ui.js';
+import { displayText, el, emit, lazySheet, writeHashLater } from '../shared/ui.js';
 import { filterChip, filterText, removeButton, selectionChip } from '../shared/chips.js';
 import { calcName } from '../shared/spec-text.js';
 import { partsStyle } from './part.js';
@@ -374,10 +374,7 @@ export class SightlineBoard extends SourceBound {
 
   #saveUrl() {
     if (!this.hasAttribute('sync-url') || !this.connectedOnce) return;
-    const params = new URLSearchParams(location.hash.slice(1));
-    params.set(URL_KEY, JSON.stringify(this.board));
-    const url = `${location.pathname}${location.search}#${params.toString()}`;
-    if (url !== `${location.pathname}${location.search}${location.hash}`) history.replaceState(history.state, '', url);
+    writeHashLater(URL_KEY, () => JSON.stringify(this.board));
   }
 
   /** Restores the board from the URL's hash; whether there was one. */

@@ -3,7 +3,7 @@
 //
 // Data-derived text only goes through textContent, attribute values and canvas fillText.
 
-import { displayText, el, emit, option, select, formatInt, formatTimeRange, formatValue, lazySheet, timeZoneProblem } from '../shared/ui.js';
+import { displayText, el, emit, option, select, formatInt, formatTimeRange, formatValue, lazySheet, timeZoneProblem, writeHashLater } from '../shared/ui.js';
 import { defaultColumns } from '../shared/columns.js';
 import { calcName } from '../shared/spec-text.js';
 import { filterChip, removeButton, selectionChip, valueText } from '../shared/chips.js';
@@ -588,10 +588,7 @@ export class SightlineExplorer extends SourceBound {
 
   #saveUrl() {
     if (!this.hasAttribute('sync-url') || !this.connectedOnce) return;
-    const params = new URLSearchParams(location.hash.slice(1));
-    params.set(STATE_KEY, JSON.stringify(this.save()));
-    const url = `${location.pathname}${location.search}#${params.toString()}`;
-    if (url !== `${location.pathname}${location.search}${location.hash}`) history.replaceState(history.state, '', url);
+    writeHashLater(STATE_KEY, () => JSON.stringify(this.save()));
     this.#ui.share.hidden = false;
   }
 

@@ -105,12 +105,17 @@ const MAX_DATE_MS = 8.64e15;
 
 /** The browser's own IANA zone (`UTC` where Intl cannot say). */
 export function localTimeZone() {
-  try {
-    return new Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-  } catch {
-    return 'UTC';
+  // Asked on every redraw; a DateTimeFormat costs a millisecond or more to build.
+  if (localZone === null) {
+    try {
+      localZone = new Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+    } catch {
+      localZone = 'UTC';
+    }
   }
+  return localZone;
 }
+let localZone = null;
 
 /** The canonical IANA name Intl gives `name` (`america/new_york` -> `America/New_York`), or null. */
 function knownTimeZone(name) {
@@ -645,6 +650,28 @@ export function drawMessage(canvas, w, h, message, theme) {
   ctx.fillText(line, w / 2, h / 2);
   ctx.setTransform(1, 0, 0, 1, 0, 0);
   canvas.setAttribute('aria-label', text);
+}
+
+const hashWrites = new Map();
+let hashTimer = 0;
+
+/**
+ * Sets `key` in the page's URL hash to what `value()` returns, in a task of its own and
+ * once however many changes come first (the last state wins). Chromium's
+ * `history.replaceState` costs 6-9 ms per call, two to three times that on a busy machine:
+ * written in the task of the click that changed the view, it made that task a long one.
+ */
+export function writeHashLater(key, value) {
+  hashWrites.set(key, value);
+  if (hashTimer) return;
+  hashTimer = setTimeout(() => {
+    hashTimer = 0;
+    const params = new URLSearchParams(location.hash.slice(1));
+    for (const [k, v] of hashWrites) params.set(k, v());
+    hashWrites.clear();
+    const url = `${location.pathname}${location.search}#${params.toString()}`;
+    if (url !== `${location.pathname}${location.search}${location.hash}`) history.replaceState(history.state, '', url);
+  }, 0);
 }
 
 /** Dispatches a bubbling, composed CustomEvent. */
