@@ -196,3 +196,43 @@ fn compare_ranks_dimensions() {
         message(ds.compare(js_sys::JSON::parse(r#"{"selection":{},"measures":["endpoint"]}"#).unwrap()).unwrap_err());
     assert!(e.contains("\"endpoint\""), "{e}");
 }
+
+/// Result rows are built by the wasm edge itself (keys made once per column), not by
+/// serde-wasm-bindgen: they must be what the engine's own serialization of the same
+/// rows gives, for every kind of cell (strings, u16, i64, floats, null and NaN-as-null,
+/// booleans), in results, series and a time comparison's `previous`.
+#[wasm_bindgen_test]
+fn result_rows_are_the_engines_serialization() {
+    let bytes = stream(30_000, 7000, Compression::None);
+    let mut ds = JsDataset::new(JsValue::UNDEFINED).unwrap();
+    ds.push(&bytes).unwrap();
+    ds.finish().unwrap();
+    let mut native = sightline::Dataset::new();
+    native.push(&bytes).unwrap();
+    native.finish().unwrap();
+    let specs = [
+        r#"{"calculations":[{"op":"COUNT"},{"op":"P99","column":"duration_ms"},{"op":"AVG","column":"db_duration_ms"},{"op":"MAX","column":"response_bytes"}],
+            "breakdowns":["customer_id","status_code","cache_hit"],"limit":300,"time_zone":"UTC"}"#,
+        r#"{"calculations":[{"op":"COUNT"},{"op":"MIN","column":"db_duration_ms"}],"breakdowns":["error","region"],
+            "filters":[{"column":"db_duration_ms","op":"does-not-exist"}],"disable_series":true}"#,
+        r#"{"calculations":[{"op":"SUM","column":"db_calls"}],"breakdowns":["endpoint"],"compare_time_offset_seconds":3600,
+            "time_range":7200,"granularity":600}"#,
+    ];
+    for text in specs {
+        let r = ds.query(js_sys::JSON::parse(text).unwrap()).unwrap();
+        let spec: sightline::query::QuerySpec = serde_json::from_str(text).unwrap();
+        let want = js_sys::JSON::parse(&serde_json::to_string(&sightline::query::run(&native, &spec).unwrap()).unwrap()).unwrap();
+        let mut checked = 0;
+        for (got, want) in [(r.clone(), want.clone()), (get(&r, "previous"), get(&want, "previous"))] {
+            if want.is_undefined() || want.is_null() {
+                continue;
+            }
+            for key in ["results", "series"] {
+                let (g, w) = (js_sys::JSON::stringify(&get(&got, key)).unwrap(), js_sys::JSON::stringify(&get(&want, key)).unwrap());
+                assert_eq!(String::from(g), String::from(w), "{key} of {text}");
+                checked += js_sys::Array::from(&get(&want, key)).length();
+            }
+        }
+        assert!(checked > 10, "{text}: {checked} rows");
+    }
+}
