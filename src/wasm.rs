@@ -150,8 +150,8 @@ fn rows_to_js(rows: &[crate::query::Row]) -> Result<js_sys::Array, JsValue> {
     for (i, row) in rows.iter().enumerate() {
         let obj = Object::new();
         for (j, (k, v)) in row.0.iter().enumerate() {
-            if keys.get(j).is_none_or(|(known, _)| *known != k.as_str()) {
-                let key = (k.as_str(), JsValue::from_str(k));
+            if keys.get(j).is_none_or(|(known, _)| *known != &**k) {
+                let key = (&**k, JsValue::from_str(k));
                 if j < keys.len() {
                     keys[j] = key;
                     strs[j] = None;

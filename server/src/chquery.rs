@@ -27,6 +27,7 @@
 //! the engine finishes them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::Value as J;
 use sightline::column::{Role, TimeUnit};
@@ -766,17 +767,24 @@ async fn query_once(
     all.sort_by(|a, b| compare_groups(&plan, a, b));
     all.truncate(plan.limit);
     let visible = plan.visible();
-    let row_of = |g: &Group, values: &[Option<f64>]| -> Row {
-        let mut r = Row(Vec::with_capacity(nk + visible.len()));
-        for (k, name) in plan.breakdown_names.iter().enumerate() {
+    // Each key made once (rows share them).
+    let key_names: Vec<Arc<str>> = plan.breakdown_names.iter().map(|n| n.as_str().into()).collect();
+    let value_names: Vec<(usize, Arc<str>)> = visible.iter().map(|c| (*c, plan.calcs[*c].name.as_str().into())).collect();
+    let time_name: Arc<str> = "time".into();
+    let row_of = |time: Option<f64>, g: &Group, values: &[Option<f64>]| -> Row {
+        let mut r = Row(Vec::with_capacity(1 + nk + value_names.len()));
+        if let Some(t) = time {
+            r.0.push((time_name.clone(), Cell::Num(t)));
+        }
+        for (k, name) in key_names.iter().enumerate() {
             r.0.push((name.clone(), g.keys[k].clone()));
         }
-        for c in &visible {
-            r.0.push((plan.calcs[*c].name.clone(), values[*c].map_or(Cell::Null, Cell::Num)));
+        for (c, name) in &value_names {
+            r.0.push((name.clone(), values[*c].map_or(Cell::Null, Cell::Num)));
         }
         r
     };
-    let results: Vec<Row> = all.iter().map(|g| row_of(g, &g.values)).collect();
+    let results: Vec<Row> = all.iter().map(|g| row_of(None, g, &g.values)).collect();
 
     // 4. Series for the groups returned.
     let mut series = Vec::new();
@@ -845,7 +853,7 @@ async fn series_rows(
     bsql: &str,
     raw: &str,
     limits: &Limits,
-    row_of: &(dyn Fn(&Group, &[Option<f64>]) -> Row + Sync),
+    row_of: &(dyn Fn(Option<f64>, &Group, &[Option<f64>]) -> Row + Sync),
 ) -> Result<Vec<Row>, QueryError> {
     let col = |i: usize| &schema.columns[i];
     let nk = keys.len();
@@ -997,9 +1005,7 @@ FROM {table}{inner_where}) GROUP BY {gb}{comma}sl__bb{set}",
             if *n == 0 && !spans {
                 continue;
             }
-            let mut row = row_of(group, values);
-            row.0.insert(0, ("time".to_string(), Cell::Num(edges[b])));
-            out.push(row);
+            out.push(row_of(Some(edges[b]), group, values));
         }
     }
     Ok(out)

@@ -262,6 +262,34 @@ fn weighted_percentiles(
     out
 }
 
+/// At most this many largest values are found by [`largest`] rather than by selection.
+const TOP: usize = 8;
+
+/// The `m` (1..=[`TOP`]) largest of `s`, largest first, by one scan keeping them in order
+/// (most values compare once, with the least kept).
+fn largest(s: &[u64], m: usize) -> [u64; TOP] {
+    let m = m.clamp(1, TOP);
+    let mut top = [0u64; TOP];
+    let mut k = 0;
+    for &x in s {
+        if k == m {
+            if x <= top[m - 1] {
+                continue;
+            }
+            k -= 1; // the least kept drops out
+        }
+        // Insert x into top[..k], descending.
+        let mut j = k;
+        while j > 0 && top[j - 1] < x {
+            top[j] = top[j - 1];
+            j -= 1;
+        }
+        top[j] = x;
+        k += 1;
+    }
+    top
+}
+
 /// Exact percentiles `ps` (ascending fractions) of each group's values.
 fn percentiles(view: &NumView, rows: &Rows, gid: &[u32], nn: &[u32], ps: &[f64]) -> Vec<Vec<Option<f64>>> {
     let n = nn.len();
@@ -293,6 +321,13 @@ fn percentiles(view: &NumView, rows: &Rows, gid: &[u32], nn: &[u32], ps: &[f64])
             let frac = pos - lo as f64;
             let (a, b) = if len <= 64 {
                 (s[lo], s[(lo + 1).min(len - 1)])
+            } else if len - lo <= TOP {
+                // P99 of a series cell (a few hundred values): the largest few by one
+                // scan, not a selection's partitioning passes. Ranks `lo..` lie in
+                // `s[base..]` whatever earlier selections moved.
+                let top = largest(&s[base..], len - lo);
+                let a = top[len - lo - 1];
+                (a, if frac > 0.0 && lo + 1 < len { top[len - lo - 2] } else { a })
             } else {
                 let lo_rel = lo - base;
                 s[base..].select_nth_unstable(lo_rel);
@@ -674,4 +709,29 @@ fn aggregate_with(
         }
     }
     Ok(Aggregates { counts, values })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn largest_are_the_sorted_tail() {
+        let mut seed = 9u64;
+        for len in [1usize, 2, 8, 9, 65, 100, 700] {
+            for spread in [3u64, 1 << 40] {
+                let s: Vec<u64> = (0..len)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        (seed >> 20) % spread
+                    })
+                    .collect();
+                let mut sorted = s.clone();
+                sorted.sort_unstable_by(|a, b| b.cmp(a));
+                for m in 1..=TOP.min(len) {
+                    assert_eq!(largest(&s, m)[..m], sorted[..m], "len {len}, m {m}");
+                }
+            }
+        }
+    }
 }

@@ -83,14 +83,16 @@ pub fn int_json(x: i128) -> serde_json::Value {
     }
 }
 
-/// A result row: breakdown values and calculations, keyed as Honeycomb names them.
+/// A result row: breakdown values and calculations, keyed as Honeycomb names them. The
+/// keys are shared by every row of a result (a breakdown's series is thousands of rows
+/// of the same few names: one allocation each per row was most of building them).
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Row(pub Vec<(String, Cell)>);
+pub struct Row(pub Vec<(std::sync::Arc<str>, Cell)>);
 
 impl Row {
     /// The value under `key`.
     pub fn get(&self, key: &str) -> Option<&Cell> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.0.iter().find(|(k, _)| &**k == key).map(|(_, v)| v)
     }
 }
 
@@ -98,7 +100,7 @@ impl Serialize for Row {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.0.len()))?;
         for (k, v) in &self.0 {
-            m.serialize_entry(k, v)?;
+            m.serialize_entry(&**k, v)?;
         }
         m.end()
     }
@@ -739,20 +741,28 @@ pub fn execute(ds: &Dataset, plan: &QueryPlan, spec: &QuerySpec) -> Result<Query
     let kept: Vec<(usize, Vec<Cell>)> = top.into_iter().map(|g| (g, groups.key(g))).collect();
 
     let visible = plan.visible();
-    let row_of = |key: &[Cell], get: &dyn Fn(usize) -> Cell| -> Row {
-        let mut r = Row(Vec::with_capacity(key.len() + visible.len()));
-        for (k, name) in groups.keys.iter().map(|k| &k.name).enumerate() {
+    // Each key made once: breakdowns, visible calculations, formulas (by index).
+    let key_names: Vec<std::sync::Arc<str>> = groups.keys.iter().map(|k| k.name.as_str().into()).collect();
+    let value_names: Vec<(usize, std::sync::Arc<str>)> = visible
+        .iter()
+        .map(|c| (*c, calcs[*c].name.as_str().into()))
+        .chain(plan.formulas.iter().enumerate().map(|(k, f)| (calcs.len() + k, f.name.as_str().into())))
+        .collect();
+    let time_name: std::sync::Arc<str> = "time".into();
+    let row_of = |time: Option<f64>, key: &[Cell], get: &dyn Fn(usize) -> Cell| -> Row {
+        let mut r = Row(Vec::with_capacity(1 + key.len() + value_names.len()));
+        if let Some(t) = time {
+            r.0.push((time_name.clone(), Cell::Num(t)));
+        }
+        for (k, name) in key_names.iter().enumerate() {
             r.0.push((name.clone(), key[k].clone()));
         }
-        for c in &visible {
-            r.0.push((calcs[*c].name.clone(), get(*c)));
-        }
-        for (k, f) in plan.formulas.iter().enumerate() {
-            r.0.push((f.name.clone(), get(calcs.len() + k)));
+        for (c, name) in &value_names {
+            r.0.push((name.clone(), get(*c)));
         }
         r
     };
-    let results: Vec<Row> = kept.iter().map(|(g, key)| row_of(key, &|c| calc_value(c, *g))).collect();
+    let results: Vec<Row> = kept.iter().map(|(g, key)| row_of(None, key, &|c| calc_value(c, *g))).collect();
 
     // Series for the returned groups: group rank x time bucket.
     let mut series = Vec::new();
@@ -826,9 +836,7 @@ pub fn execute(ds: &Dataset, plan: &QueryPlan, spec: &QuerySpec) -> Result<Query
                 if sv.counts[s] == 0 && !spans {
                     continue;
                 }
-                let mut row = row_of(key, &|c| svals[c].get(s).copied().flatten().map_or(Cell::Null, Cell::Num));
-                row.0.insert(0, ("time".to_string(), Cell::Num(*edge)));
-                series.push(row);
+                series.push(row_of(Some(*edge), key, &|c| svals[c].get(s).copied().flatten().map_or(Cell::Null, Cell::Num)));
             }
         }
     }
