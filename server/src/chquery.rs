@@ -27,13 +27,12 @@
 //! the engine finishes them.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use serde_json::Value as J;
 use sightline::column::{Role, TimeUnit};
 use sightline::heatmap::{value_edges, Heatmap, Scale};
 use sightline::plan::{order_key, Catalog, ColumnMeta, Having, OrderKey, QueryPlan};
-use sightline::query::{needs_extent, resolve_range, Cell, NamedHeatmap, Op, QueryResult, QuerySpec, Row, TimeRange};
+use sightline::query::{needs_extent, resolve_range, Cell, NamedHeatmap, Op, QueryResult, QuerySpec, Row, RowKeys, TimeRange};
 
 use crate::clickhouse::{
     compile_filter, quote_ident, quote_str, quote_table, ChClient, ChColumn, ChError, ChSchema, Kind,
@@ -767,22 +766,12 @@ async fn query_once(
     all.sort_by(|a, b| compare_groups(&plan, a, b));
     all.truncate(plan.limit);
     let visible = plan.visible();
-    // Each key made once (rows share them).
-    let key_names: Vec<Arc<str>> = plan.breakdown_names.iter().map(|n| n.as_str().into()).collect();
-    let value_names: Vec<(usize, Arc<str>)> = visible.iter().map(|c| (*c, plan.calcs[*c].name.as_str().into())).collect();
-    let time_name: Arc<str> = "time".into();
+    let names = RowKeys::new(
+        plan.breakdown_names.iter().map(String::as_str),
+        visible.iter().map(|c| (*c, plan.calcs[*c].name.as_str())),
+    );
     let row_of = |time: Option<f64>, g: &Group, values: &[Option<f64>]| -> Row {
-        let mut r = Row(Vec::with_capacity(1 + nk + value_names.len()));
-        if let Some(t) = time {
-            r.0.push((time_name.clone(), Cell::Num(t)));
-        }
-        for (k, name) in key_names.iter().enumerate() {
-            r.0.push((name.clone(), g.keys[k].clone()));
-        }
-        for (c, name) in &value_names {
-            r.0.push((name.clone(), values[*c].map_or(Cell::Null, Cell::Num)));
-        }
-        r
+        names.row(time, &g.keys, |c| values[c].map_or(Cell::Null, Cell::Num))
     };
     let results: Vec<Row> = all.iter().map(|g| row_of(None, g, &g.values)).collect();
 

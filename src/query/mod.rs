@@ -106,6 +106,42 @@ impl Serialize for Row {
     }
 }
 
+/// The keys of a result's rows, made once and shared by every row: `time` (series rows),
+/// the breakdowns, then each value with the index its getter takes. Used by the engine
+/// and by the server's ClickHouse executor.
+pub struct RowKeys {
+    time: std::sync::Arc<str>,
+    groups: Vec<std::sync::Arc<str>>,
+    values: Vec<(usize, std::sync::Arc<str>)>,
+}
+
+impl RowKeys {
+    /// Breakdown names, and value names with their indices.
+    pub fn new<'a>(groups: impl IntoIterator<Item = &'a str>, values: impl IntoIterator<Item = (usize, &'a str)>) -> RowKeys {
+        RowKeys {
+            time: "time".into(),
+            groups: groups.into_iter().map(Into::into).collect(),
+            values: values.into_iter().map(|(i, n)| (i, n.into())).collect(),
+        }
+    }
+
+    /// A row: `time` first when given, the group's key cells, then `value(index)` of each
+    /// value.
+    pub fn row(&self, time: Option<f64>, key: &[Cell], value: impl Fn(usize) -> Cell) -> Row {
+        let mut r = Row(Vec::with_capacity(1 + self.groups.len() + self.values.len()));
+        if let Some(t) = time {
+            r.0.push((self.time.clone(), Cell::Num(t)));
+        }
+        for (name, cell) in self.groups.iter().zip(key) {
+            r.0.push((name.clone(), cell.clone()));
+        }
+        for (i, name) in &self.values {
+            r.0.push((name.clone(), value(*i)));
+        }
+        r
+    }
+}
+
 /// A HEATMAP calculation's result.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -741,28 +777,14 @@ pub fn execute(ds: &Dataset, plan: &QueryPlan, spec: &QuerySpec) -> Result<Query
     let kept: Vec<(usize, Vec<Cell>)> = top.into_iter().map(|g| (g, groups.key(g))).collect();
 
     let visible = plan.visible();
-    // Each key made once: breakdowns, visible calculations, formulas (by index).
-    let key_names: Vec<std::sync::Arc<str>> = groups.keys.iter().map(|k| k.name.as_str().into()).collect();
-    let value_names: Vec<(usize, std::sync::Arc<str>)> = visible
-        .iter()
-        .map(|c| (*c, calcs[*c].name.as_str().into()))
-        .chain(plan.formulas.iter().enumerate().map(|(k, f)| (calcs.len() + k, f.name.as_str().into())))
-        .collect();
-    let time_name: std::sync::Arc<str> = "time".into();
-    let row_of = |time: Option<f64>, key: &[Cell], get: &dyn Fn(usize) -> Cell| -> Row {
-        let mut r = Row(Vec::with_capacity(1 + key.len() + value_names.len()));
-        if let Some(t) = time {
-            r.0.push((time_name.clone(), Cell::Num(t)));
-        }
-        for (k, name) in key_names.iter().enumerate() {
-            r.0.push((name.clone(), key[k].clone()));
-        }
-        for (c, name) in &value_names {
-            r.0.push((name.clone(), get(*c)));
-        }
-        r
-    };
-    let results: Vec<Row> = kept.iter().map(|(g, key)| row_of(None, key, &|c| calc_value(c, *g))).collect();
+    let names = RowKeys::new(
+        groups.keys.iter().map(|k| k.name.as_str()),
+        visible
+            .iter()
+            .map(|c| (*c, calcs[*c].name.as_str()))
+            .chain(plan.formulas.iter().enumerate().map(|(k, f)| (calcs.len() + k, f.name.as_str()))),
+    );
+    let results: Vec<Row> = kept.iter().map(|(g, key)| names.row(None, key, |c| calc_value(c, *g))).collect();
 
     // Series for the returned groups: group rank x time bucket.
     let mut series = Vec::new();
@@ -836,7 +858,7 @@ pub fn execute(ds: &Dataset, plan: &QueryPlan, spec: &QuerySpec) -> Result<Query
                 if sv.counts[s] == 0 && !spans {
                     continue;
                 }
-                series.push(row_of(Some(*edge), key, &|c| svals[c].get(s).copied().flatten().map_or(Cell::Null, Cell::Num)));
+                series.push(names.row(Some(*edge), key, |c| svals[c].get(s).copied().flatten().map_or(Cell::Null, Cell::Num)));
             }
         }
     }

@@ -1,6 +1,6 @@
 // End-to-end: <sightline-board>, a saved report. Restored from JSON (the demo's checkout
 // board: five panels over 1M events), linked (a brush and a click narrow every panel, no
-// long task), exported and imported; the explorer's "Save to board"; restored from the URL.
+// script over 50 ms), exported and imported; the explorer's "Save to board"; restored from the URL.
 //
 //   node --test tests/e2e/board.test.mjs
 //
